@@ -1,0 +1,110 @@
+"""The command line: parse options into a config, call the library, render the report."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from dedupe.config import OPTION_KEYS, load_config
+from dedupe.errors import DedupeError
+
+__all__ = ["main"]
+
+def _parse_set(values) -> dict:
+    out = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r}: use KEY=VALUE, e.g. lsh.threshold=0.8")
+        try:
+            out[key] = json.loads(raw)
+        except ValueError:
+            out[key] = raw
+    return out
+
+
+@click.group()
+@click.version_option(package_name="dedupe")
+def main():
+    """dedupe: near-duplicate and boilerplate deduplication for web-text corpora."""
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--out", "-o", required=True, help="Run folder to create.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="dedupe.toml")
+@click.option("--set", "set_values", multiple=True, help="Override any config key: KEY=VALUE.")
+@click.option("--text-column", help="Column holding the text [text].")
+@click.option("--id-column", help="Column holding row ids [file:row].")
+@click.option("--format", type=click.Choice(["auto", "parquet", "jsonl"]), help="Input format.")
+@click.option("--on-bad-row", type=click.Choice(["error", "reject"]),
+              help="Stop on a bad row (error) or record it as rejected.")
+@click.option("--max-doc-bytes", type=int, help="Longest text hashed in full.")
+@click.option("--on-long-doc", type=click.Choice(["truncate", "reject"]))
+@click.option("--batch-rows", type=int, help="Rows per Arrow batch.")
+@click.option("--shingle", type=click.Choice(["word", "char"]), help="Shingle kind [word].")
+@click.option("--ngram", type=int, help="Shingle size [3].")
+@click.option("--num-perm", type=int, help="MinHash permutations [128].")
+@click.option("--seed", type=int, help="Permutation seed [1].")
+@click.option("--hash-scheme", type=click.Choice(["native", "sha1"]),
+              help="native (fast) or sha1 (datasketch-identical hash values).")
+@click.option("--threshold", type=float, help="Jaccard threshold [0.6].")
+@click.option("--bands", type=int, help="LSH bands (with --rows).")
+@click.option("--rows", type=int, help="LSH rows per band (with --bands).")
+@click.option("--fp-weight", type=float, help="Weight of false positives in the b x r choice.")
+@click.option("--fn-weight", type=float, help="Weight of false negatives in the b x r choice.")
+@click.option("--max-bucket-size", type=int, help="Cap on an LSH bucket's members.")
+@click.option("--verify", type=click.Choice(["signature", "exact", "none"]))
+@click.option("--survivor", help="first | longest | max:COLUMN")
+@click.option("--rows-per-shard", type=int)
+@click.option("--bytes-per-shard", type=int)
+@click.option("--workdir", help="Folder for intermediate files [OUT/_work].")
+@click.option("--workers", type=int, help="Worker processes [all cores].")
+@click.option("--engine", type=click.Choice(["local", "serial"]))
+@click.option("--overwrite", is_flag=True, help="Replace an existing run folder.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars or summary.")
+def run(inputs, out, config_path, set_values, overwrite, quiet, **options):
+    """Deduplicate INPUTS (Parquet/JSONL files, folders, globs, URIs) into OUT."""
+    from dedupe.pipeline.runner import run_pipeline
+
+    overrides = {key: options[name] for name, key in OPTION_KEYS.items()
+                 if options.get(name) is not None}
+    overrides.update(_parse_set(set_values))
+    overrides["input.paths"] = tuple(inputs)
+    overrides["output.out"] = out
+    if overwrite:
+        overrides["output.overwrite"] = True
+    try:
+        cfg = load_config(config_path, **overrides)
+        if quiet:
+            report = run_pipeline(cfg)
+        else:
+            from dedupe.progress import RichProgress
+
+            with RichProgress() as progress:
+                report = run_pipeline(cfg, progress=progress)
+    except DedupeError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not quiet:
+        from dedupe.progress import print_summary
+
+        print_summary(report)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("row_id")
+@click.option("--width", type=int, default=None, help="Characters of text to show per side.")
+def explain(run_dir, row_id, width):
+    """Why the row ROW_ID of RUN_DIR was kept or removed."""
+    from dedupe.explain import explain as do_explain
+    from dedupe.progress import print_explanation
+
+    try:
+        exp = do_explain(run_dir, row_id)
+    except DedupeError as exc:
+        raise click.ClickException(str(exc)) from None
+    print_explanation(exp, width)
+
+

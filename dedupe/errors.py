@@ -1,0 +1,58 @@
+"""One error hierarchy; every message names what failed, where, and how to fix it."""
+
+from __future__ import annotations
+
+__all__ = ["ConfigError", "DedupeError", "EngineError", "InputError", "OutputError"]
+
+
+class DedupeError(Exception):
+    """Base class of every error dedupe raises on purpose."""
+
+
+class ConfigError(DedupeError):
+    """An option has an invalid value or two options contradict each other."""
+
+
+class InputError(DedupeError):
+    """A problem with the input data, located by file, row and column."""
+
+    def __init__(self, path: str, reason: str, *, row: int | None = None,
+                 column: str | None = None, hint: str | None = None):
+        self.path = path
+        self.row = row
+        self.column = column
+        self.reason = reason
+        self.hint = hint
+        where = path
+        if row is not None:
+            where += f", row {row}"
+        if column is not None:
+            where += f", column {column!r}"
+        message = f"{where}: {reason}"
+        if hint:
+            message += f" ({hint})"
+        super().__init__(message)
+
+    def __reduce__(self):  # survive pickling across worker processes
+        return (_rebuild_input_error, (self.path, self.reason, self.row, self.column, self.hint))
+
+
+def _rebuild_input_error(path, reason, row, column, hint):
+    return InputError(path, reason, row=row, column=column, hint=hint)
+
+
+class OutputError(DedupeError):
+    """The output folder cannot be written as asked (exists, read-only, disk full)."""
+
+
+class EngineError(DedupeError):
+    """A task failed inside an engine; names the stage and the task."""
+
+    def __init__(self, stage: str, task: str, cause: str):
+        self.stage = stage
+        self.task = task
+        self.cause = cause
+        super().__init__(f"stage {stage!r}, task {task}: {cause}")
+
+    def __reduce__(self):
+        return (EngineError, (self.stage, self.task, self.cause))

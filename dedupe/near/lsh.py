@@ -1,0 +1,96 @@
+"""LSH banding: parameter choice, band keys, candidate pairs by sorting integer arrays.
+
+With ``b`` bands of ``r`` rows, two documents of Jaccard ``s`` share at least one band with
+probability ``1 - (1 - s**r)**b`` (the S-curve). ``choose_bands`` picks ``(b, r)`` with
+``b * r <= num_perm`` that minimises ``w_fp * FP + w_fn * FN``, where FP is the area under the curve
+below the threshold and FN the area above it missed (datasketch's ``_optimal_param``, reused).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from dedupe.text.hashing import fmix64
+
+__all__ = ["band_keys", "candidate_pairs", "choose_bands", "collision_probability", "s_curve"]
+
+S_CURVE_POINTS = (0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def collision_probability(s, bands: int, rows: int):
+    """Probability that a pair of Jaccard ``s`` becomes a candidate."""
+    s = np.asarray(s, dtype=float)
+    return 1.0 - (1.0 - s**rows) ** bands
+
+
+def s_curve(bands: int, rows: int, points=S_CURVE_POINTS) -> dict[str, float]:
+    return {f"{p:.1f}": float(collision_probability(p, bands, rows)) for p in points}
+
+
+@functools.lru_cache(maxsize=256)
+def choose_bands(threshold: float, num_perm: int, fp_weight: float, fn_weight: float):
+    """``(bands, rows)`` for ``threshold`` (see module docstring); cached, the search is slow."""
+    from datasketch.lsh import _optimal_param
+
+    total = fp_weight + fn_weight
+    return _optimal_param(threshold, num_perm, fp_weight / total, fn_weight / total)
+
+
+def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """``(n, bands)`` uint64 keys; each key hashes the band's ``rows`` values and its index."""
+    n = sigs.shape[0]
+    keys = np.empty((n, bands), np.uint64)
+    with np.errstate(over="ignore"):
+        for b in range(bands):
+            block = sigs[:, b * rows : (b + 1) * rows].astype(np.uint64)
+            acc = np.full(n, np.uint64(b) * np.uint64(0x9E3779B97F4A7C15), np.uint64)
+            for j in range(rows):
+                acc = fmix64(acc ^ block[:, j])
+            keys[:, b] = acc
+    return keys
+
+
+def candidate_pairs(keys: np.ndarray, doc_ids: np.ndarray, max_bucket: int):
+    """Candidate pairs ``(a, b)`` with ``a < b`` sharing a band key, plus oversized-bucket stats.
+
+    Inside a bucket (members sorted by id) each member is paired with the bucket's first member
+    and with its predecessor: 2(k-1) pairs instead of k(k-1)/2, yet every member stays connected
+    to the bucket's others once verified. Buckets above ``max_bucket`` members are cut into runs
+    of ``max_bucket`` (each still star + chain) and reported.
+    """
+    n, bands = keys.shape
+    pair_a, pair_b = [], []
+    oversized = 0
+    largest = 1
+    for b in range(bands):
+        k = keys[:, b]
+        order = np.lexsort((doc_ids, k))
+        ks = k[order]
+        ids = doc_ids[order]
+        same = ks[1:] == ks[:-1]
+        if not same.any():
+            continue
+        start_flag = np.ones(n, bool)
+        start_flag[1:] = ~same
+        bucket_start = np.maximum.accumulate(np.where(start_flag, np.arange(n), 0))
+        pos = np.arange(n) - bucket_start
+        sizes = np.diff(np.append(np.flatnonzero(start_flag), n))
+        largest = max(largest, int(sizes.max()))
+        oversized += int((sizes > max_bucket).sum())
+        # cut oversized buckets into runs of max_bucket members
+        run_start = bucket_start + (pos // max_bucket) * max_bucket
+        member = np.flatnonzero(np.arange(n) != run_start)
+        first = ids[run_start[member]]
+        prev = ids[member - 1]
+        pair_a += [first, prev[member - 1 != run_start[member]]]
+        pair_b += [ids[member], ids[member][member - 1 != run_start[member]]]
+    if not pair_a:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), {"oversized": 0, "largest": largest}
+    a = np.concatenate(pair_a)
+    b = np.concatenate(pair_b)
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    code = np.unique(lo.astype(np.int64) * (int(doc_ids.max()) + 1) + hi)
+    m = int(doc_ids.max()) + 1
+    return code // m, code % m, {"oversized": oversized, "largest": largest}

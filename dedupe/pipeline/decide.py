@@ -1,0 +1,112 @@
+"""Stage 2, in one place: from every row's digest and signature to one decision per row.
+
+Pure functions on arrays: exact groups, LSH candidates among exact representatives, verified
+edges, connected components, one survivor per cluster, and the similarity of every row to its
+survivor. Row order is the global input order, so every result is deterministic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dedupe.config import DedupeConfig
+from dedupe.near.cluster import connected_components, pick_survivors
+from dedupe.near.exact import exact_groups
+from dedupe.near.lsh import band_keys, candidate_pairs, choose_bands
+from dedupe.near.minhash import jaccard_estimate
+
+__all__ = ["ACTIONS", "Decisions", "decide", "lsh_params"]
+
+ACTIONS = ("kept", "exact_duplicate", "near_duplicate", "rejected")
+KEPT, EXACT, NEAR, REJECTED = range(4)
+
+
+@dataclass
+class Decisions:
+    """Per-row arrays aligned with the global row order."""
+
+    action: np.ndarray  # int8 codes into ACTIONS
+    cluster: np.ndarray  # int64: global index of the survivor (own index when alone)
+    survivor: np.ndarray  # int64: global index of the survivor (-1 for rejected rows)
+    cluster_size: np.ndarray  # int64
+    similarity: np.ndarray  # float64 estimated Jaccard to the survivor (NaN for rejected)
+    stats: dict = field(default_factory=dict)
+
+
+def lsh_params(cfg: DedupeConfig) -> tuple[int, int]:
+    """``(bands, rows)``: given explicitly, or chosen from the threshold."""
+    if cfg.lsh.bands is not None:
+        b, r = cfg.lsh.bands, cfg.lsh.rows
+        if b * r > cfg.minhash.num_perm:
+            from dedupe.errors import ConfigError
+
+            raise ConfigError(f"lsh.bands x lsh.rows = {b * r} exceeds minhash.num_perm = "
+                              f"{cfg.minhash.num_perm}")
+        return b, r
+    return choose_bands(cfg.lsh.threshold, cfg.minhash.num_perm, cfg.lsh.fp_weight,
+                        cfg.lsh.fn_weight)
+
+
+def _verify(sigs, a, b, threshold, mode, exact_jaccard=None):
+    if mode == "none" or len(a) == 0:
+        sim = jaccard_estimate(sigs[a], sigs[b]) if len(a) else np.zeros(0)
+        return np.ones(len(a), bool), sim
+    if mode == "exact" and exact_jaccard is not None:
+        sim = exact_jaccard(a, b)
+    else:
+        sim = np.empty(len(a))
+        step = 1 << 18
+        for i in range(0, len(a), step):
+            sim[i : i + step] = jaccard_estimate(sigs[a[i : i + step]], sigs[b[i : i + step]])
+    return sim >= threshold - 1e-12, sim
+
+
+def decide(status: np.ndarray, digest: np.ndarray, n_shingles: np.ndarray, sigs: np.ndarray,
+           length: np.ndarray, score: np.ndarray | None, cfg: DedupeConfig,
+           exact_jaccard=None) -> Decisions:
+    """Decisions for every row (see module docstring). ``status`` 0 is a valid row."""
+    n = len(status)
+    order = np.arange(n, dtype=np.int64)
+    valid = status == 0
+    vidx = np.flatnonzero(valid)
+    rep = np.full(n, -1, np.int64)
+    rep[vidx] = vidx[exact_groups(digest[vidx], vidx)]
+    reps = vidx[(rep[vidx] == vidx) & (n_shingles[vidx] > 0)]
+    bands, rows = lsh_params(cfg)
+    keys = band_keys(sigs[reps], bands, rows)
+    local_a, local_b, bucket_stats = candidate_pairs(keys, np.arange(len(reps)), cfg.lsh.max_bucket_size)
+    a, b = reps[local_a], reps[local_b]
+    ok, sim = _verify(sigs, a, b, cfg.lsh.threshold, cfg.lsh.verify, exact_jaccard)
+    labels_rep = connected_components(n, a[ok], b[ok])
+    labels = np.where(valid, labels_rep[np.where(valid, rep, 0)], order)
+    policy = cfg.cluster.survivor
+    if policy == "first":
+        survivor = pick_survivors(labels, order)
+    elif policy == "longest":
+        survivor = pick_survivors(labels, order, length.astype(float))
+    else:
+        survivor = pick_survivors(labels, order, score)
+    survivor = np.where(valid, survivor, -1)
+    size = np.bincount(labels[valid], minlength=n)[labels]
+    same_digest = valid & (digest[:, 0] == digest[np.maximum(survivor, 0), 0]) & (
+        digest[:, 1] == digest[np.maximum(survivor, 0), 1])
+    action = np.full(n, REJECTED, np.int8)
+    action[valid] = NEAR
+    action[valid & same_digest] = EXACT
+    action[valid & (survivor == order)] = KEPT
+    similarity = np.full(n, np.nan)
+    similarity[valid] = 1.0
+    near = np.flatnonzero(action == NEAR)
+    if len(near):
+        similarity[near] = jaccard_estimate(sigs[near], sigs[survivor[near]])
+    stats = {
+        "bands": int(bands), "rows": int(rows), "candidate_pairs": int(len(a)),
+        "verified_pairs": int(ok.sum()), "rejected_pairs": int((~ok).sum()),
+        "oversized_buckets": bucket_stats["oversized"], "largest_bucket": bucket_stats["largest"],
+        "exact_representatives": int(len(reps)),
+        "largest_cluster": int(size[valid].max()) if valid.any() else 0,
+    }
+    return Decisions(action, np.where(valid, survivor, order), survivor, np.where(valid, size, 0),
+                     similarity, stats)

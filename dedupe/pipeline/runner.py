@@ -1,0 +1,206 @@
+"""The runner: stage order, the run folder, row accounting. Reads like the recipe it is.
+
+    sources -> tasks -> [sign]  per task: digest + signature files
+            -> decide           exact groups, LSH, verification, clusters, survivors
+            -> [write]          per shard: surviving rows, input schema unchanged
+            -> manifest, report
+
+Every input row ends up in exactly one place: an output shard (``kept``) or the manifest only
+(every other action); the runner checks this before it reports success.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dedupe.config import DedupeConfig
+from dedupe.engines import make_engine
+from dedupe.errors import DedupeError, OutputError
+from dedupe.io.sources import expand_inputs, plan_tasks
+from dedupe.io.spill import read_ipc
+from dedupe.io.writers import write_parquet_atomic
+from dedupe.near.lsh import s_curve
+from dedupe.pipeline.decide import ACTIONS, KEPT, decide
+from dedupe.pipeline.manifest import manifest_table
+from dedupe.pipeline.schema import check_schemas
+from dedupe.pipeline.sign import SignTask, sign_task
+from dedupe.pipeline.write import ShardTask, plan_shards, write_shard
+from dedupe.report import RunReport, StageTimer, versions
+
+__all__ = ["prepare_out", "run_pipeline"]
+
+
+def prepare_out(out: str, overwrite: bool) -> None:
+    """Create the run folder; refuse an existing non-empty one unless ``overwrite``."""
+    if not out:
+        raise OutputError("no output folder given (--out)")
+    if os.path.exists(out):
+        if not os.path.isdir(out):
+            raise OutputError(f"{out} exists and is not a folder")
+        if os.listdir(out):
+            if not overwrite:
+                raise OutputError(f"{out} already exists and is not empty; pass --overwrite to "
+                                  "replace it")
+            shutil.rmtree(out)
+    try:
+        os.makedirs(os.path.join(out, "data"), exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {out}: {exc.strerror}") from None
+    if not os.access(out, os.W_OK):
+        raise OutputError(f"{out} is not writable")
+
+
+def _load_sign(paths: list[str], num_perm: int):
+    tables = [read_ipc(p) for p in paths]
+    cols = ["status", "digest_hi", "digest_lo", "n_shingles", "length", "score", "nbytes"]
+    data = {c: np.concatenate([t[c].to_numpy() for t in tables]) if tables else np.zeros(0)
+            for c in cols}
+    sigs = [t["sig"].combine_chunks().values.to_numpy().reshape(-1, num_perm) for t in tables]
+    data["sig"] = np.concatenate(sigs) if sigs else np.zeros((0, num_perm), np.uint32)
+    return tables, data
+
+
+def run_pipeline(cfg: DedupeConfig, progress=None) -> RunReport:
+    """Run every stage for ``cfg`` (input paths and output folder included)."""
+    started = time.perf_counter()
+    out = cfg.output.out
+    sources = expand_inputs(cfg.input.paths, cfg.input.format)
+    schema, task_reasons = check_schemas(sources, cfg)
+    prepare_out(out, cfg.output.overwrite)
+    work = cfg.output.workdir or os.path.join(out, "_work")
+    os.makedirs(work, exist_ok=True)
+    tasks = plan_tasks(sources)
+    engine = make_engine(cfg.engine)
+    stages: list[StageTimer] = []
+    try:
+        with StageTimer("sign", tasks=len(tasks)) as st:
+            sign_tasks = [SignTask(t, cfg, os.path.join(work, f"sign-{t.index:06d}.arrow"),
+                                   task_reasons.get(t.source.uri)) for t in tasks]
+            results = engine.map(sign_task, sign_tasks, stage="sign", progress=progress)
+            st.rows = sum(r.rows for r in results)
+            st.peak_rss_worker = max([r.peak_rss for r in results], default=0)
+        stages.append(st)
+        with StageTimer("decide") as st:
+            tables, d = _load_sign([s.path for s in sign_tasks], cfg.minhash.num_perm)
+            score = d["score"] if cfg.cluster.survivor_column else None
+            digest = np.stack([d["digest_hi"], d["digest_lo"]], axis=1).astype(np.uint64)
+            dec = decide(d["status"], digest, d["n_shingles"], d["sig"], d["length"], score, cfg)
+            st.rows = len(dec.action)
+        stages.append(st)
+        if progress:
+            progress("decide", 1, 1, None)
+        with StageTimer("write") as st:
+            shard_tasks, out_file, out_row = _plan_write(cfg, tasks, tables, dec, out, schema)
+            wres = engine.map(write_shard, shard_tasks, stage="write", progress=progress)
+            st.rows = sum(r["rows"] for r in wres)
+            st.tasks = len(shard_tasks)
+            st.peak_rss_worker = max([r["peak_rss"] for r in wres], default=0)
+        stages.append(st)
+        with StageTimer("manifest", tasks=len(tasks)) as st:
+            counts = _write_manifest(out, tasks, tables, dec, out_file, out_row)
+            st.rows = sum(counts.values())
+        stages.append(st)
+    finally:
+        engine.close()
+    _check_accounting(results, counts, wres)
+    if not cfg.output.workdir:
+        shutil.rmtree(work, ignore_errors=True)
+    report = _report(cfg, sources, dec, counts, stages, shard_tasks, started)
+    _write_report(out, report)
+    return report
+
+
+def _plan_write(cfg, tasks, tables, dec, out, schema):
+    kept_rows, kept_bytes, offsets = [], [], [0]
+    for t in tables:
+        offsets.append(offsets[-1] + t.num_rows)
+    for i, t in enumerate(tables):
+        act = dec.action[offsets[i] : offsets[i + 1]]
+        mask = act == KEPT
+        kept_rows.append(t["source_row"].to_numpy()[mask])
+        kept_bytes.append(t["nbytes"].to_numpy()[mask])
+    plan = plan_shards(kept_rows, kept_bytes, cfg.output.rows_per_shard,
+                       cfg.output.bytes_per_shard)
+    n = len(dec.action)
+    out_file = np.full(n, -1, np.int64)
+    out_row = np.full(n, -1, np.int64)
+    shard_tasks = []
+    for s, segments in enumerate(plan):
+        path = os.path.join(out, "data", f"part-{s:05d}.parquet")
+        segs = []
+        row = 0
+        for t, lo, hi in segments:
+            segs.append((tasks[t], kept_rows[t][lo:hi]))
+            glob_idx = offsets[t] + np.flatnonzero(dec.action[offsets[t] : offsets[t + 1]] == KEPT)
+            sel = glob_idx[lo:hi]
+            out_file[sel] = s
+            out_row[sel] = np.arange(row, row + hi - lo)
+            row += hi - lo
+        shard_tasks.append(ShardTask(s, path, tuple(segs), schema, cfg.input.text_column,
+                                     cfg.input.batch_rows, cfg.output.compression))
+    return shard_tasks, out_file, out_row
+
+
+def _write_manifest(out, tasks, tables, dec, out_file, out_row) -> dict[str, int]:
+    folder = os.path.join(out, "manifest.parquet")
+    os.makedirs(folder, exist_ok=True)
+    all_ids = pa.chunked_array([t["id"] for t in tables], pa.string()).combine_chunks() if tables \
+        else pa.array([], pa.string())
+    survivor_ids = all_ids.take(pa.array(np.maximum(dec.survivor, 0))) if len(dec.survivor) \
+        else pa.array([], pa.string())
+    survivor_ids = pc.if_else(pa.array(dec.survivor < 0), pa.scalar(None, pa.string()),
+                              survivor_ids)
+    names = np.array([f"data/part-{i:05d}.parquet" for i in range(max(out_file.max(initial=-1), -1)
+                                                                 + 1)] + [None], dtype=object)
+    counts = dict.fromkeys(ACTIONS, 0)
+    lo = 0
+    for task, table in zip(tasks, tables):
+        hi = lo + table.num_rows
+        files = pa.array(names[out_file[lo:hi]], pa.string())
+        m = manifest_table(table, task.source.path, dec.action[lo:hi], dec.cluster[lo:hi],
+                           dec.cluster_size[lo:hi], survivor_ids[lo:hi], dec.similarity[lo:hi],
+                           files, out_row[lo:hi])
+        write_parquet_atomic(m, os.path.join(folder, f"part-{task.index:05d}.parquet"))
+        for i, a in enumerate(ACTIONS):
+            counts[a] += int((dec.action[lo:hi] == i).sum())
+        lo = hi
+    return counts
+
+
+def _check_accounting(sign_results, counts, write_results) -> None:
+    seen = sum(r.rows for r in sign_results)
+    listed = sum(counts.values())
+    written = sum(r["rows"] for r in write_results)
+    if seen != listed or counts["kept"] != written:
+        raise DedupeError(f"row accounting failed: {seen} rows read, {listed} in the manifest, "
+                          f"{counts['kept']} kept but {written} written")
+
+
+def _report(cfg, sources, dec, counts, stages, shard_tasks, started) -> RunReport:
+    lsh = dict(dec.stats)
+    lsh["s_curve"] = s_curve(lsh["bands"], lsh["rows"])
+    params = cfg.to_dict()
+    params["input"]["paths"] = list(params["input"]["paths"])
+    return RunReport(
+        out=cfg.output.out, inputs=[s.path for s in sources], rows=len(dec.action),
+        counts=counts, parameters=params, lsh=lsh, stages=[s.to_dict() for s in stages],
+        outputs={"shards": len(shard_tasks), "data": "data/part-*.parquet",
+                 "manifest": "manifest.parquet/", "report": "report.json, report.md"},
+        versions=versions(), seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def _write_report(out: str, report: RunReport) -> None:
+    for name, text in (("report.json", report.to_json()), ("report.md", report.to_markdown())):
+        tmp = os.path.join(out, f".{name}.tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, os.path.join(out, name))
+
+

@@ -1,0 +1,201 @@
+"""Stage 1, per task: read the text, normalise, digest, shingle, sign; write one Arrow file.
+
+The file holds one row per source row of the task (rejected rows included, with their reason),
+sorted by source row: ``source_row, id, length, nbytes, digest_hi, digest_lo, n_shingles,
+status, reason, score, sig``. Everything later (exact groups, LSH, clusters, manifests) reads
+these files, never the input text again -- only the final write stage rereads the input.
+"""
+
+from __future__ import annotations
+
+import resource
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dedupe.config import DedupeConfig
+from dedupe.errors import InputError
+from dedupe.io.readers import read_task
+from dedupe.io.sources import Task
+from dedupe.io.spill import write_ipc
+from dedupe.near.exact import digests
+from dedupe.near.minhash import EMPTY, signatures
+from dedupe.text.normalize import canonical_codepoints
+from dedupe.text.shingle import shingle_batch
+
+__all__ = ["SignResult", "SignTask", "sign_arrays", "sign_task"]
+
+OK, REJECTED = 0, 1
+
+
+@dataclass(frozen=True)
+class SignTask:
+    task: Task
+    config: DedupeConfig
+    path: str  # where the task's Arrow file goes
+    reject_reason: str | None = None  # set when the whole source is rejected (schema mismatch)
+
+    @property
+    def label(self) -> str:
+        return self.task.label
+
+
+@dataclass(frozen=True)
+class SignResult:
+    index: int
+    rows: int
+    rejected: int
+    seconds: float
+    peak_rss: int
+
+
+def sign_arrays(text: pa.Array, cfg: DedupeConfig):
+    """Pure core: ``(digest (n,2), n_shingles, signatures (n,k), canonical lengths)``."""
+    cps, offsets = canonical_codepoints(text, cfg.normalize)
+    dig = digests(cps, offsets)
+    mh = cfg.minhash
+    if mh.hash_scheme == "sha1":
+        from dedupe.near.compat import sha1_shingles
+
+        sh = sha1_shingles(cps, offsets, mh.shingle, mh.ngram)
+    else:
+        sh = shingle_batch(cps, offsets, mh.shingle, mh.ngram)
+    sig = signatures(sh.hashes, sh.offsets, mh.num_perm, mh.seed)
+    return dig, sh.counts.astype(np.int32), sig, np.diff(offsets)
+
+
+def _truncate(text: pa.Array, limit: int) -> pa.Array:
+    """Cut texts longer than ``limit`` UTF-8 bytes to their first ``limit`` bytes (whole chars)."""
+    long = np.flatnonzero(pc.greater(pc.binary_length(text), limit).to_numpy(False))
+    if len(long) == 0:
+        return text
+    values = text.to_pylist()
+    for i in long.tolist():
+        values[i] = values[i].encode("utf-8")[:limit].decode("utf-8", "ignore")
+    return pa.array(values, pa.string())
+
+
+def _bad(task: Task, cfg, row: int, reason: str, column: str):
+    if cfg.input.on_bad_row == "error":
+        raise InputError(task.source.path, reason, row=row, column=column,
+                         hint="fix the row, or pass --on-bad-row reject to record it")
+
+
+def _sign_batch(rb, st: SignTask, parts: list):
+    cfg, inp = st.config, st.config.input
+    batch, rows = rb.batch, rb.source_rows
+    if rb.rejected:
+        r = np.array([x[0] for x in rb.rejected], np.int64)
+        parts.append(_rejected_part(st, r, [x[1] for x in rb.rejected]))
+    if batch.num_rows == 0:
+        return
+    text = batch.column(inp.text_column)
+    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
+        raise InputError(st.task.source.path, f"the text column has type {text.type}, not string",
+                         column=inp.text_column, hint="choose another --text-column")
+    status = np.zeros(batch.num_rows, np.int8)
+    reasons = np.full(batch.num_rows, None, object)
+    null = text.is_null().to_numpy(zero_copy_only=False)
+    for i in np.flatnonzero(null):
+        _bad(st.task, cfg, int(rows[i]), "text is null", inp.text_column)
+        status[i], reasons[i] = REJECTED, "text is null"
+    nbytes = pc.binary_length(text.fill_null("")).to_numpy(zero_copy_only=False).astype(np.int64)
+    length = pc.utf8_length(text.fill_null("")).to_numpy(zero_copy_only=False).astype(np.int64)
+    hashed = text
+    if inp.max_doc_bytes is not None:
+        too_long = nbytes > inp.max_doc_bytes
+        if inp.on_long_doc == "reject":
+            for i in np.flatnonzero(too_long & (status == OK)):
+                status[i] = REJECTED
+                reasons[i] = f"text is {nbytes[i]} bytes, over max_doc_bytes={inp.max_doc_bytes}"
+        hashed = _truncate(text, inp.max_doc_bytes)
+    dig, n_sh, sig, canon_len = sign_arrays(hashed, cfg)
+    for i in np.flatnonzero((canon_len == 0) & (status == OK)):
+        _bad(st.task, cfg, int(rows[i]), "text is empty or whitespace only", inp.text_column)
+        status[i], reasons[i] = REJECTED, "text is empty or whitespace only"
+    ids = _ids(batch, rows, st)
+    for i in np.flatnonzero(pc.is_null(ids).to_numpy(zero_copy_only=False) & (status == OK)):
+        _bad(st.task, cfg, int(rows[i]), "id is null", inp.id_column)
+        status[i], reasons[i] = REJECTED, "id is null"
+    score = np.full(batch.num_rows, np.nan)
+    col = cfg.cluster.survivor_column
+    if col is not None:
+        try:
+            score = pc.cast(batch.column(col), pa.float64()).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise InputError(st.task.source.path, f"survivor column {col!r} is not numeric",
+                             column=col) from None
+    parts.append(pa.table({
+        "source_row": rows, "id": ids, "length": length, "nbytes": nbytes,
+        "digest_hi": dig[:, 0], "digest_lo": dig[:, 1], "n_shingles": n_sh,
+        "status": status, "reason": pa.array(reasons, pa.string()),
+        "score": score, "sig": _sig_array(sig),
+    }))
+
+
+def _ids(batch, rows, st: SignTask) -> pa.Array:
+    inp = st.config.input
+    if inp.id_column is not None:
+        return pc.cast(batch.column(inp.id_column), pa.string())
+    prefix = st.task.source.path + ":"
+    return pa.array([prefix + str(r) for r in rows.tolist()], pa.string())
+
+
+def _sig_array(sig: np.ndarray) -> pa.Array:
+    return pa.FixedSizeListArray.from_arrays(pa.array(sig.reshape(-1)), sig.shape[1])
+
+
+def _rejected_part(st: SignTask, rows: np.ndarray, reasons: list[str]) -> pa.Table:
+    k = st.config.minhash.num_perm
+    n = len(rows)
+    prefix = st.task.source.path + ":"
+    return pa.table({
+        "source_row": rows, "id": pa.array([prefix + str(r) for r in rows.tolist()], pa.string()),
+        "length": np.zeros(n, np.int64), "nbytes": np.zeros(n, np.int64),
+        "digest_hi": np.zeros(n, np.uint64), "digest_lo": np.zeros(n, np.uint64),
+        "n_shingles": np.zeros(n, np.int32), "status": np.full(n, REJECTED, np.int8),
+        "reason": pa.array(reasons, pa.string()), "score": np.full(n, np.nan),
+        "sig": _sig_array(np.full((n, k), EMPTY, np.uint32)),
+    })
+
+
+def _reject_all(st: SignTask, parts: list) -> None:
+    """Every row of a source that cannot join the run, each with the same reason."""
+    if st.task.num_rows >= 0:
+        rows = np.arange(st.task.first_row, st.task.first_row + st.task.num_rows, dtype=np.int64)
+    else:
+        rows = np.concatenate([np.zeros(0, np.int64)] + [
+            np.concatenate([rb.source_rows, np.array([r for r, _ in rb.rejected], np.int64)])
+            for rb in read_task(st.task, None, on_bad_row="reject")])
+    parts.append(_rejected_part(st, np.sort(rows), [st.reject_reason] * len(rows)))
+
+
+def sign_task(st: SignTask) -> SignResult:
+    """Run stage 1 for one task and write its Arrow file (temporary name, then rename)."""
+    import time
+
+    t0 = time.perf_counter()
+    inp = st.config.input
+    columns = [inp.text_column]
+    for extra in (inp.id_column, st.config.cluster.survivor_column):
+        if extra and extra not in columns:
+            columns.append(extra)
+    parts: list[pa.Table] = []
+    if st.reject_reason is not None:
+        _reject_all(st, parts)
+    else:
+        for rb in read_task(st.task, columns, batch_rows=inp.batch_rows,
+                            on_bad_row=inp.on_bad_row, text_column=inp.text_column):
+            _sign_batch(rb, st, parts)
+    if parts:
+        table = pa.concat_tables(parts).sort_by("source_row")
+    else:
+        table = _rejected_part(st, np.zeros(0, np.int64), [])
+    write_ipc(table, st.path)
+    rejected = int(pc.sum(pc.equal(table["status"], REJECTED)).as_py() or 0)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return SignResult(st.task.index, table.num_rows, rejected, time.perf_counter() - t0, peak)
+
+

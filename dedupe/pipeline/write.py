@@ -1,0 +1,99 @@
+"""Stage 3, per output shard: reread the rows that survive and write one Parquet shard.
+
+A shard is a list of segments ``(task, source rows)``; the plan is made in the main process from
+the kept-row counts, so shard names and contents never depend on the worker count. Only the
+write stage reads every input column, and only for the rows it writes.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from dedupe.io.readers import read_task
+from dedupe.io.sources import Task
+from dedupe.io.writers import conform, write_parquet_atomic
+
+__all__ = ["ShardTask", "plan_shards", "write_shard"]
+
+
+@dataclass(frozen=True)
+class ShardTask:
+    index: int
+    path: str
+    segments: tuple[tuple[Task, np.ndarray], ...]  # (task, sorted source rows to keep)
+    schema: pa.Schema
+    text_column: str
+    batch_rows: int
+    compression: str
+
+    @property
+    def label(self) -> str:
+        return self.path
+
+
+def plan_shards(kept_per_task: list[np.ndarray], nbytes_per_task: list[np.ndarray],
+                rows_per_shard: int, bytes_per_shard: int | None):
+    """Cut the kept rows (in task order) into shards: ``[[(task_pos, lo, hi), ...], ...]``.
+
+    A shard closes when it reaches ``rows_per_shard`` rows or would pass ``bytes_per_shard``
+    bytes of text (a single larger row still gets a shard of its own).
+    """
+    shards: list[list[tuple[int, int, int]]] = []
+    cur: list[tuple[int, int, int]] = []
+    rows = 0
+    size = 0
+    limit = bytes_per_shard or 0
+    for t, (kept, nbytes) in enumerate(zip(kept_per_task, nbytes_per_task)):
+        lo = 0
+        n = len(kept)
+        while lo < n:
+            room = rows_per_shard - rows
+            hi = min(n, lo + room)
+            if limit:
+                csum = np.cumsum(nbytes[lo:hi])
+                fit = int(np.searchsorted(csum, limit - size, side="right"))
+                if fit == 0 and rows == 0:
+                    fit = 1
+                hi = lo + fit
+            if hi > lo:
+                cur.append((t, lo, hi))
+                rows += hi - lo
+                size += int(nbytes[lo:hi].sum())
+                lo = hi
+            # stopped before the task's end means the next row does not fit: close the shard
+            if lo < n or rows >= rows_per_shard or (limit and size >= limit):
+                shards.append(cur)
+                cur, rows, size = [], 0, 0
+    if cur:
+        shards.append(cur)
+    return shards
+
+
+def write_shard(st: ShardTask) -> dict:
+    """Read the segments' rows, keep the planned ones in order, write the shard."""
+    t0 = time.perf_counter()
+    pieces = []
+    for task, keep_rows in st.segments:
+        for rb in read_task(task, None, batch_rows=st.batch_rows, on_bad_row="reject",
+                            text_column=st.text_column):
+            if rb.batch.num_rows == 0:
+                continue
+            mask = np.isin(rb.source_rows, keep_rows, assume_unique=True)
+            if mask.any():
+                pieces.append(conform(rb.batch.filter(pa.array(mask)), st.schema,
+                                      task.source.path))
+    table = pa.Table.from_batches(pieces, schema=st.schema)
+    expected = sum(len(rows) for _, rows in st.segments)
+    if table.num_rows != expected:
+        from dedupe.errors import EngineError
+
+        raise EngineError("write", st.path, f"read {table.num_rows} rows back, expected "
+                          f"{expected}: the input changed during the run")
+    write_parquet_atomic(table, st.path, st.compression)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"rows": table.num_rows, "seconds": time.perf_counter() - t0, "peak_rss": peak}

@@ -1,0 +1,121 @@
+"""Terminal rendering for the CLI: progress bars per stage, the summary table, explanations.
+
+The library never prints; it calls ``progress(stage, done, total, result)`` if given one.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn
+from rich.progress import TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+__all__ = ["RichProgress", "print_explanation", "print_summary"]
+
+
+class _RowsPerSecond(ProgressColumn):
+    def render(self, task) -> Text:
+        rows = task.fields.get("rows", 0)
+        elapsed = task.elapsed or 0
+        rate = rows / elapsed if elapsed > 0 else 0
+        return Text(f"{rows:,} rows  {rate:,.0f} rows/s", style="cyan")
+
+
+def _rows_of(result) -> int:
+    if result is None:
+        return 0
+    if isinstance(result, dict):
+        return int(result.get("rows", 0))
+    return int(getattr(result, "rows", 0))
+
+
+class RichProgress:
+    """A progress callback that draws one bar per stage (tasks done, rows/s, ETA)."""
+
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console(stderr=True)
+        self._progress = Progress(
+            TextColumn("[bold]{task.description:<9}"), BarColumn(), MofNCompleteColumn(),
+            _RowsPerSecond(), TimeElapsedColumn(), TimeRemainingColumn(),
+            console=self.console, transient=False,
+        )
+        self._tasks: dict[str, int] = {}
+        self._started = time.perf_counter()
+
+    def __enter__(self):
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._progress.__exit__(*exc)
+
+    def __call__(self, stage: str, done: int, total: int, result) -> None:
+        if stage not in self._tasks:
+            self._tasks[stage] = self._progress.add_task(stage, total=total, rows=0)
+        tid = self._tasks[stage]
+        rows = self._progress.tasks[tid].fields.get("rows", 0) + _rows_of(result)
+        self._progress.update(tid, completed=done, total=total, rows=rows)
+
+
+def print_summary(report, console: Console | None = None) -> None:
+    console = console or Console()
+    table = Table(title=f"dedupe run -> {report.out}", show_lines=False)
+    table.add_column("action")
+    table.add_column("rows", justify="right")
+    table.add_column("share", justify="right")
+    for action, n in report.counts.items():
+        share = n / report.rows if report.rows else 0
+        table.add_row(action, f"{n:,}", f"{share:.1%}")
+    console.print(table)
+    lsh = report.lsh
+    curve = "  ".join(f"J={k}: {v:.2f}" for k, v in lsh["s_curve"].items())
+    console.print(f"bands x rows = {lsh['bands']} x {lsh['rows']}   P(candidate): {curve}")
+    stages = "  ".join(f"{s['name']} {s['seconds']:.1f}s" for s in report.stages)
+    console.print(f"{report.rows:,} rows in {report.seconds:.1f}s ({stages})")
+    console.print(f"report: {report.out}/report.md")
+
+
+def _marked(diff, side: int) -> Text:
+    text = Text()
+    for tag, a, b in diff:
+        piece = a if side == 0 else b
+        if not piece:
+            continue
+        if tag == "equal":
+            text.append(piece)
+        else:
+            text.append(piece, style="bold red on grey15" if side == 0 else "bold green on grey15")
+    return text
+
+
+def print_explanation(exp, width: int | None = None, console: Console | None = None) -> None:
+    from dedupe.explain import word_diff
+
+    console = console or Console()
+    row = exp.row
+    console.print(f"[bold]{escape(row['id'])}[/]: [bold]{row['action']}[/] -- {escape(row['reason'] or '')}")
+    console.print(f"source: {escape(row['source_file'])} row {row['source_row']}")
+    if row["action"] == "kept" and row["output_file"]:
+        console.print(f"written to: {row['output_file']} row {row['output_row']}")
+    if row["cluster_size"]:
+        console.print(f"cluster: {row['cluster_id']} ({row['cluster_size']} rows), survivor "
+                      f"{escape(str(row['survivor_id']))}, estimated Jaccard to survivor "
+                      f"{row['similarity']:.3f}")
+    if exp.survivor is None or exp.text is None or exp.survivor_text is None:
+        if exp.text is not None:
+            console.print(Text(exp.text[:width] if width else exp.text))
+        return
+    a, b = exp.text, exp.survivor_text
+    if width:
+        a, b = a[:width], b[:width]
+    diff = word_diff(a, b)
+    table = Table(show_lines=True, expand=True)
+    table.add_column(f"this row: {escape(row['id'])}", ratio=1)
+    table.add_column(f"survivor: {escape(exp.survivor['id'])}", ratio=1)
+    table.add_row(_marked(diff, 0), _marked(diff, 1))
+    console.print(table)
+    console.print("[bold red]red[/]: only in this row   [bold green]green[/]: only in the survivor")

@@ -1,0 +1,127 @@
+"""S-curve maths, banding, candidate pairs and union-find against references."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedupe.near.cluster import connected_components, pick_survivors
+from dedupe.near.lsh import band_keys, candidate_pairs, choose_bands, collision_probability, s_curve
+
+
+def test_collision_probability_closed_form():
+    assert collision_probability(0.8, 1, 1) == pytest.approx(0.8)
+    assert collision_probability(0.5, 2, 2) == pytest.approx(1 - (1 - 0.25) ** 2)
+    assert collision_probability(1.0, 9, 13) == pytest.approx(1.0)
+    assert collision_probability(0.0, 9, 13) == pytest.approx(0.0)
+    # a 9 x 13 banding makes only 40 % of pairs at exactly Jaccard 0.8 candidates
+    assert s_curve(9, 13)["0.8"] == pytest.approx(1 - (1 - 0.8**13) ** 9)
+
+
+def test_s_curve_is_monotone():
+    s = np.linspace(0, 1, 101)
+    p = collision_probability(s, 20, 6)
+    assert np.all(np.diff(p) >= 0)
+
+
+def test_choose_bands_matches_datasketch():
+    from datasketch.lsh import _optimal_param
+
+    for t in (0.5, 0.7, 0.8, 0.9):
+        assert choose_bands(t, 128, 0.5, 0.5) == _optimal_param(t, 128, 0.5, 0.5)
+        b, r = choose_bands(t, 128, 0.1, 0.9)
+        assert b * r <= 128
+
+
+def test_band_keys_equal_iff_band_equal():
+    rng = np.random.default_rng(1)
+    sig = rng.integers(0, 2**32, (50, 12), dtype=np.uint32)
+    sig[1, :4] = sig[0, :4]  # same first band only
+    keys = band_keys(sig, 3, 4)
+    assert keys[0, 0] == keys[1, 0]
+    assert keys[0, 1] != keys[1, 1]
+    assert len(np.unique(keys[:, 2])) == 50
+
+
+def test_candidate_pairs_connect_every_bucket():
+    keys = np.array([[1], [2], [1], [1], [3], [2]], dtype=np.uint64)
+    a, b, stats = candidate_pairs(keys, np.arange(6), max_bucket=10)
+    pairs = set(zip(a.tolist(), b.tolist()))
+    assert pairs == {(0, 2), (0, 3), (2, 3), (1, 5)}
+    assert stats["largest"] == 3 and stats["oversized"] == 0
+
+
+def test_oversized_buckets_are_cut_and_reported():
+    keys = np.zeros((10, 1), dtype=np.uint64)
+    a, b, stats = candidate_pairs(keys, np.arange(10), max_bucket=4)
+    assert stats["oversized"] == 1 and stats["largest"] == 10
+    labels = connected_components(10, a, b)
+    assert len(np.unique(labels)) == 3  # runs of 4, 4 and 2
+
+
+def _reference_components(n, edges):
+    parent = list(range(n))
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    groups = {}
+    for i in range(n):
+        groups.setdefault(find(i), []).append(i)
+    label = [0] * n
+    for members in groups.values():
+        for m in members:
+            label[m] = min(members)
+    return label
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 60).flatmap(lambda n: st.tuples(
+    st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=120))))
+def test_union_find_matches_reference(case):
+    n, edges = case
+    a = np.array([e[0] for e in edges], np.int64)
+    b = np.array([e[1] for e in edges], np.int64)
+    got = connected_components(n, a, b)
+    assert got.tolist() == _reference_components(n, edges)
+    # the edge order never matters
+    perm = np.random.default_rng(0).permutation(len(edges))
+    assert connected_components(n, b[perm], a[perm]).tolist() == got.tolist()
+
+
+def test_long_chain_converges():
+    n = 100_000
+    labels = connected_components(n, np.arange(n - 1), np.arange(1, n))
+    assert (labels == 0).all()
+
+
+def test_survivor_policies():
+    labels = np.array([0, 0, 0, 3, 3])
+    order = np.arange(5)
+    assert pick_survivors(labels, order).tolist() == [0, 0, 0, 3, 3]
+    length = np.array([5.0, 9.0, 9.0, 1.0, 2.0])
+    assert pick_survivors(labels, order, length).tolist() == [1, 1, 1, 4, 4]
+    score = np.array([np.nan, 0.5, np.nan, np.nan, np.nan])
+    assert pick_survivors(labels, order, score).tolist() == [1, 1, 1, 3, 3]
+
+
+def test_all_pairs_within_small_buckets():
+    rng = np.random.default_rng(3)
+    keys = rng.integers(0, 5, (40, 2)).astype(np.uint64)
+    a, b, _ = candidate_pairs(keys, np.arange(40), max_bucket=1000)
+    labels = connected_components(40, a, b)
+    for band in range(2):
+        for i, j in itertools.combinations(range(40), 2):
+            if keys[i, band] == keys[j, band]:
+                assert labels[i] == labels[j]
