@@ -24,7 +24,7 @@ from dedupe.io.sources import Source, Task, open_source
 __all__ = ["ReadBatch", "read_schema", "read_task"]
 
 _BOM = b"\xef\xbb\xbf"
-_CHUNK = 1 << 22
+_CHUNK = 1 << 18  # small reads: a truncated stream loses at most this much
 
 
 @dataclass
@@ -43,30 +43,32 @@ def _bad(task: Task, on_bad_row: str, row: int, reason: str, out: list, column=N
     out.append((row, reason))
 
 
-def _check_utf8(task: Task, batch: pa.RecordBatch, rows: np.ndarray, column: str, mode: str):
-    """Null out (reject mode) or report (error mode) string values that are not valid UTF-8."""
-    idx = batch.schema.get_field_index(column)
-    if idx < 0:
-        return batch, []
-    arr = batch.column(idx)
-    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-        return batch, []
+def _check_utf8(task: Task, batch: pa.RecordBatch, rows: np.ndarray, mode: str):
+    """Drop (reject mode) or report (error mode) rows whose strings are not valid UTF-8.
+
+    Neither the Parquet nor the JSON reader validates UTF-8 in full, so one validation call per
+    batch checks every string column; only a failing batch is examined row by row.
+    """
     try:
-        arr.validate(full=True)
+        batch.validate(full=True)
         return batch, []
     except pa.ArrowInvalid:
         pass
-    raw = arr.cast(pa.large_binary() if pa.types.is_large_string(arr.type) else pa.binary())
     rejected: list = []
-    keep = np.ones(len(arr), bool)
-    for i, value in enumerate(raw.to_pylist()):
-        if value is None:
+    keep = np.ones(batch.num_rows, bool)
+    for name, arr in zip(batch.schema.names, batch.columns):
+        if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
             continue
-        try:
-            value.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            _bad(task, mode, int(rows[i]), f"invalid UTF-8 at byte {exc.start}", rejected, column)
-            keep[i] = False
+        raw = arr.cast(pa.large_binary() if pa.types.is_large_string(arr.type) else pa.binary())
+        for i, value in enumerate(raw.to_pylist()):
+            if value is None or not keep[i]:
+                continue
+            try:
+                value.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                _bad(task, mode, int(rows[i]), f"invalid UTF-8 at byte {exc.start}", rejected,
+                     name)
+                keep[i] = False
     return batch.filter(pa.array(keep)), rejected
 
 
@@ -92,7 +94,7 @@ def _read_parquet(task: Task, columns, batch_rows: int, mode: str, text_column: 
                                              columns=columns, use_threads=False):
                     rows = np.arange(row + done, row + done + batch.num_rows, dtype=np.int64)
                     done += batch.num_rows
-                    batch, rejected = _check_utf8(task, batch, rows, text_column, mode)
+                    batch, rejected = _check_utf8(task, batch, rows, mode)
                     if rejected:
                         rows = np.setdiff1d(rows, [r for r, _ in rejected])
                     yield ReadBatch(batch, rows, rejected)
@@ -129,10 +131,7 @@ def _iter_lines(task: Task) -> Iterator[tuple[int, bytes | Exception]]:
         while True:
             try:
                 chunk = stream.read(_CHUNK)
-            except Exception as exc:
-                if tail.strip():
-                    yield record, tail
-                    record += 1
+            except Exception as exc:  # the partial line in ``tail`` belongs to the lost part
                 yield record, exc
                 return
             if not chunk:
@@ -199,8 +198,12 @@ def _read_jsonl(task: Task, columns, batch_rows: int, mode: str, text_column: st
             if batch is None:
                 yield ReadBatch(_empty_like(table.schema, None), parsed_rows[:0], rejected)
                 continue
-            yield ReadBatch(batch, parsed_rows[: batch.num_rows], rejected)
+            rows_here = parsed_rows[: batch.num_rows]
             parsed_rows = parsed_rows[batch.num_rows :]
+            batch, bad = _check_utf8(task, batch, rows_here, mode)
+            if bad:
+                rows_here = np.setdiff1d(rows_here, [r for r, _ in bad])
+            yield ReadBatch(batch, rows_here, rejected + bad)
             rejected = []
 
     for record, item in _iter_lines(task):

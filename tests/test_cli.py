@@ -1,0 +1,111 @@
+"""The command line end to end on the bundled sample, then the files it wrote."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from dedupe.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    result = CliRunner().invoke(main, ["run", str(SAMPLE), "--out", str(out), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    return out, result
+
+
+def test_run_writes_shards_manifest_and_report(sample_run):
+    out, result = sample_run
+    assert "kept" in result.output and "near_duplicate" in result.output
+    manifest = pq.read_table(out / "manifest.parquet")
+    assert manifest.num_rows == 400
+    report = json.loads((out / "report.json").read_text())
+    assert report["rows"] == 400
+    assert sum(report["counts"].values()) == 400
+    assert report["counts"]["near_duplicate"] > 0 and report["counts"]["exact_duplicate"] > 0
+    assert (out / "report.md").read_text().startswith("# dedupe run report")
+    data = pq.read_table(out / "data")
+    assert data.num_rows == report["counts"]["kept"]
+    assert data.schema.equals(pq.read_schema(SAMPLE / "web-000.parquet"))
+
+
+def test_sample_accuracy_against_its_truth(sample_run):
+    from dedupe.evaluate import score
+
+    out, _ = sample_run
+    manifest = pq.read_table(out / "manifest.parquet")
+    data = pq.read_table(SAMPLE / "web-000.parquet").select(["id", "cluster"])
+    truth = pq.read_table(ROOT / "data" / "sample_truth.parquet")
+    m = manifest.to_pydict()
+    pred_by_row = {(f.endswith(".parquet"), r): c for f, r, c in
+                   zip(m["source_file"], m["source_row"], m["cluster_id"])}
+    pred = [pred_by_row[(True, i)] for i in range(data.num_rows)] + [
+        pred_by_row[(False, i)] for i in range(truth.num_rows - data.num_rows)]
+    s = score(truth["cluster"].to_numpy(), pred)
+    assert s["precision"] >= 0.98 and s["recall"] >= 0.95, s
+
+
+def test_explain_shows_survivor_and_diff(sample_run):
+    out, _ = sample_run
+    manifest = pq.read_table(out / "manifest.parquet")
+    near = manifest.filter(pc.equal(manifest["action"], "near_duplicate"))
+    row = near.slice(0, 1).to_pylist()[0]
+    result = CliRunner().invoke(main, ["explain", str(out), row["id"], "--width", "400"])
+    assert result.exit_code == 0, result.output
+    assert "near_duplicate" in result.output
+    assert row["survivor_id"] in result.output
+    assert "Jaccard" in result.output
+    assert "only in the survivor" in result.output
+    missing = CliRunner().invoke(main, ["explain", str(out), "no-such-id"])
+    assert missing.exit_code != 0 and "no row with id" in missing.output
+
+
+def test_existing_output_is_refused(sample_run):
+    out, _ = sample_run
+    result = CliRunner().invoke(main, ["run", str(SAMPLE), "--out", str(out), "--workers", "1"])
+    assert result.exit_code != 0 and "--overwrite" in result.output
+
+
+def test_config_file_and_set_override(tmp_path):
+    cfg = tmp_path / "dedupe.toml"
+    cfg.write_text('[lsh]\nthreshold = 0.9\n[minhash]\nngram = 2\n[engine]\nworkers = 1\n')
+    out = tmp_path / "o"
+    result = CliRunner().invoke(main, ["run", str(SAMPLE), "--out", str(out), "--config",
+                                       str(cfg), "--set", "minhash.num_perm=64", "-q"])
+    assert result.exit_code == 0, result.output
+    params = json.loads((out / "report.json").read_text())["parameters"]
+    assert params["lsh"]["threshold"] == 0.9
+    assert params["minhash"]["ngram"] == 2 and params["minhash"]["num_perm"] == 64
+    bad = CliRunner().invoke(main, ["run", str(SAMPLE), "--out", str(tmp_path / "x"), "--set",
+                                    "lsh.nope=1"])
+    assert bad.exit_code != 0 and "unknown option 'lsh.nope'" in bad.output
+
+
+def test_bad_input_message_names_the_file(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"text": "fine words"}\nnot json\n')
+    result = CliRunner().invoke(main, ["run", str(path), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert "bad.jsonl, row 1" in result.output
+
+
+def test_installed_entry_point_runs(tmp_path):
+    exe = Path(sys.executable).with_name("dedupe")
+    if not exe.exists():
+        pytest.skip("the dedupe console script is not installed next to this interpreter")
+    proc = subprocess.run([str(exe), "run", str(SAMPLE), "--out", str(tmp_path / "o"),
+                           "--workers", "2", "-q"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert pq.read_table(tmp_path / "o" / "manifest.parquet").num_rows == 400
