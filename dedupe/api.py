@@ -38,18 +38,17 @@ def run(inputs, out: str | os.PathLike, config: DedupeConfig | str | None = None
 
 
 def run_table(table: pa.Table, out: str | os.PathLike, config: DedupeConfig | str | None = None,
-              **overrides: Any) -> RunReport:
-    """Deduplicate an in-memory Arrow table (written to a temporary Parquet file first).
+              *, name: str = "table", progress=None, **overrides: Any) -> RunReport:
+    """Deduplicate an in-memory Arrow table (spilled to a temporary Parquet file first).
 
-    The manifest's ``source_file`` is ``table`` and row numbers are the table's row numbers.
+    The manifest names the source ``name`` and its rows by their table row numbers; ids default
+    to ``name:row``.
     """
+    over = {OPTION_KEYS.get(k, k.replace("__", ".")): v for k, v in overrides.items()}
+    over["output.out"] = str(out)
     with tempfile.TemporaryDirectory(prefix="dedupe-table-") as tmp:
         path = os.path.join(tmp, "table.parquet")
         pq.write_table(table, path)
-        cwd = os.getcwd()
-        os.chdir(tmp)
-        try:
-            out_abs = os.path.join(cwd, out) if not os.path.isabs(out) else str(out)
-            return run(["table.parquet"], out_abs, config, **overrides)
-        finally:
-            os.chdir(cwd)
+        over["input.paths"] = (path,)
+        return run_pipeline(_config(config, over), progress=progress,
+                            source_names={path: name})

@@ -54,7 +54,7 @@ class InputConfig:
     format: str = "auto"  # auto | parquet | jsonl
     text_column: str = "text"
     id_column: str | None = None
-    batch_rows: int = 4096
+    batch_rows: int = 1024  # ~2 MB of text: numpy temporaries stay small and cache-friendly
     on_bad_row: str = "error"  # error | reject
     max_doc_bytes: int | None = None  # longer texts are truncated for hashing or rejected
     on_long_doc: str = "truncate"  # truncate | reject
@@ -261,7 +261,8 @@ OPTION_KEYS = {
     "max_bucket_size": "lsh.max_bucket_size", "verify": "lsh.verify",
     "survivor": "cluster.survivor",
     "rows_per_shard": "output.rows_per_shard", "bytes_per_shard": "output.bytes_per_shard",
-    "workdir": "output.workdir", "workers": "engine.workers", "engine": "engine.name",
+    "workdir": "output.workdir", "overwrite": "output.overwrite",
+    "workers": "engine.workers", "engine": "engine.name",
 }
 
 

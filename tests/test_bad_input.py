@@ -174,3 +174,16 @@ def test_missing_input_is_named(tmp_path):
 def test_gzip_helper_roundtrip(tmp_path):
     path = write_jsonl(tmp_path / "x.jsonl.gz", GOOD, compress=True)
     assert gzip.decompress(path.read_bytes()).count(b"\n") == len(GOOD)
+
+
+def test_remote_filesystem_uri(tmp_path):
+    fsspec = pytest.importorskip("fsspec")
+    fs = fsspec.filesystem("memory")
+    with fs.open("/bucket/corpus/a.parquet", "wb") as fh:
+        pq.write_table(pa.Table.from_pylist(GOOD + GOOD[:2]), fh)
+    with fs.open("/bucket/corpus/b.jsonl", "wb") as fh:
+        fh.write(b'{"text": "remote jsonl document here"}\n')
+    report = _run(["memory://bucket/corpus"], tmp_path / "o")
+    assert report.rows == 9 and report.counts["exact_duplicate"] == 2
+    m = _manifest(tmp_path / "o")
+    assert all(f.startswith("memory://") for f in m["source_file"].to_pylist())

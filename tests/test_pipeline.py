@@ -138,9 +138,30 @@ def test_bytes_per_shard(corpus, tmp_path):
         assert pc.sum(pc.binary_length(t["text"])).as_py() <= 100_000 or t.num_rows == 1
 
 
-def test_exact_verification_option(tmp_path):
-    table = make_corpus(120, seed=5)
+def test_exact_verification_uses_true_jaccard(tmp_path):
+    table = make_corpus(150, seed=5)
     a = dedupe.run_table(table, tmp_path / "s", engine__name="serial")
-    b = dedupe.run_table(table, tmp_path / "e", engine__name="serial", lsh__verify="exact")
+    b = dedupe.run_table(table, tmp_path / "e", engine__name="serial", verify="exact")
     assert abs(a.counts["kept"] - b.counts["kept"]) <= 3
-    assert pa.__version__
+    # with a threshold between a pair's estimate and its true Jaccard, exact decides by the truth
+    text = " ".join(f"w{i}" for i in range(200))
+    edited = " ".join(f"w{i}" if i % 10 else f"x{i}" for i in range(200))
+    pair = pa.table({"text": [text, edited]})
+    from dedupe.config import NormalizeConfig
+    from dedupe.text.normalize import canonical_text
+    from dedupe.text.shingle import shingle_strings
+
+    sa = set(shingle_strings(canonical_text(text, NormalizeConfig()), "word", 3))
+    sb = set(shingle_strings(canonical_text(edited, NormalizeConfig()), "word", 3))
+    true = len(sa & sb) / len(sa | sb)
+    for threshold, joined in ((true - 0.01, True), (true + 0.01, False)):
+        r = dedupe.run_table(pair, tmp_path / f"x{threshold}", engine__name="serial",
+                             verify="exact", threshold=threshold, bands=64, rows=2)
+        assert (r.counts["kept"] == 1) == joined, (threshold, true)
+
+
+def test_manifest_records_the_hash_scheme(tmp_path):
+    dedupe.run_table(make_corpus(30, seed=1), tmp_path / "m", engine__name="serial")
+    meta = pq.read_schema(next((tmp_path / "m" / "manifest.parquet").iterdir())).metadata
+    assert meta[b"dedupe.hash_scheme"] == b"dedupe-minhash-v1"
+    assert meta[b"dedupe.num_perm"] == b"128" and meta[b"dedupe.shingle"] == b"word"

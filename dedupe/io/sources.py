@@ -73,12 +73,23 @@ def detect_format(path: str, forced: str = "auto") -> tuple[str, str | None] | N
 
 
 def _filesystem(path: str) -> tuple[pafs.FileSystem, str]:
-    if "://" in path:
+    """pyarrow's filesystem for ``path``; URIs pyarrow does not know go through fsspec."""
+    if "://" not in path:
+        return pafs.LocalFileSystem(), os.path.abspath(path)
+    try:
+        return pafs.FileSystem.from_uri(path)
+    except Exception as arrow_error:  # pyarrow raises several types here
+        scheme, _, rest = path.partition("://")
         try:
-            return pafs.FileSystem.from_uri(path)
-        except Exception as exc:  # pyarrow raises several types here
-            raise InputError(path, f"cannot open filesystem: {exc}") from None
-    return pafs.LocalFileSystem(), os.path.abspath(path)
+            import fsspec
+        except ImportError:
+            raise InputError(path, f"cannot open filesystem: {arrow_error}",
+                             hint="pip install fsspec and the filesystem's package") from None
+        try:
+            fs = fsspec.filesystem(scheme)
+        except (ImportError, ValueError) as exc:
+            raise InputError(path, f"cannot open filesystem {scheme!r}: {exc}") from None
+        return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), fs._strip_protocol(path)
 
 
 def _join_uri(original: str, fs_path: str) -> str:

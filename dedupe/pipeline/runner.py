@@ -11,9 +11,11 @@ Every input row ends up in exactly one place: an output shard (``kept``) or the 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
+from dataclasses import asdict, replace
 
 import numpy as np
 import pyarrow as pa
@@ -66,11 +68,35 @@ def _load_sign(paths: list[str], num_perm: int):
     return tables, data
 
 
-def run_pipeline(cfg: DedupeConfig, progress=None) -> RunReport:
-    """Run every stage for ``cfg`` (input paths and output folder included)."""
+def _exact_jaccard(tables):
+    """A function ``(a, b) -> Jaccard`` over the stored shingle sets (``--verify exact``)."""
+    lists = pa.chunked_array([t["shingles"] for t in tables]).combine_chunks()
+    offsets = lists.offsets.to_numpy()
+    values = lists.values.to_numpy()
+
+    def jaccard(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        out = np.empty(len(a))
+        for i, (x, y) in enumerate(zip(a.tolist(), b.tolist())):
+            sx = values[offsets[x] : offsets[x + 1]]
+            sy = values[offsets[y] : offsets[y + 1]]
+            inter = len(np.intersect1d(sx, sy, assume_unique=True))
+            union = len(sx) + len(sy) - inter
+            out[i] = inter / union if union else 1.0
+        return out
+
+    return jaccard
+
+
+def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunReport:
+    """Run every stage for ``cfg`` (input paths and output folder included).
+
+    ``source_names`` maps an input path to the name the manifest shows for it.
+    """
     started = time.perf_counter()
     out = cfg.output.out
     sources = expand_inputs(cfg.input.paths, cfg.input.format)
+    if source_names:
+        sources = [replace(s, path=source_names.get(s.path, s.path)) for s in sources]
     schema, task_reasons = check_schemas(sources, cfg)
     prepare_out(out, cfg.output.overwrite)
     work = cfg.output.workdir or os.path.join(out, "_work")
@@ -90,7 +116,9 @@ def run_pipeline(cfg: DedupeConfig, progress=None) -> RunReport:
             tables, d = _load_sign([s.path for s in sign_tasks], cfg.minhash.num_perm)
             score = d["score"] if cfg.cluster.survivor_column else None
             digest = np.stack([d["digest_hi"], d["digest_lo"]], axis=1).astype(np.uint64)
-            dec = decide(d["status"], digest, d["n_shingles"], d["sig"], d["length"], score, cfg)
+            exact = _exact_jaccard(tables) if cfg.lsh.verify == "exact" else None
+            dec = decide(d["status"], digest, d["n_shingles"], d["sig"], d["length"], score, cfg,
+                         exact_jaccard=exact)
             st.rows = len(dec.action)
         stages.append(st)
         if progress:
@@ -103,7 +131,8 @@ def run_pipeline(cfg: DedupeConfig, progress=None) -> RunReport:
             st.peak_rss_worker = max([r["peak_rss"] for r in wres], default=0)
         stages.append(st)
         with StageTimer("manifest", tasks=len(tasks)) as st:
-            counts = _write_manifest(out, tasks, tables, dec, out_file, out_row)
+            meta = _scheme_metadata(cfg, dec)
+            counts = _write_manifest(out, tasks, tables, dec, out_file, out_row, meta)
             st.rows = sum(counts.values())
         stages.append(st)
     finally:
@@ -147,7 +176,21 @@ def _plan_write(cfg, tasks, tables, dec, out, schema):
     return shard_tasks, out_file, out_row
 
 
-def _write_manifest(out, tasks, tables, dec, out_file, out_row) -> dict[str, int]:
+def _scheme_metadata(cfg, dec) -> dict[str, str]:
+    """Everything a later run must match to compare signatures, stored in the manifest."""
+    from dedupe import __version__
+    from dedupe.text.hashing import HASH_SCHEME
+
+    mh = cfg.minhash
+    return {"dedupe_version": __version__, "hash_scheme": HASH_SCHEME,
+            "hash_function": mh.hash_scheme, "shingle": mh.shingle, "ngram": str(mh.ngram),
+            "num_perm": str(mh.num_perm), "seed": str(mh.seed),
+            "normalize": json.dumps(asdict(cfg.normalize), sort_keys=True),
+            "threshold": str(cfg.lsh.threshold), "bands": str(dec.stats["bands"]),
+            "rows": str(dec.stats["rows"])}
+
+
+def _write_manifest(out, tasks, tables, dec, out_file, out_row, meta) -> dict[str, int]:
     folder = os.path.join(out, "manifest.parquet")
     os.makedirs(folder, exist_ok=True)
     all_ids = pa.chunked_array([t["id"] for t in tables], pa.string()).combine_chunks() if tables \
@@ -166,6 +209,7 @@ def _write_manifest(out, tasks, tables, dec, out_file, out_row) -> dict[str, int
         m = manifest_table(table, task.source.path, dec.action[lo:hi], dec.cluster[lo:hi],
                            dec.cluster_size[lo:hi], survivor_ids[lo:hi], dec.similarity[lo:hi],
                            files, out_row[lo:hi])
+        m = m.replace_schema_metadata({f"dedupe.{k}": v for k, v in meta.items()})
         write_parquet_atomic(m, os.path.join(folder, f"part-{task.index:05d}.parquet"))
         for i, a in enumerate(ACTIONS):
             counts[a] += int((dec.action[lo:hi] == i).sum())

@@ -51,8 +51,11 @@ class SignResult:
     peak_rss: int
 
 
-def sign_arrays(text: pa.Array, cfg: DedupeConfig):
-    """Pure core: ``(digest (n,2), n_shingles, signatures (n,k), canonical lengths)``."""
+def sign_arrays(text: pa.Array, cfg: DedupeConfig, keep_shingles: bool = False):
+    """Pure core: ``(digest (n,2), n_shingles, signatures (n,k), canonical lengths, shingles)``.
+
+    ``shingles`` (the ragged shingle hashes, for exact verification) is None unless asked for.
+    """
     cps, offsets = canonical_codepoints(text, cfg.normalize)
     dig = digests(cps, offsets)
     mh = cfg.minhash
@@ -63,7 +66,18 @@ def sign_arrays(text: pa.Array, cfg: DedupeConfig):
     else:
         sh = shingle_batch(cps, offsets, mh.shingle, mh.ngram)
     sig = signatures(sh.hashes, sh.offsets, mh.num_perm, mh.seed)
-    return dig, sh.counts.astype(np.int32), sig, np.diff(offsets)
+    return dig, sh.counts.astype(np.int32), sig, np.diff(offsets), sh if keep_shingles else None
+
+
+def _shingle_sets(sh) -> pa.Array:
+    """Each document's distinct shingle hashes, sorted, as a list array (exact verification)."""
+    values, offsets = [], [0]
+    for i in range(len(sh.offsets) - 1):
+        u = np.unique(sh.hashes[sh.offsets[i] : sh.offsets[i + 1]])
+        values.append(u)
+        offsets.append(offsets[-1] + len(u))
+    flat = np.concatenate(values) if values else np.zeros(0, np.uint32)
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(flat, pa.uint32()))
 
 
 def _truncate(text: pa.Array, limit: int) -> pa.Array:
@@ -111,7 +125,8 @@ def _sign_batch(rb, st: SignTask, parts: list):
                 status[i] = REJECTED
                 reasons[i] = f"text is {nbytes[i]} bytes, over max_doc_bytes={inp.max_doc_bytes}"
         hashed = _truncate(text, inp.max_doc_bytes)
-    dig, n_sh, sig, canon_len = sign_arrays(hashed, cfg)
+    exact = cfg.lsh.verify == "exact"
+    dig, n_sh, sig, canon_len, sh = sign_arrays(hashed, cfg, keep_shingles=exact)
     for i in np.flatnonzero((canon_len == 0) & (status == OK)):
         _bad(st.task, cfg, int(rows[i]), "text is empty or whitespace only", inp.text_column)
         status[i], reasons[i] = REJECTED, "text is empty or whitespace only"
@@ -132,6 +147,7 @@ def _sign_batch(rb, st: SignTask, parts: list):
         "digest_hi": dig[:, 0], "digest_lo": dig[:, 1], "n_shingles": n_sh,
         "status": status, "reason": pa.array(reasons, pa.string()),
         "score": score, "sig": _sig_array(sig),
+        **({"shingles": _shingle_sets(sh)} if exact else {}),
     }))
 
 
@@ -158,6 +174,8 @@ def _rejected_part(st: SignTask, rows: np.ndarray, reasons: list[str]) -> pa.Tab
         "n_shingles": np.zeros(n, np.int32), "status": np.full(n, REJECTED, np.int8),
         "reason": pa.array(reasons, pa.string()), "score": np.full(n, np.nan),
         "sig": _sig_array(np.full((n, k), EMPTY, np.uint32)),
+        **({"shingles": pa.array([[]] * n, pa.list_(pa.uint32()))}
+           if st.config.lsh.verify == "exact" else {}),
     })
 
 
