@@ -52,7 +52,9 @@ def main(argv: list[str] | None = None) -> None:
     pq.write_table(table.slice(0, half), args.out / "web-000.parquet", compression="zstd")
     write_jsonl_gz(table.slice(half), args.out / "web-001.jsonl.gz")
     pq.write_table(
-        table.select(["id", "cluster", "variant"]), args.out.parent / "sample_truth.parquet", compression="zstd"
+        table.select(["id", "cluster", "variant"]),
+        args.out.parent / "sample_truth.parquet",
+        compression="zstd",
     )
     sizes = {p.name: p.stat().st_size for p in sorted(args.out.iterdir())}
     print(f"wrote {table.num_rows} rows to {args.out}: {sizes}")

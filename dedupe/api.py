@@ -22,8 +22,14 @@ def _config(config: DedupeConfig | str | os.PathLike | None, overrides: dict) ->
     return config.with_overrides(overrides) if overrides else config
 
 
-def run(inputs, out: str | os.PathLike, config: DedupeConfig | str | None = None, *,
-        progress=None, **overrides: Any) -> RunReport:
+def run(
+    inputs,
+    out: str | os.PathLike,
+    config: DedupeConfig | str | None = None,
+    *,
+    progress=None,
+    **overrides: Any,
+) -> RunReport:
     """Deduplicate ``inputs`` (paths, folders, globs, URIs) into the run folder ``out``.
 
     ``overrides`` are the command-line option names (``threshold=0.8``, ``workers=2``) or any
@@ -37,8 +43,15 @@ def run(inputs, out: str | os.PathLike, config: DedupeConfig | str | None = None
     return run_pipeline(_config(config, over), progress=progress)
 
 
-def run_table(table: pa.Table, out: str | os.PathLike, config: DedupeConfig | str | None = None,
-              *, name: str = "table", progress=None, **overrides: Any) -> RunReport:
+def run_table(
+    table: pa.Table,
+    out: str | os.PathLike,
+    config: DedupeConfig | str | None = None,
+    *,
+    name: str = "table",
+    progress=None,
+    **overrides: Any,
+) -> RunReport:
     """Deduplicate an in-memory Arrow table (spilled to a temporary Parquet file first).
 
     The manifest names the source ``name`` and its rows by their table row numbers; ids default
@@ -50,5 +63,4 @@ def run_table(table: pa.Table, out: str | os.PathLike, config: DedupeConfig | st
         path = os.path.join(tmp, "table.parquet")
         pq.write_table(table, path)
         over["input.paths"] = (path,)
-        return run_pipeline(_config(config, over), progress=progress,
-                            source_names={path: name})
+        return run_pipeline(_config(config, over), progress=progress, source_names={path: name})

@@ -11,6 +11,7 @@ from dedupe.errors import DedupeError
 
 __all__ = ["main"]
 
+
 def _parse_set(values) -> dict:
     out = {}
     for item in values:
@@ -38,8 +39,11 @@ def main():
 @click.option("--text-column", help="Column holding the text [text].")
 @click.option("--id-column", help="Column holding row ids [file:row].")
 @click.option("--format", type=click.Choice(["auto", "parquet", "jsonl"]), help="Input format.")
-@click.option("--on-bad-row", type=click.Choice(["error", "reject"]),
-              help="Stop on a bad row (error) or record it as rejected.")
+@click.option(
+    "--on-bad-row",
+    type=click.Choice(["error", "reject"]),
+    help="Stop on a bad row (error) or record it as rejected.",
+)
 @click.option("--max-doc-bytes", type=int, help="Longest text hashed in full.")
 @click.option("--on-long-doc", type=click.Choice(["truncate", "reject"]))
 @click.option("--batch-rows", type=int, help="Rows per Arrow batch.")
@@ -47,8 +51,11 @@ def main():
 @click.option("--ngram", type=int, help="Shingle size [3].")
 @click.option("--num-perm", type=int, help="MinHash permutations [128].")
 @click.option("--seed", type=int, help="Permutation seed [1].")
-@click.option("--hash-scheme", type=click.Choice(["native", "sha1"]),
-              help="native (fast) or sha1 (datasketch-identical hash values).")
+@click.option(
+    "--hash-scheme",
+    type=click.Choice(["native", "sha1"]),
+    help="native (fast) or sha1 (datasketch-identical hash values).",
+)
 @click.option("--threshold", type=float, help="Jaccard threshold [0.6].")
 @click.option("--bands", type=int, help="LSH bands (with --rows).")
 @click.option("--rows", type=int, help="LSH rows per band (with --bands).")
@@ -68,8 +75,9 @@ def run(inputs, out, config_path, set_values, overwrite, quiet, **options):
     """Deduplicate INPUTS (Parquet/JSONL files, folders, globs, URIs) into OUT."""
     from dedupe.pipeline.runner import run_pipeline
 
-    overrides = {key: options[name] for name, key in OPTION_KEYS.items()
-                 if options.get(name) is not None}
+    overrides = {
+        key: options[name] for name, key in OPTION_KEYS.items() if options.get(name) is not None
+    }
     overrides.update(_parse_set(set_values))
     overrides["input.paths"] = tuple(inputs)
     overrides["output.out"] = out
@@ -106,5 +114,3 @@ def explain(run_dir, row_id, width):
     except DedupeError as exc:
         raise click.ClickException(str(exc)) from None
     print_explanation(exp, width)
-
-

@@ -23,6 +23,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 __all__ = [
+    "OPTION_KEYS",
     "ClusterConfig",
     "DedupeConfig",
     "EngineConfig",
@@ -30,7 +31,6 @@ __all__ = [
     "LSHConfig",
     "MinHashConfig",
     "NormalizeConfig",
-    "OPTION_KEYS",
     "OutputConfig",
     "load_config",
 ]
@@ -250,19 +250,32 @@ class DedupeConfig:
 
 # short option names (the CLI flags, and keyword arguments of dedupe.run) -> config keys
 OPTION_KEYS = {
-    "text_column": "input.text_column", "id_column": "input.id_column",
-    "format": "input.format", "on_bad_row": "input.on_bad_row",
-    "max_doc_bytes": "input.max_doc_bytes", "on_long_doc": "input.on_long_doc",
+    "text_column": "input.text_column",
+    "id_column": "input.id_column",
+    "format": "input.format",
+    "on_bad_row": "input.on_bad_row",
+    "max_doc_bytes": "input.max_doc_bytes",
+    "on_long_doc": "input.on_long_doc",
     "batch_rows": "input.batch_rows",
-    "shingle": "minhash.shingle", "ngram": "minhash.ngram", "num_perm": "minhash.num_perm",
-    "seed": "minhash.seed", "hash_scheme": "minhash.hash_scheme",
-    "threshold": "lsh.threshold", "bands": "lsh.bands", "rows": "lsh.rows",
-    "fp_weight": "lsh.fp_weight", "fn_weight": "lsh.fn_weight",
-    "max_bucket_size": "lsh.max_bucket_size", "verify": "lsh.verify",
+    "shingle": "minhash.shingle",
+    "ngram": "minhash.ngram",
+    "num_perm": "minhash.num_perm",
+    "seed": "minhash.seed",
+    "hash_scheme": "minhash.hash_scheme",
+    "threshold": "lsh.threshold",
+    "bands": "lsh.bands",
+    "rows": "lsh.rows",
+    "fp_weight": "lsh.fp_weight",
+    "fn_weight": "lsh.fn_weight",
+    "max_bucket_size": "lsh.max_bucket_size",
+    "verify": "lsh.verify",
     "survivor": "cluster.survivor",
-    "rows_per_shard": "output.rows_per_shard", "bytes_per_shard": "output.bytes_per_shard",
-    "workdir": "output.workdir", "overwrite": "output.overwrite",
-    "workers": "engine.workers", "engine": "engine.name",
+    "rows_per_shard": "output.rows_per_shard",
+    "bytes_per_shard": "output.bytes_per_shard",
+    "workdir": "output.workdir",
+    "overwrite": "output.overwrite",
+    "workers": "engine.workers",
+    "engine": "engine.name",
 }
 
 

@@ -16,8 +16,15 @@ class ConfigError(DedupeError):
 class InputError(DedupeError):
     """A problem with the input data, located by file, row and column."""
 
-    def __init__(self, path: str, reason: str, *, row: int | None = None,
-                 column: str | None = None, hint: str | None = None):
+    def __init__(
+        self,
+        path: str,
+        reason: str,
+        *,
+        row: int | None = None,
+        column: str | None = None,
+        hint: str | None = None,
+    ):
         self.path = path
         self.row = row
         self.column = column

@@ -34,8 +34,12 @@ def _manifest_row(run_dir: str, column: str, value) -> dict | None:
 
 def _read_text(source_file: str, source_row: int, text_column: str, fmt: str) -> str | None:
     src = expand_inputs([source_file], fmt)[0]
-    for rb in read_task(Task(0, src, None if src.format != "parquet" else _all_groups(src)),
-                        [text_column], on_bad_row="reject", text_column=text_column):
+    for rb in read_task(
+        Task(0, src, None if src.format != "parquet" else _all_groups(src)),
+        [text_column],
+        on_bad_row="reject",
+        text_column=text_column,
+    ):
         hits = (rb.source_rows == source_row).nonzero()[0]
         if len(hits):
             return rb.batch.column(0)[int(hits[0])].as_py()
@@ -81,5 +85,7 @@ def word_diff(a: str, b: str):
     """Opcodes over word tokens: ``[(tag, a_piece, b_piece), ...]`` with tag equal/delete/..."""
     ta, tb = _TOKEN.findall(a), _TOKEN.findall(b)
     matcher = difflib.SequenceMatcher(None, ta, tb, autojunk=False)
-    return [(tag, "".join(ta[i1:i2]), "".join(tb[j1:j2]))
-            for tag, i1, i2, j1, j2 in matcher.get_opcodes()]
+    return [
+        (tag, "".join(ta[i1:i2]), "".join(tb[j1:j2]))
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes()
+    ]

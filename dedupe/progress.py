@@ -9,8 +9,15 @@ import time
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn
-from rich.progress import TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -39,9 +46,14 @@ class RichProgress:
     def __init__(self, console: Console | None = None):
         self.console = console or Console(stderr=True)
         self._progress = Progress(
-            TextColumn("[bold]{task.description:<9}"), BarColumn(), MofNCompleteColumn(),
-            _RowsPerSecond(), TimeElapsedColumn(), TimeRemainingColumn(),
-            console=self.console, transient=False,
+            TextColumn("[bold]{task.description:<9}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            _RowsPerSecond(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=False,
         )
         self._tasks: dict[str, int] = {}
         self._started = time.perf_counter()
@@ -97,14 +109,18 @@ def print_explanation(exp, width: int | None = None, console: Console | None = N
 
     console = console or Console()
     row = exp.row
-    console.print(f"[bold]{escape(row['id'])}[/]: [bold]{row['action']}[/] -- {escape(row['reason'] or '')}")
+    console.print(
+        f"[bold]{escape(row['id'])}[/]: [bold]{row['action']}[/] -- {escape(row['reason'] or '')}"
+    )
     console.print(f"source: {escape(row['source_file'])} row {row['source_row']}")
     if row["action"] == "kept" and row["output_file"]:
         console.print(f"written to: {row['output_file']} row {row['output_row']}")
     if row["cluster_size"]:
-        console.print(f"cluster: {row['cluster_id']} ({row['cluster_size']} rows), survivor "
-                      f"{escape(str(row['survivor_id']))}, estimated Jaccard to survivor "
-                      f"{row['similarity']:.3f}")
+        console.print(
+            f"cluster: {row['cluster_id']} ({row['cluster_size']} rows), survivor "
+            f"{escape(str(row['survivor_id']))}, estimated Jaccard to survivor "
+            f"{row['similarity']:.3f}"
+        )
     if exp.survivor is None or exp.text is None or exp.survivor_text is None:
         if exp.text is not None:
             console.print(Text(exp.text[:width] if width else exp.text))

@@ -26,9 +26,13 @@ def versions() -> dict[str, str]:
     from dedupe.text.hashing import HASH_SCHEME
 
     return {
-        "dedupe": __version__, "hash_scheme": HASH_SCHEME, "python": platform.python_version(),
-        "numpy": numpy.__version__, "pyarrow": pyarrow.__version__,
-        "datasketch": datasketch.__version__, "xxhash": xxhash.VERSION,
+        "dedupe": __version__,
+        "hash_scheme": HASH_SCHEME,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "pyarrow": pyarrow.__version__,
+        "datasketch": datasketch.__version__,
+        "xxhash": xxhash.VERSION,
     }
 
 
@@ -55,10 +59,15 @@ class StageTimer:
         return False
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "rows": self.rows, "tasks": self.tasks,
-                "seconds": round(self.seconds, 4), "peak_rss_main": self.peak_rss_main,
-                "peak_rss_worker": self.peak_rss_worker,
-                "rows_per_second": round(self.rows / self.seconds, 1) if self.seconds else None}
+        return {
+            "name": self.name,
+            "rows": self.rows,
+            "tasks": self.tasks,
+            "seconds": round(self.seconds, 4),
+            "peak_rss_main": self.peak_rss_main,
+            "peak_rss_worker": self.peak_rss_worker,
+            "rows_per_second": round(self.rows / self.seconds, 1) if self.seconds else None,
+        }
 
 
 @dataclass
@@ -85,39 +94,55 @@ class RunReport:
 
     def to_markdown(self) -> str:
         lines = ["# dedupe run report", ""]
-        lines += [f"- input files: {len(self.inputs)}", f"- rows: {self.rows:,}",
-                  f"- wall time: {self.seconds:.2f} s", ""]
+        lines += [
+            f"- input files: {len(self.inputs)}",
+            f"- rows: {self.rows:,}",
+            f"- wall time: {self.seconds:.2f} s",
+            "",
+        ]
         lines += ["## Decisions", "", "| action | rows | share |", "|---|---:|---:|"]
         for action, n in self.counts.items():
             share = n / self.rows if self.rows else 0.0
             lines.append(f"| {action} | {n:,} | {share:.2%} |")
         lsh = self.lsh
-        lines += ["", "## MinHash LSH", "",
-                  f"- shingles: {self.parameters['minhash']['shingle']} "
-                  f"{self.parameters['minhash']['ngram']}-grams, "
-                  f"{self.parameters['minhash']['num_perm']} permutations, seed "
-                  f"{self.parameters['minhash']['seed']}, scheme {self.versions['hash_scheme']} "
-                  f"({self.parameters['minhash']['hash_scheme']})",
-                  f"- threshold {self.parameters['lsh']['threshold']}, "
-                  f"bands x rows = {lsh['bands']} x {lsh['rows']}, "
-                  f"verification: {self.parameters['lsh']['verify']}",
-                  f"- candidate pairs {lsh['candidate_pairs']:,}, verified "
-                  f"{lsh['verified_pairs']:,}, rejected by verification {lsh['rejected_pairs']:,}",
-                  f"- buckets over {self.parameters['lsh']['max_bucket_size']} members: "
-                  f"{lsh['oversized_buckets']} (largest bucket {lsh['largest_bucket']}); "
-                  f"largest cluster {lsh['largest_cluster']}",
-                  "", "Probability that a pair becomes a candidate (S-curve):", "",
-                  "| Jaccard | " + " | ".join(lsh["s_curve"]) + " |",
-                  "|---|" + "---:|" * len(lsh["s_curve"]),
-                  "| P(candidate) | " + " | ".join(f"{v:.3f}" for v in lsh["s_curve"].values())
-                  + " |"]
-        lines += ["", "## Stages", "", "| stage | tasks | rows | seconds | rows/s | peak RSS main "
-                  "| peak RSS worker |", "|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "## MinHash LSH",
+            "",
+            f"- shingles: {self.parameters['minhash']['shingle']} "
+            f"{self.parameters['minhash']['ngram']}-grams, "
+            f"{self.parameters['minhash']['num_perm']} permutations, seed "
+            f"{self.parameters['minhash']['seed']}, scheme {self.versions['hash_scheme']} "
+            f"({self.parameters['minhash']['hash_scheme']})",
+            f"- threshold {self.parameters['lsh']['threshold']}, "
+            f"bands x rows = {lsh['bands']} x {lsh['rows']}, "
+            f"verification: {self.parameters['lsh']['verify']}",
+            f"- candidate pairs {lsh['candidate_pairs']:,}, verified "
+            f"{lsh['verified_pairs']:,}, rejected by verification {lsh['rejected_pairs']:,}",
+            f"- buckets over {self.parameters['lsh']['max_bucket_size']} members: "
+            f"{lsh['oversized_buckets']} (largest bucket {lsh['largest_bucket']}); "
+            f"largest cluster {lsh['largest_cluster']}",
+            "",
+            "Probability that a pair becomes a candidate (S-curve):",
+            "",
+            "| Jaccard | " + " | ".join(lsh["s_curve"]) + " |",
+            "|---|" + "---:|" * len(lsh["s_curve"]),
+            "| P(candidate) | " + " | ".join(f"{v:.3f}" for v in lsh["s_curve"].values()) + " |",
+        ]
+        lines += [
+            "",
+            "## Stages",
+            "",
+            "| stage | tasks | rows | seconds | rows/s | peak RSS main | peak RSS worker |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
         for st in self.stages:
             rps = f"{st['rows_per_second']:,.0f}" if st.get("rows_per_second") else "-"
-            lines.append(f"| {st['name']} | {st['tasks']} | {st['rows']:,} | {st['seconds']:.2f} "
-                         f"| {rps} | {st['peak_rss_main'] / 2**20:.0f} MiB "
-                         f"| {st['peak_rss_worker'] / 2**20:.0f} MiB |")
+            lines.append(
+                f"| {st['name']} | {st['tasks']} | {st['rows']:,} | {st['seconds']:.2f} "
+                f"| {rps} | {st['peak_rss_main'] / 2**20:.0f} MiB "
+                f"| {st['peak_rss_worker'] / 2**20:.0f} MiB |"
+            )
         lines += ["", "## Outputs", ""]
         lines += [f"- {k}: {v}" for k, v in self.outputs.items()]
         for title, body in self.extra.items():

@@ -13,7 +13,9 @@ import dedupe
 from dedupe.errors import InputError
 from tests.conftest import write_jsonl, write_parquet
 
-GOOD = [{"text": f"document number {i} talks about topic {i * 7} in several words"} for i in range(6)]
+GOOD = [
+    {"text": f"document number {i} talks about topic {i * 7} in several words"} for i in range(6)
+]
 
 
 def _run(paths, out, **kw):
@@ -21,16 +23,20 @@ def _run(paths, out, **kw):
 
 
 def _manifest(out):
-    return pq.read_table(out / "manifest.parquet").sort_by([("source_file", "ascending"),
-                                                            ("source_row", "ascending")])
+    return pq.read_table(out / "manifest.parquet").sort_by(
+        [("source_file", "ascending"), ("source_row", "ascending")]
+    )
 
 
 def _check_accounting(out, expected_rows):
     m = _manifest(out)
     assert m.num_rows == expected_rows
     kept = m.filter(pc.equal(m["action"], "kept")).num_rows
-    data = pq.read_table(out / "data") if (out / "data").exists() and any(
-        (out / "data").iterdir()) else pa.table({})
+    data = (
+        pq.read_table(out / "data")
+        if (out / "data").exists() and any((out / "data").iterdir())
+        else pa.table({})
+    )
     assert data.num_rows == kept
     return m
 
@@ -78,7 +84,7 @@ def test_not_json_line_rejected_with_reason(tmp_path):
 def test_invalid_utf8_in_jsonl(tmp_path):
     path = tmp_path / "a.jsonl"
     path.write_bytes(b'{"text": "fine words here"}\n{"text": "bad \xff\xfe bytes"}\n')
-    with pytest.raises(InputError, match="row 1.*UTF-8"):
+    with pytest.raises(InputError, match=r"row 1.*UTF-8"):
         _run([path], tmp_path / "o")
     _run([path], tmp_path / "r", on_bad_row="reject")
     m = _check_accounting(tmp_path / "r", 2)
@@ -99,8 +105,10 @@ def test_invalid_utf8_in_parquet(tmp_path):
 
 @pytest.mark.parametrize("value,reason", [(None, "null"), ("", "empty"), ("  \n\t ", "empty")])
 def test_null_and_empty_text(tmp_path, value, reason):
-    path = write_parquet(tmp_path / "a.parquet",
-                         pa.table({"text": pa.array(["some real words here", value], pa.string())}))
+    path = write_parquet(
+        tmp_path / "a.parquet",
+        pa.table({"text": pa.array(["some real words here", value], pa.string())}),
+    )
     with pytest.raises(InputError, match=rf"row 1, column 'text'.*{reason}"):
         _run([path], tmp_path / "o")
     _run([path], tmp_path / "r", on_bad_row="reject")
@@ -149,7 +157,9 @@ def test_truncated_gzip(tmp_path):
 
 def test_bom_crlf_and_blank_lines(tmp_path):
     path = tmp_path / "a.jsonl"
-    path.write_bytes(b'\xef\xbb\xbf{"text": "first doc words"}\r\n\r\n{"text": "second doc here"}\r\n')
+    path.write_bytes(
+        b'\xef\xbb\xbf{"text": "first doc words"}\r\n\r\n{"text": "second doc here"}\r\n'
+    )
     report = _run([path], tmp_path / "o")
     assert report.rows == 2 and report.counts["kept"] == 2
 

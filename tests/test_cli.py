@@ -49,10 +49,13 @@ def test_sample_accuracy_against_its_truth(sample_run):
     data = pq.read_table(SAMPLE / "web-000.parquet").select(["id", "cluster"])
     truth = pq.read_table(ROOT / "data" / "sample_truth.parquet")
     m = manifest.to_pydict()
-    pred_by_row = {(f.endswith(".parquet"), r): c for f, r, c in
-                   zip(m["source_file"], m["source_row"], m["cluster_id"])}
+    pred_by_row = {
+        (f.endswith(".parquet"), r): c
+        for f, r, c in zip(m["source_file"], m["source_row"], m["cluster_id"])
+    }
     pred = [pred_by_row[(True, i)] for i in range(data.num_rows)] + [
-        pred_by_row[(False, i)] for i in range(truth.num_rows - data.num_rows)]
+        pred_by_row[(False, i)] for i in range(truth.num_rows - data.num_rows)
+    ]
     s = score(truth["cluster"].to_numpy(), pred)
     assert s["precision"] >= 0.98 and s["recall"] >= 0.95, s
 
@@ -80,16 +83,29 @@ def test_existing_output_is_refused(sample_run):
 
 def test_config_file_and_set_override(tmp_path):
     cfg = tmp_path / "dedupe.toml"
-    cfg.write_text('[lsh]\nthreshold = 0.9\n[minhash]\nngram = 2\n[engine]\nworkers = 1\n')
+    cfg.write_text("[lsh]\nthreshold = 0.9\n[minhash]\nngram = 2\n[engine]\nworkers = 1\n")
     out = tmp_path / "o"
-    result = CliRunner().invoke(main, ["run", str(SAMPLE), "--out", str(out), "--config",
-                                       str(cfg), "--set", "minhash.num_perm=64", "-q"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            str(SAMPLE),
+            "--out",
+            str(out),
+            "--config",
+            str(cfg),
+            "--set",
+            "minhash.num_perm=64",
+            "-q",
+        ],
+    )
     assert result.exit_code == 0, result.output
     params = json.loads((out / "report.json").read_text())["parameters"]
     assert params["lsh"]["threshold"] == 0.9
     assert params["minhash"]["ngram"] == 2 and params["minhash"]["num_perm"] == 64
-    bad = CliRunner().invoke(main, ["run", str(SAMPLE), "--out", str(tmp_path / "x"), "--set",
-                                    "lsh.nope=1"])
+    bad = CliRunner().invoke(
+        main, ["run", str(SAMPLE), "--out", str(tmp_path / "x"), "--set", "lsh.nope=1"]
+    )
     assert bad.exit_code != 0 and "unknown option 'lsh.nope'" in bad.output
 
 
@@ -105,7 +121,11 @@ def test_installed_entry_point_runs(tmp_path):
     exe = Path(sys.executable).with_name("dedupe")
     if not exe.exists():
         pytest.skip("the dedupe console script is not installed next to this interpreter")
-    proc = subprocess.run([str(exe), "run", str(SAMPLE), "--out", str(tmp_path / "o"),
-                           "--workers", "2", "-q"], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(exe), "run", str(SAMPLE), "--out", str(tmp_path / "o"), "--workers", "2", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert pq.read_table(tmp_path / "o" / "manifest.parquet").num_rows == 400

@@ -87,8 +87,14 @@ def _reference_components(n, edges):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.integers(1, 60).flatmap(lambda n: st.tuples(
-    st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=120))))
+@given(
+    st.integers(1, 60).flatmap(
+        lambda n: st.tuples(
+            st.just(n),
+            st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=120),
+        )
+    )
+)
 def test_union_find_matches_reference(case):
     n, edges = case
     a = np.array([e[0] for e in edges], np.int64)

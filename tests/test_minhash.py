@@ -16,7 +16,7 @@ from dedupe.text.shingle import shingle_batch, shingle_strings
 NORM = NormalizeConfig()
 TEXTS = [
     "The quick brown fox jumps over the lazy dog near the river bank today.",
-    "Ｔｈｅ ｑｕｉｃｋ brown fox \u2014 jumps!",
+    "\uff34\uff48\uff45 \uff51\uff55\uff49\uff43\uff4b brown fox \u2014 jumps!",
     "日本語のテキストです。東京は晴れ。",
     "a b",
     "one",
@@ -65,7 +65,7 @@ def test_native_scheme_equals_datasketch_with_the_same_hash(kind, n):
 def test_datasketch_lsh_accepts_our_signatures():
     from datasketch import MinHashLSH
 
-    sh = _batch(TEXTS[:2] + [TEXTS[0] + " extra"], "word", 3)
+    sh = _batch([*TEXTS[:2], TEXTS[0] + " extra"], "word", 3)
     sig = signatures(sh.hashes, sh.offsets, 128, 1)
     lsh = MinHashLSH(threshold=0.5, num_perm=128)
     for i, row in enumerate(sig):
@@ -82,7 +82,7 @@ def test_empty_documents_get_the_empty_signature():
 
 def _pair_with_jaccard(rng, target: float, size: int = 400):
     """Two texts over distinct words whose word-1-gram Jaccard is exactly ``target``."""
-    shared = int(round(size * 2 * target / (1 + target)))
+    shared = round(size * 2 * target / (1 + target))
     only = size - shared
     words = [f"w{i}" for i in rng.permutation(10_000)[: shared + 2 * only]]
     a = words[:shared] + words[shared : shared + only]

@@ -28,7 +28,7 @@ def test_case_quote_space_dash_variants_share_a_digest():
         "IT\u2019S A \u201cGREAT\u201d DAY \u2014 ISN\u2019T IT?",
         "It's\u00a0a  \"great\"\tday \u2013 isn't\n\nit?  ",
         "\ufeffIt's a \u201cgreat\u201d day \u2212 isn\u2032t it?",
-        "Ｉｔ's a \"great\" day - isn't it?",
+        "\uff29\uff54's a \"great\" day - isn't it?",
     ]
     d = digest_of(variants)
     assert len(set(d)) == 1, [canonical_text(v, CFG) for v in variants]
@@ -42,8 +42,9 @@ def test_switches_turn_steps_off():
     raw = "A\u00a0\u201cB\u201d"
     assert canonical_text(raw, NormalizeConfig(lowercase=False)) == 'A "B"'
     assert canonical_text(raw, NormalizeConfig(fold_punctuation=False)) == "a \u201cb\u201d"
-    off = NormalizeConfig(nfkc=False, lowercase=False, fold_punctuation=False,
-                          fold_whitespace=False)
+    off = NormalizeConfig(
+        nfkc=False, lowercase=False, fold_punctuation=False, fold_whitespace=False
+    )
     assert canonical_text(raw, off) == raw
 
 
@@ -63,16 +64,22 @@ def test_tokens_do_not_cross_documents():
     cps, off = decode_utf8(pa.array(["abc", "def", "", "g h"]))
     starts, ends, toff = tokenize(cps, off)
     assert toff.tolist() == [0, 1, 2, 2, 4]
-    assert [(s, e) for s, e in zip(starts.tolist(), ends.tolist())] == [(0, 3), (3, 6), (6, 7),
-                                                                         (8, 9)]
+    assert [(s, e) for s, e in zip(starts.tolist(), ends.tolist())] == [
+        (0, 3),
+        (3, 6),
+        (6, 7),
+        (8, 9),
+    ]
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.text(max_size=40), min_size=1, max_size=6))
 def test_batch_equals_one_by_one_and_is_idempotent(texts):
     cps, off = canonical_codepoints(pa.array(texts, pa.string()), CFG)
-    batch = [cps[off[i] : off[i + 1]].astype("<u4").tobytes().decode("utf-32-le")
-             for i in range(len(texts))]
+    batch = [
+        cps[off[i] : off[i + 1]].astype("<u4").tobytes().decode("utf-32-le")
+        for i in range(len(texts))
+    ]
     single = [canonical_text(t, CFG) for t in texts]
     assert batch == single
     for c in single:
@@ -92,7 +99,7 @@ def test_whitespace_and_case_never_split_a_digest(text):
 
 
 def test_decode_matches_python_on_mixed_text():
-    texts = ["héllo wörld", "", "日本", "emoji \U0001F600 ok", None, "plain"]
+    texts = ["héllo wörld", "", "日本", "emoji \U0001f600 ok", None, "plain"]
     cps, off = decode_utf8(pa.array(texts, pa.string()))
     for i, t in enumerate(texts):
         got = cps[off[i] : off[i + 1]].astype("<u4").tobytes().decode("utf-32-le")

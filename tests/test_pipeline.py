@@ -24,8 +24,9 @@ def corpus(tmp_path_factory):
 
 
 def _manifest(out):
-    return pq.read_table(out / "manifest.parquet").sort_by([("source_file", "ascending"),
-                                                            ("source_row", "ascending")])
+    return pq.read_table(out / "manifest.parquet").sort_by(
+        [("source_file", "ascending"), ("source_row", "ascending")]
+    )
 
 
 def test_every_input_row_once_and_schema_kept(corpus, tmp_path):
@@ -87,8 +88,7 @@ def test_survivor_policies(tmp_path):
     path = write_parquet(tmp_path / "in.parquet", rows)
     for policy, want in (("first", 0), ("longest", 1), ("max:q", 1)):
         out = tmp_path / policy.replace(":", "_")
-        dedupe.run([path], out, engine__name="serial", cluster__survivor=policy,
-                   lsh__threshold=0.6)
+        dedupe.run([path], out, engine__name="serial", cluster__survivor=policy, lsh__threshold=0.6)
         m = _manifest(out)
         kept = [r["source_row"] for r in m.to_pylist() if r["action"] == "kept"]
         assert kept == [want], policy
@@ -155,8 +155,15 @@ def test_exact_verification_uses_true_jaccard(tmp_path):
     sb = set(shingle_strings(canonical_text(edited, NormalizeConfig()), "word", 3))
     true = len(sa & sb) / len(sa | sb)
     for threshold, joined in ((true - 0.01, True), (true + 0.01, False)):
-        r = dedupe.run_table(pair, tmp_path / f"x{threshold}", engine__name="serial",
-                             verify="exact", threshold=threshold, bands=64, rows=2)
+        r = dedupe.run_table(
+            pair,
+            tmp_path / f"x{threshold}",
+            engine__name="serial",
+            verify="exact",
+            threshold=threshold,
+            bands=64,
+            rows=2,
+        )
         assert (r.counts["kept"] == 1) == joined, (threshold, true)
 
 

@@ -21,7 +21,13 @@ class Engine(Protocol):
     name: str
     workers: int
 
-    def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any], *, stage: str,
-            progress: ProgressFn | None = None) -> list[Any]: ...
+    def map(
+        self,
+        fn: Callable[[Any], Any],
+        tasks: Sequence[Any],
+        *,
+        stage: str,
+        progress: ProgressFn | None = None,
+    ) -> list[Any]: ...
 
     def close(self) -> None: ...

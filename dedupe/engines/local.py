@@ -19,8 +19,9 @@ __all__ = ["LocalEngine"]
 
 def _context():
     methods = mp.get_all_start_methods()
-    return mp.get_context("forkserver" if "forkserver" in methods and sys.platform != "darwin"
-                          else "spawn")
+    return mp.get_context(
+        "forkserver" if "forkserver" in methods and sys.platform != "darwin" else "spawn"
+    )
 
 
 class LocalEngine:
@@ -49,8 +50,11 @@ class LocalEngine:
                 except DedupeError:
                     raise
                 except BrokenProcessPool as exc:
-                    raise EngineError(stage, getattr(tasks[i], "label", str(i)),
-                                      "a worker process died (out of memory or killed)") from exc
+                    raise EngineError(
+                        stage,
+                        getattr(tasks[i], "label", str(i)),
+                        "a worker process died (out of memory or killed)",
+                    ) from exc
                 except Exception as exc:
                     raise EngineError(stage, getattr(tasks[i], "label", str(i)), repr(exc)) from exc
                 done += 1

@@ -38,8 +38,13 @@ class ReadBatch:
 
 def _bad(task: Task, on_bad_row: str, row: int, reason: str, out: list, column=None, hint=None):
     if on_bad_row == "error":
-        raise InputError(task.source.path, reason, row=row, column=column, hint=hint or
-                         "fix the row, or pass --on-bad-row reject to record it in the manifest")
+        raise InputError(
+            task.source.path,
+            reason,
+            row=row,
+            column=column,
+            hint=hint or "fix the row, or pass --on-bad-row reject to record it in the manifest",
+        )
     out.append((row, reason))
 
 
@@ -66,8 +71,7 @@ def _check_utf8(task: Task, batch: pa.RecordBatch, rows: np.ndarray, mode: str):
             try:
                 value.decode("utf-8")
             except UnicodeDecodeError as exc:
-                _bad(task, mode, int(rows[i]), f"invalid UTF-8 at byte {exc.start}", rejected,
-                     name)
+                _bad(task, mode, int(rows[i]), f"invalid UTF-8 at byte {exc.start}", rejected, name)
                 keep[i] = False
     return batch.filter(pa.array(keep)), rejected
 
@@ -84,14 +88,19 @@ def _read_parquet(task: Task, columns, batch_rows: int, mode: str, text_column: 
         row = task.first_row
         missing = [c for c in (columns or []) if c not in pf.schema_arrow.names]
         if missing:
-            raise InputError(task.source.path, f"column(s) {missing} not found",
-                             column=missing[0], hint=f"columns are {pf.schema_arrow.names}")
+            raise InputError(
+                task.source.path,
+                f"column(s) {missing} not found",
+                column=missing[0],
+                hint=f"columns are {pf.schema_arrow.names}",
+            )
         for rg in task.row_groups or ():
             rg_rows = meta.row_group(rg).num_rows
             done = 0
             try:
-                for batch in pf.iter_batches(batch_size=batch_rows, row_groups=[rg],
-                                             columns=columns, use_threads=False):
+                for batch in pf.iter_batches(
+                    batch_size=batch_rows, row_groups=[rg], columns=columns, use_threads=False
+                ):
                     rows = np.arange(row + done, row + done + batch.num_rows, dtype=np.int64)
                     done += batch.num_rows
                     batch, rejected = _check_utf8(task, batch, rows, mode)
@@ -105,8 +114,9 @@ def _read_parquet(task: Task, columns, batch_rows: int, mode: str, text_column: 
                 reason = f"unreadable Parquet data in row group {rg}: {exc}"
                 for r in range(row + done, row + rg_rows):
                     _bad(task, mode, r, reason, rejected)
-                yield ReadBatch(_empty_like(pf.schema_arrow, columns), np.zeros(0, np.int64),
-                                rejected)
+                yield ReadBatch(
+                    _empty_like(pf.schema_arrow, columns), np.zeros(0, np.int64), rejected
+                )
             row += rg_rows
 
 
@@ -138,7 +148,7 @@ def _iter_lines(task: Task) -> Iterator[tuple[int, bytes | Exception]]:
                 break
             data = tail + chunk
             if first:
-                data = data[len(_BOM):] if data.startswith(_BOM) else data
+                data = data[len(_BOM) :] if data.startswith(_BOM) else data
                 first = False
             lines = data.split(b"\n")
             tail = lines.pop()
@@ -169,11 +179,15 @@ def _parse_block(task, lines, rows, mode, text_column):
             _bad(task, mode, r, f"not valid JSON: {exc}", rejected)
             continue
         if not isinstance(obj, dict):
-            _bad(task, mode, r, f"a JSON line must be an object, got {type(obj).__name__}", rejected)
+            _bad(
+                task, mode, r, f"a JSON line must be an object, got {type(obj).__name__}", rejected
+            )
             continue
         good.append(obj)
         good_rows.append(r)
-    table = pa.Table.from_pylist(good) if good else pa.table({text_column: pa.array([], pa.string())})
+    table = (
+        pa.Table.from_pylist(good) if good else pa.table({text_column: pa.array([], pa.string())})
+    )
     return table, np.asarray(good_rows, np.int64), rejected
 
 
@@ -188,9 +202,13 @@ def _read_jsonl(task: Task, columns, batch_rows: int, mode: str, text_column: st
         if columns is not None:
             missing = [c for c in columns if c not in table.column_names]
             if missing and table.num_rows:
-                raise InputError(task.source.path, f"column(s) {missing} not found",
-                                 row=int(parsed_rows[0]), column=missing[0],
-                                 hint=f"fields are {table.column_names}")
+                raise InputError(
+                    task.source.path,
+                    f"column(s) {missing} not found",
+                    row=int(parsed_rows[0]),
+                    column=missing[0],
+                    hint=f"fields are {table.column_names}",
+                )
             if missing:
                 table = pa.table({c: pa.array([], pa.string()) for c in columns})
             table = table.select(columns)
@@ -211,10 +229,19 @@ def _read_jsonl(task: Task, columns, batch_rows: int, mode: str, text_column: st
             if lines:
                 yield from flush()
             rejected: list = []
-            _bad(task, mode, record, f"the stream cannot be read past this row: {item}", rejected,
-                 hint="the file is truncated or corrupt")
-            yield ReadBatch(pa.record_batch({text_column: pa.array([], pa.string())}),
-                            np.zeros(0, np.int64), rejected)
+            _bad(
+                task,
+                mode,
+                record,
+                f"the stream cannot be read past this row: {item}",
+                rejected,
+                hint="the file is truncated or corrupt",
+            )
+            yield ReadBatch(
+                pa.record_batch({text_column: pa.array([], pa.string())}),
+                np.zeros(0, np.int64),
+                rejected,
+            )
             return
         lines.append(item.rstrip(b"\r"))
         rows.append(record)
@@ -224,8 +251,14 @@ def _read_jsonl(task: Task, columns, batch_rows: int, mode: str, text_column: st
         yield from flush()
 
 
-def read_task(task: Task, columns: list[str] | None, *, batch_rows: int = 4096,
-              on_bad_row: str = "error", text_column: str = "text") -> Iterator[ReadBatch]:
+def read_task(
+    task: Task,
+    columns: list[str] | None,
+    *,
+    batch_rows: int = 4096,
+    on_bad_row: str = "error",
+    text_column: str = "text",
+) -> Iterator[ReadBatch]:
     """Stream the rows of ``task`` (only ``columns`` if given) as :class:`ReadBatch` objects."""
     if task.source.format == "parquet":
         yield from _read_parquet(task, columns, batch_rows, on_bad_row, text_column)

@@ -79,12 +79,15 @@ def _filesystem(path: str) -> tuple[pafs.FileSystem, str]:
     try:
         return pafs.FileSystem.from_uri(path)
     except Exception as arrow_error:  # pyarrow raises several types here
-        scheme, _, rest = path.partition("://")
+        scheme = path.partition("://")[0]
         try:
             import fsspec
         except ImportError:
-            raise InputError(path, f"cannot open filesystem: {arrow_error}",
-                             hint="pip install fsspec and the filesystem's package") from None
+            raise InputError(
+                path,
+                f"cannot open filesystem: {arrow_error}",
+                hint="pip install fsspec and the filesystem's package",
+            ) from None
         try:
             fs = fsspec.filesystem(scheme)
         except (ImportError, ValueError) as exc:
@@ -120,8 +123,11 @@ def _list(path: str, forced: str) -> list[Source]:
     if info.type == pafs.FileType.File and pattern is None:
         fmt = detect_format(fs_path, forced)
         if fmt is None:
-            raise InputError(path, "unknown file type",
-                             hint="name it .parquet, .jsonl, .jsonl.gz or .jsonl.zst, or pass --format")
+            raise InputError(
+                path,
+                "unknown file type",
+                hint="name it .parquet, .jsonl, .jsonl.gz or .jsonl.zst, or pass --format",
+            )
         return [Source(path, _join_uri(path, fs_path), fmt[0], fmt[1], info.size)]
     selector = pafs.FileSelector(fs_path, recursive=True)
     found = []
@@ -175,8 +181,11 @@ def plan_tasks(sources: list[Source], task_rows: int = TASK_ROWS) -> list[Task]:
             with fs.open_input_file(fs_path) as fh:
                 meta = pq.ParquetFile(fh).metadata
         except Exception as exc:
-            raise InputError(src.path, f"not a readable Parquet file: {exc}",
-                             hint="the footer is missing or corrupt") from None
+            raise InputError(
+                src.path,
+                f"not a readable Parquet file: {exc}",
+                hint="the footer is missing or corrupt",
+            ) from None
         group, rows, first = [], 0, 0
         start_row = 0
         for rg in range(meta.num_row_groups):

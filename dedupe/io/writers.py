@@ -14,7 +14,7 @@ __all__ = ["conform", "write_parquet_atomic"]
 
 
 def write_parquet_atomic(table: pa.Table, path: str, compression: str = "zstd") -> None:
-    """Write ``table`` to ``path`` via ``.path.tmp`` + rename: a crash leaves no final-named file."""
+    """Write ``table`` via a temporary name + rename: a crash leaves no final-named file."""
     folder, name = os.path.split(path)
     tmp = os.path.join(folder, f".{name}.tmp-{os.getpid()}")
     try:
@@ -36,12 +36,20 @@ def conform(batch: pa.RecordBatch | pa.Table, schema: pa.Schema, path: str):
     names = set(batch.schema.names)
     missing = [f.name for f in schema if f.name not in names]
     if missing:
-        raise InputError(path, f"column(s) {missing} missing; the first input has them",
-                         column=missing[0], hint="all inputs of a run must share one schema")
+        raise InputError(
+            path,
+            f"column(s) {missing} missing; the first input has them",
+            column=missing[0],
+            hint="all inputs of a run must share one schema",
+        )
     extra = [n for n in batch.schema.names if n not in schema.names]
     if extra:
-        raise InputError(path, f"column(s) {extra} are not in the first input's schema",
-                         column=extra[0], hint="all inputs of a run must share one schema")
+        raise InputError(
+            path,
+            f"column(s) {extra} are not in the first input's schema",
+            column=extra[0],
+            hint="all inputs of a run must share one schema",
+        )
     arrays = []
     for f in schema:
         col = batch.column(batch.schema.get_field_index(f.name))
@@ -49,9 +57,12 @@ def conform(batch: pa.RecordBatch | pa.Table, schema: pa.Schema, path: str):
             try:
                 col = col.cast(f.type)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                raise InputError(path, f"column {f.name!r} has type {col.type}, "
-                                 f"the first input has {f.type}", column=f.name,
-                                 hint="all inputs of a run must share one schema") from None
+                raise InputError(
+                    path,
+                    f"column {f.name!r} has type {col.type}, the first input has {f.type}",
+                    column=f.name,
+                    hint="all inputs of a run must share one schema",
+                ) from None
         arrays.append(col)
     if isinstance(batch, pa.Table):
         return pa.Table.from_arrays(arrays, schema=schema)

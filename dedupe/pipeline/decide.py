@@ -42,11 +42,13 @@ def lsh_params(cfg: DedupeConfig) -> tuple[int, int]:
         if b * r > cfg.minhash.num_perm:
             from dedupe.errors import ConfigError
 
-            raise ConfigError(f"lsh.bands x lsh.rows = {b * r} exceeds minhash.num_perm = "
-                              f"{cfg.minhash.num_perm}")
+            raise ConfigError(
+                f"lsh.bands x lsh.rows = {b * r} exceeds minhash.num_perm = {cfg.minhash.num_perm}"
+            )
         return b, r
-    return choose_bands(cfg.lsh.threshold, cfg.minhash.num_perm, cfg.lsh.fp_weight,
-                        cfg.lsh.fn_weight)
+    return choose_bands(
+        cfg.lsh.threshold, cfg.minhash.num_perm, cfg.lsh.fp_weight, cfg.lsh.fn_weight
+    )
 
 
 def _verify(sigs, a, b, threshold, mode, exact_jaccard=None):
@@ -63,9 +65,16 @@ def _verify(sigs, a, b, threshold, mode, exact_jaccard=None):
     return sim >= threshold - 1e-12, sim
 
 
-def decide(status: np.ndarray, digest: np.ndarray, n_shingles: np.ndarray, sigs: np.ndarray,
-           length: np.ndarray, score: np.ndarray | None, cfg: DedupeConfig,
-           exact_jaccard=None) -> Decisions:
+def decide(
+    status: np.ndarray,
+    digest: np.ndarray,
+    n_shingles: np.ndarray,
+    sigs: np.ndarray,
+    length: np.ndarray,
+    score: np.ndarray | None,
+    cfg: DedupeConfig,
+    exact_jaccard=None,
+) -> Decisions:
     """Decisions for every row (see module docstring). ``status`` 0 is a valid row."""
     n = len(status)
     order = np.arange(n, dtype=np.int64)
@@ -76,9 +85,11 @@ def decide(status: np.ndarray, digest: np.ndarray, n_shingles: np.ndarray, sigs:
     reps = vidx[(rep[vidx] == vidx) & (n_shingles[vidx] > 0)]
     bands, rows = lsh_params(cfg)
     keys = band_keys(sigs[reps], bands, rows)
-    local_a, local_b, bucket_stats = candidate_pairs(keys, np.arange(len(reps)), cfg.lsh.max_bucket_size)
+    local_a, local_b, bucket_stats = candidate_pairs(
+        keys, np.arange(len(reps)), cfg.lsh.max_bucket_size
+    )
     a, b = reps[local_a], reps[local_b]
-    ok, sim = _verify(sigs, a, b, cfg.lsh.threshold, cfg.lsh.verify, exact_jaccard)
+    ok, _ = _verify(sigs, a, b, cfg.lsh.threshold, cfg.lsh.verify, exact_jaccard)
     labels_rep = connected_components(n, a[ok], b[ok])
     labels = np.where(valid, labels_rep[np.where(valid, rep, 0)], order)
     policy = cfg.cluster.survivor
@@ -90,8 +101,11 @@ def decide(status: np.ndarray, digest: np.ndarray, n_shingles: np.ndarray, sigs:
         survivor = pick_survivors(labels, order, score)
     survivor = np.where(valid, survivor, -1)
     size = np.bincount(labels[valid], minlength=n)[labels]
-    same_digest = valid & (digest[:, 0] == digest[np.maximum(survivor, 0), 0]) & (
-        digest[:, 1] == digest[np.maximum(survivor, 0), 1])
+    same_digest = (
+        valid
+        & (digest[:, 0] == digest[np.maximum(survivor, 0), 0])
+        & (digest[:, 1] == digest[np.maximum(survivor, 0), 1])
+    )
     action = np.full(n, REJECTED, np.int8)
     action[valid] = NEAR
     action[valid & same_digest] = EXACT
@@ -102,11 +116,21 @@ def decide(status: np.ndarray, digest: np.ndarray, n_shingles: np.ndarray, sigs:
     if len(near):
         similarity[near] = jaccard_estimate(sigs[near], sigs[survivor[near]])
     stats = {
-        "bands": int(bands), "rows": int(rows), "candidate_pairs": int(len(a)),
-        "verified_pairs": int(ok.sum()), "rejected_pairs": int((~ok).sum()),
-        "oversized_buckets": bucket_stats["oversized"], "largest_bucket": bucket_stats["largest"],
-        "exact_representatives": int(len(reps)),
+        "bands": int(bands),
+        "rows": int(rows),
+        "candidate_pairs": len(a),
+        "verified_pairs": int(ok.sum()),
+        "rejected_pairs": int((~ok).sum()),
+        "oversized_buckets": bucket_stats["oversized"],
+        "largest_bucket": bucket_stats["largest"],
+        "exact_representatives": len(reps),
         "largest_cluster": int(size[valid].max()) if valid.any() else 0,
     }
-    return Decisions(action, np.where(valid, survivor, order), survivor, np.where(valid, size, 0),
-                     similarity, stats)
+    return Decisions(
+        action,
+        np.where(valid, survivor, order),
+        survivor,
+        np.where(valid, size, 0),
+        similarity,
+        stats,
+    )

@@ -10,41 +10,77 @@ from dedupe.pipeline.decide import ACTIONS
 
 __all__ = ["MANIFEST_SCHEMA", "manifest_table"]
 
-MANIFEST_SCHEMA = pa.schema([
-    ("id", pa.string()), ("source_file", pa.string()), ("source_row", pa.int64()),
-    ("action", pa.string()), ("reason", pa.string()), ("cluster_id", pa.int64()),
-    ("cluster_size", pa.int64()), ("survivor_id", pa.string()), ("similarity", pa.float64()),
-    ("output_file", pa.string()), ("output_row", pa.int64()),
-])
+MANIFEST_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("source_file", pa.string()),
+        ("source_row", pa.int64()),
+        ("action", pa.string()),
+        ("reason", pa.string()),
+        ("cluster_id", pa.int64()),
+        ("cluster_size", pa.int64()),
+        ("survivor_id", pa.string()),
+        ("similarity", pa.float64()),
+        ("output_file", pa.string()),
+        ("output_row", pa.int64()),
+    ]
+)
 
 
-def manifest_table(sign: pa.Table, source_file: str, action: np.ndarray, cluster: np.ndarray,
-                   size: np.ndarray, survivor_id: pa.Array, similarity: np.ndarray,
-                   output_file: pa.Array, output_row: np.ndarray) -> pa.Table:
+def manifest_table(
+    sign: pa.Table,
+    source_file: str,
+    action: np.ndarray,
+    cluster: np.ndarray,
+    size: np.ndarray,
+    survivor_id: pa.Array,
+    similarity: np.ndarray,
+    output_file: pa.Array,
+    output_row: np.ndarray,
+) -> pa.Table:
     """Manifest rows of one task (``sign`` is its stage-1 table, rows in source order)."""
     n = sign.num_rows
-    action_arr = pa.DictionaryArray.from_arrays(pa.array(action.astype(np.int32)),
-                                                pa.array(ACTIONS)).cast(pa.string())
+    action_arr = pa.DictionaryArray.from_arrays(
+        pa.array(action.astype(np.int32)), pa.array(ACTIONS)
+    ).cast(pa.string())
     sim = pa.array(similarity, pa.float64(), from_pandas=True)
     sim_txt = pc.cast(pc.round(sim, 3), pa.string())
-    kept_reason = pc.if_else(pc.equal(pa.array(size), 1), pa.scalar("unique"),
-                             pc.binary_join_element_wise("survivor of a cluster of ",
-                                                         pc.cast(pa.array(size), pa.string()),
-                                                         " rows", ""))
+    kept_reason = pc.if_else(
+        pc.equal(pa.array(size), 1),
+        pa.scalar("unique"),
+        pc.binary_join_element_wise(
+            "survivor of a cluster of ", pc.cast(pa.array(size), pa.string()), " rows", ""
+        ),
+    )
     exact_reason = pc.binary_join_element_wise("same normalised text as ", survivor_id, "")
-    near_reason = pc.binary_join_element_wise("near duplicate of ", survivor_id,
-                                              " (estimated Jaccard ", sim_txt, ")", "")
+    near_reason = pc.binary_join_element_wise(
+        "near duplicate of ", survivor_id, " (estimated Jaccard ", sim_txt, ")", ""
+    )
     reason = pc.case_when(
-        pc.make_struct(pc.equal(action_arr, "kept"), pc.equal(action_arr, "exact_duplicate"),
-                       pc.equal(action_arr, "near_duplicate")),
-        kept_reason, exact_reason, near_reason, sign["reason"].combine_chunks(),
+        pc.make_struct(
+            pc.equal(action_arr, "kept"),
+            pc.equal(action_arr, "exact_duplicate"),
+            pc.equal(action_arr, "near_duplicate"),
+        ),
+        kept_reason,
+        exact_reason,
+        near_reason,
+        sign["reason"].combine_chunks(),
     )
     rejected = action == ACTIONS.index("rejected")
-    return pa.table({
-        "id": sign["id"], "source_file": pa.array([source_file] * n, pa.string()),
-        "source_row": sign["source_row"], "action": action_arr, "reason": reason,
-        "cluster_id": pa.array(np.where(rejected, 0, cluster), pa.int64(), mask=rejected),
-        "cluster_size": pa.array(size, pa.int64(), mask=rejected),
-        "survivor_id": survivor_id, "similarity": sim, "output_file": output_file,
-        "output_row": pa.array(output_row, pa.int64(), mask=output_row < 0),
-    }, schema=MANIFEST_SCHEMA)
+    return pa.table(
+        {
+            "id": sign["id"],
+            "source_file": pa.array([source_file] * n, pa.string()),
+            "source_row": sign["source_row"],
+            "action": action_arr,
+            "reason": reason,
+            "cluster_id": pa.array(np.where(rejected, 0, cluster), pa.int64(), mask=rejected),
+            "cluster_size": pa.array(size, pa.int64(), mask=rejected),
+            "survivor_id": survivor_id,
+            "similarity": sim,
+            "output_file": output_file,
+            "output_row": pa.array(output_row, pa.int64(), mask=output_row < 0),
+        },
+        schema=MANIFEST_SCHEMA,
+    )

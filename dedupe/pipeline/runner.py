@@ -47,8 +47,9 @@ def prepare_out(out: str, overwrite: bool) -> None:
             raise OutputError(f"{out} exists and is not a folder")
         if os.listdir(out):
             if not overwrite:
-                raise OutputError(f"{out} already exists and is not empty; pass --overwrite to "
-                                  "replace it")
+                raise OutputError(
+                    f"{out} already exists and is not empty; pass --overwrite to replace it"
+                )
             shutil.rmtree(out)
     try:
         os.makedirs(os.path.join(out, "data"), exist_ok=True)
@@ -61,8 +62,10 @@ def prepare_out(out: str, overwrite: bool) -> None:
 def _load_sign(paths: list[str], num_perm: int):
     tables = [read_ipc(p) for p in paths]
     cols = ["status", "digest_hi", "digest_lo", "n_shingles", "length", "score", "nbytes"]
-    data = {c: np.concatenate([t[c].to_numpy() for t in tables]) if tables else np.zeros(0)
-            for c in cols}
+    data = {
+        c: np.concatenate([t[c].to_numpy() for t in tables]) if tables else np.zeros(0)
+        for c in cols
+    }
     sigs = [t["sig"].combine_chunks().values.to_numpy().reshape(-1, num_perm) for t in tables]
     data["sig"] = np.concatenate(sigs) if sigs else np.zeros((0, num_perm), np.uint32)
     return tables, data
@@ -106,8 +109,15 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
     stages: list[StageTimer] = []
     try:
         with StageTimer("sign", tasks=len(tasks)) as st:
-            sign_tasks = [SignTask(t, cfg, os.path.join(work, f"sign-{t.index:06d}.arrow"),
-                                   task_reasons.get(t.source.uri)) for t in tasks]
+            sign_tasks = [
+                SignTask(
+                    t,
+                    cfg,
+                    os.path.join(work, f"sign-{t.index:06d}.arrow"),
+                    task_reasons.get(t.source.uri),
+                )
+                for t in tasks
+            ]
             results = engine.map(sign_task, sign_tasks, stage="sign", progress=progress)
             st.rows = sum(r.rows for r in results)
             st.peak_rss_worker = max([r.peak_rss for r in results], default=0)
@@ -117,8 +127,16 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
             score = d["score"] if cfg.cluster.survivor_column else None
             digest = np.stack([d["digest_hi"], d["digest_lo"]], axis=1).astype(np.uint64)
             exact = _exact_jaccard(tables) if cfg.lsh.verify == "exact" else None
-            dec = decide(d["status"], digest, d["n_shingles"], d["sig"], d["length"], score, cfg,
-                         exact_jaccard=exact)
+            dec = decide(
+                d["status"],
+                digest,
+                d["n_shingles"],
+                d["sig"],
+                d["length"],
+                score,
+                cfg,
+                exact_jaccard=exact,
+            )
             st.rows = len(dec.action)
         stages.append(st)
         if progress:
@@ -154,8 +172,7 @@ def _plan_write(cfg, tasks, tables, dec, out, schema):
         mask = act == KEPT
         kept_rows.append(t["source_row"].to_numpy()[mask])
         kept_bytes.append(t["nbytes"].to_numpy()[mask])
-    plan = plan_shards(kept_rows, kept_bytes, cfg.output.rows_per_shard,
-                       cfg.output.bytes_per_shard)
+    plan = plan_shards(kept_rows, kept_bytes, cfg.output.rows_per_shard, cfg.output.bytes_per_shard)
     n = len(dec.action)
     out_file = np.full(n, -1, np.int64)
     out_row = np.full(n, -1, np.int64)
@@ -171,8 +188,17 @@ def _plan_write(cfg, tasks, tables, dec, out, schema):
             out_file[sel] = s
             out_row[sel] = np.arange(row, row + hi - lo)
             row += hi - lo
-        shard_tasks.append(ShardTask(s, path, tuple(segs), schema, cfg.input.text_column,
-                                     cfg.input.batch_rows, cfg.output.compression))
+        shard_tasks.append(
+            ShardTask(
+                s,
+                path,
+                tuple(segs),
+                schema,
+                cfg.input.text_column,
+                cfg.input.batch_rows,
+                cfg.output.compression,
+            )
+        )
     return shard_tasks, out_file, out_row
 
 
@@ -182,33 +208,58 @@ def _scheme_metadata(cfg, dec) -> dict[str, str]:
     from dedupe.text.hashing import HASH_SCHEME
 
     mh = cfg.minhash
-    return {"dedupe_version": __version__, "hash_scheme": HASH_SCHEME,
-            "hash_function": mh.hash_scheme, "shingle": mh.shingle, "ngram": str(mh.ngram),
-            "num_perm": str(mh.num_perm), "seed": str(mh.seed),
-            "normalize": json.dumps(asdict(cfg.normalize), sort_keys=True),
-            "threshold": str(cfg.lsh.threshold), "bands": str(dec.stats["bands"]),
-            "rows": str(dec.stats["rows"])}
+    return {
+        "dedupe_version": __version__,
+        "hash_scheme": HASH_SCHEME,
+        "hash_function": mh.hash_scheme,
+        "shingle": mh.shingle,
+        "ngram": str(mh.ngram),
+        "num_perm": str(mh.num_perm),
+        "seed": str(mh.seed),
+        "normalize": json.dumps(asdict(cfg.normalize), sort_keys=True),
+        "threshold": str(cfg.lsh.threshold),
+        "bands": str(dec.stats["bands"]),
+        "rows": str(dec.stats["rows"]),
+    }
 
 
 def _write_manifest(out, tasks, tables, dec, out_file, out_row, meta) -> dict[str, int]:
     folder = os.path.join(out, "manifest.parquet")
     os.makedirs(folder, exist_ok=True)
-    all_ids = pa.chunked_array([t["id"] for t in tables], pa.string()).combine_chunks() if tables \
+    all_ids = (
+        pa.chunked_array([t["id"] for t in tables], pa.string()).combine_chunks()
+        if tables
         else pa.array([], pa.string())
-    survivor_ids = all_ids.take(pa.array(np.maximum(dec.survivor, 0))) if len(dec.survivor) \
+    )
+    survivor_ids = (
+        all_ids.take(pa.array(np.maximum(dec.survivor, 0)))
+        if len(dec.survivor)
         else pa.array([], pa.string())
-    survivor_ids = pc.if_else(pa.array(dec.survivor < 0), pa.scalar(None, pa.string()),
-                              survivor_ids)
-    names = np.array([f"data/part-{i:05d}.parquet" for i in range(max(out_file.max(initial=-1), -1)
-                                                                 + 1)] + [None], dtype=object)
+    )
+    survivor_ids = pc.if_else(
+        pa.array(dec.survivor < 0), pa.scalar(None, pa.string()), survivor_ids
+    )
+    names = np.array(
+        [f"data/part-{i:05d}.parquet" for i in range(max(out_file.max(initial=-1), -1) + 1)]
+        + [None],
+        dtype=object,
+    )
     counts = dict.fromkeys(ACTIONS, 0)
     lo = 0
     for task, table in zip(tasks, tables):
         hi = lo + table.num_rows
         files = pa.array(names[out_file[lo:hi]], pa.string())
-        m = manifest_table(table, task.source.path, dec.action[lo:hi], dec.cluster[lo:hi],
-                           dec.cluster_size[lo:hi], survivor_ids[lo:hi], dec.similarity[lo:hi],
-                           files, out_row[lo:hi])
+        m = manifest_table(
+            table,
+            task.source.path,
+            dec.action[lo:hi],
+            dec.cluster[lo:hi],
+            dec.cluster_size[lo:hi],
+            survivor_ids[lo:hi],
+            dec.similarity[lo:hi],
+            files,
+            out_row[lo:hi],
+        )
         m = m.replace_schema_metadata({f"dedupe.{k}": v for k, v in meta.items()})
         write_parquet_atomic(m, os.path.join(folder, f"part-{task.index:05d}.parquet"))
         for i, a in enumerate(ACTIONS):
@@ -222,8 +273,10 @@ def _check_accounting(sign_results, counts, write_results) -> None:
     listed = sum(counts.values())
     written = sum(r["rows"] for r in write_results)
     if seen != listed or counts["kept"] != written:
-        raise DedupeError(f"row accounting failed: {seen} rows read, {listed} in the manifest, "
-                          f"{counts['kept']} kept but {written} written")
+        raise DedupeError(
+            f"row accounting failed: {seen} rows read, {listed} in the manifest, "
+            f"{counts['kept']} kept but {written} written"
+        )
 
 
 def _report(cfg, sources, dec, counts, stages, shard_tasks, started) -> RunReport:
@@ -232,11 +285,21 @@ def _report(cfg, sources, dec, counts, stages, shard_tasks, started) -> RunRepor
     params = cfg.to_dict()
     params["input"]["paths"] = list(params["input"]["paths"])
     return RunReport(
-        out=cfg.output.out, inputs=[s.path for s in sources], rows=len(dec.action),
-        counts=counts, parameters=params, lsh=lsh, stages=[s.to_dict() for s in stages],
-        outputs={"shards": len(shard_tasks), "data": "data/part-*.parquet",
-                 "manifest": "manifest.parquet/", "report": "report.json, report.md"},
-        versions=versions(), seconds=round(time.perf_counter() - started, 3),
+        out=cfg.output.out,
+        inputs=[s.path for s in sources],
+        rows=len(dec.action),
+        counts=counts,
+        parameters=params,
+        lsh=lsh,
+        stages=[s.to_dict() for s in stages],
+        outputs={
+            "shards": len(shard_tasks),
+            "data": "data/part-*.parquet",
+            "manifest": "manifest.parquet/",
+            "report": "report.json, report.md",
+        },
+        versions=versions(),
+        seconds=round(time.perf_counter() - started, 3),
     )
 
 
@@ -246,5 +309,3 @@ def _write_report(out: str, report: RunReport) -> None:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, os.path.join(out, name))
-
-

@@ -54,12 +54,20 @@ def check_schemas(sources, cfg) -> tuple[pa.Schema, dict[str, str]]:
             reference = _widen_nulls(schema)
             ref_path = src.path
             if text not in schema.names:
-                raise InputError(src.path, f"no text column {text!r}", column=text,
-                                 hint=f"columns are {schema.names}; pass --text-column")
+                raise InputError(
+                    src.path,
+                    f"no text column {text!r}",
+                    column=text,
+                    hint=f"columns are {schema.names}; pass --text-column",
+                )
             for col in (cfg.input.id_column, cfg.cluster.survivor_column):
                 if col and col not in schema.names:
-                    raise InputError(src.path, f"no column {col!r}", column=col,
-                                     hint=f"columns are {schema.names}")
+                    raise InputError(
+                        src.path,
+                        f"no column {col!r}",
+                        column=col,
+                        hint=f"columns are {schema.names}",
+                    )
             continue
         diff = schema_difference(schema, reference)
         if diff is None:
@@ -69,8 +77,12 @@ def check_schemas(sources, cfg) -> tuple[pa.Schema, dict[str, str]]:
         if cfg.input.on_bad_row == "reject" and column != text:
             reasons[src.uri] = f"schema differs from the first input: {message}"
         else:
-            raise InputError(src.path, f"schema differs from the first input: {message}",
-                             column=column, hint="all inputs of a run must share one schema")
+            raise InputError(
+                src.path,
+                f"schema differs from the first input: {message}",
+                column=column,
+                hint="all inputs of a run must share one schema",
+            )
     if reference is None:
         reference = pa.schema([(text, pa.string())])
     return reference, reasons
@@ -78,5 +90,4 @@ def check_schemas(sources, cfg) -> tuple[pa.Schema, dict[str, str]]:
 
 def _widen_nulls(schema: pa.Schema) -> pa.Schema:
     """A column inferred as null (all nulls in the sample) is stored as string."""
-    return pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f
-                      for f in schema])
+    return pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in schema])

@@ -93,8 +93,13 @@ def _truncate(text: pa.Array, limit: int) -> pa.Array:
 
 def _bad(task: Task, cfg, row: int, reason: str, column: str):
     if cfg.input.on_bad_row == "error":
-        raise InputError(task.source.path, reason, row=row, column=column,
-                         hint="fix the row, or pass --on-bad-row reject to record it")
+        raise InputError(
+            task.source.path,
+            reason,
+            row=row,
+            column=column,
+            hint="fix the row, or pass --on-bad-row reject to record it",
+        )
 
 
 def _sign_batch(rb, st: SignTask, parts: list):
@@ -107,8 +112,12 @@ def _sign_batch(rb, st: SignTask, parts: list):
         return
     text = batch.column(inp.text_column)
     if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
-        raise InputError(st.task.source.path, f"the text column has type {text.type}, not string",
-                         column=inp.text_column, hint="choose another --text-column")
+        raise InputError(
+            st.task.source.path,
+            f"the text column has type {text.type}, not string",
+            column=inp.text_column,
+            hint="choose another --text-column",
+        )
     status = np.zeros(batch.num_rows, np.int8)
     reasons = np.full(batch.num_rows, None, object)
     null = text.is_null().to_numpy(zero_copy_only=False)
@@ -140,15 +149,27 @@ def _sign_batch(rb, st: SignTask, parts: list):
         try:
             score = pc.cast(batch.column(col), pa.float64()).to_numpy(zero_copy_only=False)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            raise InputError(st.task.source.path, f"survivor column {col!r} is not numeric",
-                             column=col) from None
-    parts.append(pa.table({
-        "source_row": rows, "id": ids, "length": length, "nbytes": nbytes,
-        "digest_hi": dig[:, 0], "digest_lo": dig[:, 1], "n_shingles": n_sh,
-        "status": status, "reason": pa.array(reasons, pa.string()),
-        "score": score, "sig": _sig_array(sig),
-        **({"shingles": _shingle_sets(sh)} if exact else {}),
-    }))
+            raise InputError(
+                st.task.source.path, f"survivor column {col!r} is not numeric", column=col
+            ) from None
+    parts.append(
+        pa.table(
+            {
+                "source_row": rows,
+                "id": ids,
+                "length": length,
+                "nbytes": nbytes,
+                "digest_hi": dig[:, 0],
+                "digest_lo": dig[:, 1],
+                "n_shingles": n_sh,
+                "status": status,
+                "reason": pa.array(reasons, pa.string()),
+                "score": score,
+                "sig": _sig_array(sig),
+                **({"shingles": _shingle_sets(sh)} if exact else {}),
+            }
+        )
+    )
 
 
 def _ids(batch, rows, st: SignTask) -> pa.Array:
@@ -167,16 +188,26 @@ def _rejected_part(st: SignTask, rows: np.ndarray, reasons: list[str]) -> pa.Tab
     k = st.config.minhash.num_perm
     n = len(rows)
     prefix = st.task.source.path + ":"
-    return pa.table({
-        "source_row": rows, "id": pa.array([prefix + str(r) for r in rows.tolist()], pa.string()),
-        "length": np.zeros(n, np.int64), "nbytes": np.zeros(n, np.int64),
-        "digest_hi": np.zeros(n, np.uint64), "digest_lo": np.zeros(n, np.uint64),
-        "n_shingles": np.zeros(n, np.int32), "status": np.full(n, REJECTED, np.int8),
-        "reason": pa.array(reasons, pa.string()), "score": np.full(n, np.nan),
-        "sig": _sig_array(np.full((n, k), EMPTY, np.uint32)),
-        **({"shingles": pa.array([[]] * n, pa.list_(pa.uint32()))}
-           if st.config.lsh.verify == "exact" else {}),
-    })
+    return pa.table(
+        {
+            "source_row": rows,
+            "id": pa.array([prefix + str(r) for r in rows.tolist()], pa.string()),
+            "length": np.zeros(n, np.int64),
+            "nbytes": np.zeros(n, np.int64),
+            "digest_hi": np.zeros(n, np.uint64),
+            "digest_lo": np.zeros(n, np.uint64),
+            "n_shingles": np.zeros(n, np.int32),
+            "status": np.full(n, REJECTED, np.int8),
+            "reason": pa.array(reasons, pa.string()),
+            "score": np.full(n, np.nan),
+            "sig": _sig_array(np.full((n, k), EMPTY, np.uint32)),
+            **(
+                {"shingles": pa.array([[]] * n, pa.list_(pa.uint32()))}
+                if st.config.lsh.verify == "exact"
+                else {}
+            ),
+        }
+    )
 
 
 def _reject_all(st: SignTask, parts: list) -> None:
@@ -184,9 +215,13 @@ def _reject_all(st: SignTask, parts: list) -> None:
     if st.task.num_rows >= 0:
         rows = np.arange(st.task.first_row, st.task.first_row + st.task.num_rows, dtype=np.int64)
     else:
-        rows = np.concatenate([np.zeros(0, np.int64)] + [
-            np.concatenate([rb.source_rows, np.array([r for r, _ in rb.rejected], np.int64)])
-            for rb in read_task(st.task, None, on_bad_row="reject")])
+        rows = np.concatenate(
+            [np.zeros(0, np.int64)]
+            + [
+                np.concatenate([rb.source_rows, np.array([r for r, _ in rb.rejected], np.int64)])
+                for rb in read_task(st.task, None, on_bad_row="reject")
+            ]
+        )
     parts.append(_rejected_part(st, np.sort(rows), [st.reject_reason] * len(rows)))
 
 
@@ -204,8 +239,13 @@ def sign_task(st: SignTask) -> SignResult:
     if st.reject_reason is not None:
         _reject_all(st, parts)
     else:
-        for rb in read_task(st.task, columns, batch_rows=inp.batch_rows,
-                            on_bad_row=inp.on_bad_row, text_column=inp.text_column):
+        for rb in read_task(
+            st.task,
+            columns,
+            batch_rows=inp.batch_rows,
+            on_bad_row=inp.on_bad_row,
+            text_column=inp.text_column,
+        ):
             _sign_batch(rb, st, parts)
     if parts:
         table = pa.concat_tables(parts).sort_by("source_row")
@@ -215,5 +255,3 @@ def sign_task(st: SignTask) -> SignResult:
     rejected = int(pc.sum(pc.equal(table["status"], REJECTED)).as_py() or 0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return SignResult(st.task.index, table.num_rows, rejected, time.perf_counter() - t0, peak)
-
-

@@ -36,8 +36,12 @@ class ShardTask:
         return self.path
 
 
-def plan_shards(kept_per_task: list[np.ndarray], nbytes_per_task: list[np.ndarray],
-                rows_per_shard: int, bytes_per_shard: int | None):
+def plan_shards(
+    kept_per_task: list[np.ndarray],
+    nbytes_per_task: list[np.ndarray],
+    rows_per_shard: int,
+    bytes_per_shard: int | None,
+):
     """Cut the kept rows (in task order) into shards: ``[[(task_pos, lo, hi), ...], ...]``.
 
     A shard closes when it reaches ``rows_per_shard`` rows or would pass ``bytes_per_shard``
@@ -79,21 +83,25 @@ def write_shard(st: ShardTask) -> dict:
     t0 = time.perf_counter()
     pieces = []
     for task, keep_rows in st.segments:
-        for rb in read_task(task, None, batch_rows=st.batch_rows, on_bad_row="reject",
-                            text_column=st.text_column):
+        for rb in read_task(
+            task, None, batch_rows=st.batch_rows, on_bad_row="reject", text_column=st.text_column
+        ):
             if rb.batch.num_rows == 0:
                 continue
             mask = np.isin(rb.source_rows, keep_rows, assume_unique=True)
             if mask.any():
-                pieces.append(conform(rb.batch.filter(pa.array(mask)), st.schema,
-                                      task.source.path))
+                pieces.append(conform(rb.batch.filter(pa.array(mask)), st.schema, task.source.path))
     table = pa.Table.from_batches(pieces, schema=st.schema)
     expected = sum(len(rows) for _, rows in st.segments)
     if table.num_rows != expected:
         from dedupe.errors import EngineError
 
-        raise EngineError("write", st.path, f"read {table.num_rows} rows back, expected "
-                          f"{expected}: the input changed during the run")
+        raise EngineError(
+            "write",
+            st.path,
+            f"read {table.num_rows} rows back, expected "
+            f"{expected}: the input changed during the run",
+        )
     write_parquet_atomic(table, st.path, st.compression)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return {"rows": table.num_rows, "seconds": time.perf_counter() - t0, "peak_rss": peak}
