@@ -59,7 +59,7 @@ def measure(texts: list[str], min_tokens: int, near: bool) -> tuple[float, float
 def show(name: str, texts: list[tuple[str, tuple]], min_tokens: int) -> None:
     for i, (text, tokens) in enumerate(texts):
         spans = find_repeats(text, min_tokens=min_tokens, tokens=tokens)
-        for start, end, first in zip(spans.start, spans.end, spans.first_start):
+        for start, end, first in zip(spans.start, spans.end, spans.first_start, strict=True):
             snippet = " ".join(text[start:end].split())[:90]
             print(f"{name}[{i}] {start}-{end} (first {first}): {snippet}")
 

@@ -29,11 +29,14 @@ import numpy as np
 from dedupe.spans.tokens import window_hashes
 
 
-def seed_pairs(hashes: np.ndarray, seed_tokens: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs ``(later, earlier)``: each seed window and its nearest earlier non-overlapping copy.
+def seed_pairs(
+    hashes: np.ndarray, seed_tokens: int, min_distance: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs ``(later, earlier)``: each seed window and its nearest copy ``min_distance`` back.
 
-    "Non-overlapping" means ``earlier + seed_tokens <= later``: the earlier copy ends before the
-    later one starts, so the kept copy is never cut into by its own repeat.
+    With ``min_distance = min_tokens`` a near copy obeys the rule of exact copies: its earlier
+    copy starts at least ``min_tokens`` tokens before it, so in periodic text the first
+    ``min_tokens`` tokens stay whole, exactly as with ``min_tokens`` windows.
     """
     windows = window_hashes(hashes, seed_tokens)
     count = len(windows)
@@ -43,11 +46,11 @@ def seed_pairs(hashes: np.ndarray, seed_tokens: int) -> tuple[np.ndarray, np.nda
     _, inverse = np.unique(windows, return_inverse=True)
     group = inverse.astype(np.int64) * (count + 1)
     pos = np.arange(count, dtype=np.int64)
-    # Search the sorted (group, position) keys for the last one at or before position - seed.
+    # Search the sorted (group, position) keys for the last one at or before pos - min_distance.
     keys = np.sort(group + pos)
-    found = np.searchsorted(keys, group + pos - seed_tokens, side="right") - 1
+    found = np.searchsorted(keys, group + pos - min_distance, side="right") - 1
     hit = keys[np.clip(found, 0, None)]
-    ok = (pos >= seed_tokens) & (found >= 0) & (hit - hit % (count + 1) == group)
+    ok = (pos >= min_distance) & (found >= 0) & (hit - hit % (count + 1) == group)
     return pos[ok], hit[ok] % (count + 1)
 
 
@@ -178,7 +181,7 @@ def near_copies(
     max_gap: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Later near copies as token ranges ``(a, b, src_a, src_b)``, inclusive ends."""
-    later, earlier = seed_pairs(hashes, seed_tokens)
+    later, earlier = seed_pairs(hashes, seed_tokens, min_distance=min_tokens)
     a, b, d = diagonal_runs(later, earlier, seed_tokens)
     return chain_runs(
         a,

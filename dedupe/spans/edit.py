@@ -59,7 +59,7 @@ def rebuild(text: str, positions: np.ndarray | list[int], removed: tuple[str, ..
         raise ValueError(f"positions must be sorted and lie in 0..{len(text)}")
     parts: list[str] = []
     prev = 0
-    for p, piece in zip(pos.tolist(), removed):
+    for p, piece in zip(pos.tolist(), removed, strict=True):
         parts += (text[prev:p], piece)
         prev = p
     parts.append(text[prev:])
@@ -111,7 +111,7 @@ def _next_non_space(text: str, pos: int) -> int:
 def _join_across_whitespace(text: str, starts: list[int], ends: list[int]) -> list[tuple[int, int]]:
     """Merge sorted, disjoint spans whose gap is whitespace only."""
     out: list[tuple[int, int]] = []
-    for start, end in zip(starts, ends):
+    for start, end in zip(starts, ends, strict=True):
         if out and text[out[-1][1] : start].isspace():
             out[-1] = (out[-1][0], end)
         else:

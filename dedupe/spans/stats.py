@@ -38,7 +38,7 @@ import re
 
 import numpy as np
 
-from dedupe.spans.tokens import tokenize_offsets, window_hashes
+from dedupe.spans.tokens import cover_mask, tokenize_offsets, window_hashes
 
 TOP_NGRAM_SIZES = (2, 3, 4)
 DUP_NGRAM_SIZES = (5, 6, 7, 8, 9, 10)
@@ -149,9 +149,5 @@ def _covered_chars(window_starts: np.ndarray, n: int, lengths: np.ndarray, total
     """Token characters covered by the n-token windows starting at ``window_starts``, over total."""
     if len(window_starts) == 0 or total == 0:
         return 0.0
-    size = len(lengths)
-    depth = np.cumsum(
-        np.bincount(window_starts, minlength=size + 1)
-        - np.bincount(window_starts + n, minlength=size + 1)
-    )
-    return float(lengths[depth[:size] > 0].sum()) / total
+    covered = cover_mask(window_starts, window_starts + n, len(lengths))
+    return float(lengths[covered].sum()) / total
