@@ -48,7 +48,7 @@ def main():
 @click.option("--on-long-doc", type=click.Choice(["truncate", "reject"]))
 @click.option("--batch-rows", type=int, help="Rows per Arrow batch.")
 @click.option("--shingle", type=click.Choice(["word", "char"]), help="Shingle kind [word].")
-@click.option("--ngram", type=int, help="Shingle size [3].")
+@click.option("--ngram", type=int, help="Shingle size [2].")
 @click.option("--num-perm", type=int, help="MinHash permutations [128].")
 @click.option("--seed", type=int, help="Permutation seed [1].")
 @click.option(
@@ -56,7 +56,7 @@ def main():
     type=click.Choice(["native", "sha1"]),
     help="native (fast) or sha1 (datasketch-identical hash values).",
 )
-@click.option("--threshold", type=float, help="Jaccard threshold [0.6].")
+@click.option("--threshold", type=float, help="Jaccard threshold [0.75].")
 @click.option("--bands", type=int, help="LSH bands (with --rows).")
 @click.option("--rows", type=int, help="LSH rows per band (with --bands).")
 @click.option("--fp-weight", type=float, help="Weight of false positives in the b x r choice.")

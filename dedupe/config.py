@@ -32,6 +32,7 @@ __all__ = [
     "MinHashConfig",
     "NormalizeConfig",
     "OutputConfig",
+    "SpansConfig",
     "load_config",
 ]
 
@@ -82,17 +83,18 @@ class NormalizeConfig:
 class MinHashConfig:
     """Shingling and signatures.
 
-    Defaults: word 3-grams, 128 permutations, with ``lsh.threshold = 0.6``. Measured on
-    generated pages (``dedupe.synth``, 3,000 pages, word 3-grams): a copy with 5 % of its words
-    edited has Jaccard 0.73-0.85 to its original (a word edit breaks 3 shingles: 0.95**3 of them
-    survive), a copy with a site header and footer added 0.78-0.95, while pages of one site that
-    share only its template stay below 0.07. Word 5-grams drop edited copies to 0.60-0.70, too
-    close to any threshold that keeps templates apart; character 5-grams lift template-only
-    pairs to 0.2 and cost about six times more shingles.
+    Defaults: word 2-grams, 128 permutations, with ``lsh.threshold = 0.75``. Measured (README,
+    "Defaults, and why"): on generated pages a copy with 5 % of its words edited keeps word
+    2-gram Jaccard 0.81-0.86 to its original and a copy with a site header and footer 0.80-0.95,
+    while pages sharing only a template stay below 0.08; on real news portal pages whose site
+    chrome outweighs the article (CleanPortalEval), different articles of one blog reach 0.72.
+    Longer n-grams pull edited copies down into that band (3-grams: 0.73-0.85; 5-grams:
+    0.60-0.70), so no threshold separates them; character 5-grams cost about six times as many
+    shingles.
     """
 
     shingle: str = "word"  # word | char
-    ngram: int = 3
+    ngram: int = 2
     num_perm: int = 128
     seed: int = 1
     hash_scheme: str = "native"  # native | sha1 (datasketch's default hash function)
@@ -116,11 +118,11 @@ class LSHConfig:
     costs only a comparison; the default weights therefore favour recall.
     """
 
-    threshold: float = 0.6
+    threshold: float = 0.75
     bands: int | None = None
     rows: int | None = None
-    fp_weight: float = 0.1
-    fn_weight: float = 0.9
+    fp_weight: float = 0.03
+    fn_weight: float = 0.97
     max_bucket_size: int = 5000
     verify: str = "signature"  # signature | exact | none
 
@@ -154,6 +156,40 @@ class ClusterConfig:
     @property
     def survivor_column(self) -> str | None:
         return self.survivor[4:] if self.survivor.startswith("max:") else None
+
+
+@dataclass(frozen=True)
+class SpansConfig:
+    """Repeated spans inside a page and boilerplate across pages (see :mod:`dedupe.spans`).
+
+    ``min_tokens`` 10: measured on 697 Common Crawl pages and 58 hand-cleaned CleanEval texts
+    (benchmarks/span_min_tokens.py), 8 tokens starts flagging phrases that recur naturally in
+    prose, 13 misses the shortest re-pasted citation of the seed page. ``boilerplate_min_docs``
+    3: a line in three unrelated surviving pages is site chrome far more often than content.
+    """
+
+    repeats: bool = True
+    min_tokens: int = 10
+    near: bool = True
+    near_threshold: float = 0.8
+    boilerplate: bool = True
+    boilerplate_min_docs: int = 3
+    boilerplate_policy: str = "all"  # all (CCNet: every copy) | keep_first
+    partitions: int = 16
+    remove: bool = False
+    min_length: int = 50
+    stats: bool = False
+    gopher_filter: bool = False
+
+    def __post_init__(self):
+        _positive("spans.min_tokens", self.min_tokens)
+        _positive("spans.boilerplate_min_docs", self.boilerplate_min_docs)
+        _positive("spans.partitions", self.partitions)
+        _choice("spans.boilerplate_policy", self.boilerplate_policy, ("all", "keep_first"))
+        if not 0.0 < float(self.near_threshold) <= 1.0:
+            raise ConfigError(f"spans.near_threshold = {self.near_threshold!r} must be in (0, 1]")
+        if not isinstance(self.min_length, int) or self.min_length < 0:
+            raise ConfigError(f"spans.min_length = {self.min_length!r} must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -203,6 +239,7 @@ class DedupeConfig:
     minhash: MinHashConfig = field(default_factory=MinHashConfig)
     lsh: LSHConfig = field(default_factory=LSHConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    spans: SpansConfig = field(default_factory=SpansConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
 
@@ -270,6 +307,11 @@ OPTION_KEYS = {
     "max_bucket_size": "lsh.max_bucket_size",
     "verify": "lsh.verify",
     "survivor": "cluster.survivor",
+    "spans": "spans.repeats", "span_min_tokens": "spans.min_tokens", "span_near": "spans.near",
+    "boilerplate": "spans.boilerplate", "boilerplate_min_docs": "spans.boilerplate_min_docs",
+    "boilerplate_policy": "spans.boilerplate_policy", "remove_spans": "spans.remove",
+    "min_length": "spans.min_length", "repetition_stats": "spans.stats",
+    "gopher_filter": "spans.gopher_filter",
     "rows_per_shard": "output.rows_per_shard",
     "bytes_per_shard": "output.bytes_per_shard",
     "workdir": "output.workdir",

@@ -84,6 +84,7 @@ class RunReport:
     outputs: dict
     versions: dict
     seconds: float
+    spans: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -91,6 +92,28 @@ class RunReport:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=str)
+
+    def _spans_markdown(self) -> list[str]:
+        if not self.spans:
+            return []
+        sp = self.spans
+        lines = ["", "## Repeated spans and boilerplate", "",
+                 "| kind | spans | characters | documents |", "|---|---:|---:|---:|"]
+        for kind in ("repeat", "boilerplate"):
+            k = sp.get(kind, {})
+            lines.append(f"| {kind} | {k.get('spans', 0):,} | {k.get('chars', 0):,} "
+                         f"| {k.get('documents', 0):,} |")
+        top = sp.get("top_boilerplate") or []
+        if top:
+            lines += ["", "Top boilerplate lines (documents they occur in, one example):", "",
+                      "| documents | line | example |", "|---:|---|---|"]
+            for t in top:
+                text = (t.get("text") or "").replace("|", "\\|").replace("\n", " ")
+                if len(text) > 80:
+                    text = text[:77] + "..."
+                lines.append(f"| {t['docs']:,} | {text} | {t.get('source_file')}:"
+                             f"{t.get('source_row')} |")
+        return lines
 
     def to_markdown(self) -> str:
         lines = ["# dedupe run report", ""]
@@ -143,6 +166,7 @@ class RunReport:
                 f"| {rps} | {st['peak_rss_main'] / 2**20:.0f} MiB "
                 f"| {st['peak_rss_worker'] / 2**20:.0f} MiB |"
             )
+        lines += self._spans_markdown()
         lines += ["", "## Outputs", ""]
         lines += [f"- {k}: {v}" for k, v in self.outputs.items()]
         for title, body in self.extra.items():

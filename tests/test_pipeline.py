@@ -121,7 +121,7 @@ def test_report_has_s_curve_stages_and_versions(corpus, tmp_path):
     folder, _ = corpus
     report = dedupe.run([folder], tmp_path / "r", engine__name="serial")
     assert set(report.lsh["s_curve"]) == {"0.5", "0.6", "0.7", "0.8", "0.9"}
-    assert [s["name"] for s in report.stages] == ["sign", "decide", "write", "manifest"]
+    assert [s["name"] for s in report.stages] == ["sign", "decide", "spans", "write", "manifest"]
     assert report.versions["hash_scheme"] == "dedupe-minhash-v1"
     md = (tmp_path / "r" / "report.md").read_text()
     assert "S-curve" in md and "bands x rows" in md
@@ -147,12 +147,13 @@ def test_exact_verification_uses_true_jaccard(tmp_path):
     text = " ".join(f"w{i}" for i in range(200))
     edited = " ".join(f"w{i}" if i % 10 else f"x{i}" for i in range(200))
     pair = pa.table({"text": [text, edited]})
-    from dedupe.config import NormalizeConfig
+    from dedupe.config import MinHashConfig, NormalizeConfig
     from dedupe.text.normalize import canonical_text
     from dedupe.text.shingle import shingle_strings
 
-    sa = set(shingle_strings(canonical_text(text, NormalizeConfig()), "word", 3))
-    sb = set(shingle_strings(canonical_text(edited, NormalizeConfig()), "word", 3))
+    n = MinHashConfig().ngram
+    sa = set(shingle_strings(canonical_text(text, NormalizeConfig()), "word", n))
+    sb = set(shingle_strings(canonical_text(edited, NormalizeConfig()), "word", n))
     true = len(sa & sb) / len(sa | sb)
     for threshold, joined in ((true - 0.01, True), (true + 0.01, False)):
         r = dedupe.run_table(

@@ -19,8 +19,8 @@ from dedupe.near.minhash import jaccard_estimate
 
 __all__ = ["ACTIONS", "Decisions", "decide", "lsh_params"]
 
-ACTIONS = ("kept", "exact_duplicate", "near_duplicate", "rejected")
-KEPT, EXACT, NEAR, REJECTED = range(4)
+ACTIONS = ("kept", "exact_duplicate", "near_duplicate", "rejected", "too_short", "filtered")
+KEPT, EXACT, NEAR, REJECTED, TOO_SHORT, FILTERED = range(6)
 
 
 @dataclass
@@ -33,6 +33,7 @@ class Decisions:
     cluster_size: np.ndarray  # int64
     similarity: np.ndarray  # float64 estimated Jaccard to the survivor (NaN for rejected)
     stats: dict = field(default_factory=dict)
+    note: np.ndarray | None = None  # object array: reason for too_short / filtered rows
 
 
 def lsh_params(cfg: DedupeConfig) -> tuple[int, int]:

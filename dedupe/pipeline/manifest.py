@@ -37,6 +37,8 @@ def manifest_table(
     similarity: np.ndarray,
     output_file: pa.Array,
     output_row: np.ndarray,
+    note: np.ndarray | None = None,
+    extra: dict | None = None,
 ) -> pa.Table:
     """Manifest rows of one task (``sign`` is its stage-1 table, rows in source order)."""
     n = sign.num_rows
@@ -56,6 +58,9 @@ def manifest_table(
     near_reason = pc.binary_join_element_wise(
         "near duplicate of ", survivor_id, " (estimated Jaccard ", sim_txt, ")", ""
     )
+    other = sign["reason"].combine_chunks()
+    if note is not None:
+        other = pc.coalesce(other, pa.array(note, pa.string()))
     reason = pc.case_when(
         pc.make_struct(
             pc.equal(action_arr, "kept"),
@@ -65,10 +70,10 @@ def manifest_table(
         kept_reason,
         exact_reason,
         near_reason,
-        sign["reason"].combine_chunks(),
+        other,
     )
-    rejected = action == ACTIONS.index("rejected")
-    return pa.table(
+    rejected = np.isin(action, [ACTIONS.index("rejected")])
+    table = pa.table(
         {
             "id": sign["id"],
             "source_file": pa.array([source_file] * n, pa.string()),
@@ -84,3 +89,6 @@ def manifest_table(
         },
         schema=MANIFEST_SCHEMA,
     )
+    for name, values in (extra or {}).items():
+        table = table.append_column(name, pa.array(values))
+    return table

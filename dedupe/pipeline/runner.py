@@ -31,7 +31,8 @@ from dedupe.near.lsh import s_curve
 from dedupe.pipeline.decide import ACTIONS, KEPT, decide
 from dedupe.pipeline.manifest import manifest_table
 from dedupe.pipeline.schema import check_schemas
-from dedupe.pipeline.sign import SignTask, sign_task
+from dedupe.pipeline.sign import SignTask, sign_task, spans_enabled
+from dedupe.pipeline.spans_plan import collect_spans, merged_lengths
 from dedupe.pipeline.write import ShardTask, plan_shards, write_shard
 from dedupe.report import RunReport, StageTimer, versions
 
@@ -141,8 +142,19 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
         stages.append(st)
         if progress:
             progress("decide", 1, 1, None)
+        spans, span_stats, removed = None, {}, None
+        if spans_enabled(cfg):
+            with StageTimer("spans") as st:
+                spans, span_stats = collect_spans(cfg, engine, work, [s.path for s in sign_tasks],
+                                                  tables, dec.action == KEPT, progress)
+                removed = merged_lengths(spans, len(dec.action))
+                _apply_filters(cfg, dec, tables, d["length"], removed)
+                st.rows = spans.num_rows
+                st.peak_rss_worker = span_stats.get("peak_rss", 0)
+            stages.append(st)
         with StageTimer("write") as st:
-            shard_tasks, out_file, out_row = _plan_write(cfg, tasks, tables, dec, out, schema)
+            shard_tasks, out_file, out_row = _plan_write(cfg, tasks, tables, dec, out, schema,
+                                                         spans)
             wres = engine.map(write_shard, shard_tasks, stage="write", progress=progress)
             st.rows = sum(r["rows"] for r in wres)
             st.tasks = len(shard_tasks)
@@ -150,7 +162,12 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
         stages.append(st)
         with StageTimer("manifest", tasks=len(tasks)) as st:
             meta = _scheme_metadata(cfg, dec)
-            counts = _write_manifest(out, tasks, tables, dec, out_file, out_row, meta)
+            counts = _write_manifest(out, tasks, tables, dec, out_file, out_row, meta, spans,
+                                     removed)
+            if spans is not None:
+                _write_spans(out, tables, spans)
+                span_stats["top_lines"] = _top_lines(span_stats.pop("top", []), tasks, tables,
+                                                     cfg)
             st.rows = sum(counts.values())
         stages.append(st)
     finally:
@@ -158,12 +175,23 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
     _check_accounting(results, counts, wres)
     if not cfg.output.workdir:
         shutil.rmtree(work, ignore_errors=True)
-    report = _report(cfg, sources, dec, counts, stages, shard_tasks, started)
+    report = _report(cfg, sources, dec, counts, stages, shard_tasks, started, spans, span_stats)
     _write_report(out, report)
     return report
 
 
-def _plan_write(cfg, tasks, tables, dec, out, schema):
+def _edits_for(spans, g_sel: np.ndarray, source_rows: np.ndarray):
+    """``(source_row, start, end)`` arrays of the spans of global rows ``g_sel`` (sorted)."""
+    g = spans["g"].to_numpy()
+    lo, hi = np.searchsorted(g, g_sel[0]), np.searchsorted(g, g_sel[-1], side="right")
+    gg = g[lo:hi]
+    inside = np.isin(gg, g_sel)
+    rows_of = source_rows[np.searchsorted(g_sel, gg[inside])]
+    return (rows_of, spans["start"].to_numpy()[lo:hi][inside],
+            spans["end"].to_numpy()[lo:hi][inside])
+
+
+def _plan_write(cfg, tasks, tables, dec, out, schema, spans=None):
     kept_rows, kept_bytes, offsets = [], [], [0]
     for t in tables:
         offsets.append(offsets[-1] + t.num_rows)
@@ -179,12 +207,16 @@ def _plan_write(cfg, tasks, tables, dec, out, schema):
     shard_tasks = []
     for s, segments in enumerate(plan):
         path = os.path.join(out, "data", f"part-{s:05d}.parquet")
-        segs = []
+        segs, edits = [], []
         row = 0
         for t, lo, hi in segments:
             segs.append((tasks[t], kept_rows[t][lo:hi]))
             glob_idx = offsets[t] + np.flatnonzero(dec.action[offsets[t] : offsets[t + 1]] == KEPT)
             sel = glob_idx[lo:hi]
+            if cfg.spans.remove and spans is not None and spans.num_rows and len(sel):
+                edits.append(_edits_for(spans, sel, kept_rows[t][lo:hi]))
+            else:
+                edits.append(None)
             out_file[sel] = s
             out_row[sel] = np.arange(row, row + hi - lo)
             row += hi - lo
@@ -197,9 +229,37 @@ def _plan_write(cfg, tasks, tables, dec, out, schema):
                 cfg.input.text_column,
                 cfg.input.batch_rows,
                 cfg.output.compression,
+                tuple(edits),
             )
         )
     return shard_tasks, out_file, out_row
+
+
+def _apply_filters(cfg, dec, tables, length, removed) -> None:
+    """Mark kept rows that the Gopher filter rejects or that span removal leaves too short."""
+    from dedupe.pipeline.decide import FILTERED, TOO_SHORT
+
+    note = np.full(len(dec.action), None, object)
+    kept = dec.action == KEPT
+    if cfg.spans.gopher_filter:
+        from dedupe.spans.stats import passes_gopher_repetition
+
+        names = [c for c in tables[0].column_names if c.startswith("stat_")] if tables else []
+        cols = {c[5:]: np.concatenate([t[c].to_numpy(zero_copy_only=False) for t in tables])
+                for c in names}
+        for i in np.flatnonzero(kept).tolist():
+            ok, why = passes_gopher_repetition({k: float(v[i]) for k, v in cols.items()})
+            if not ok:
+                dec.action[i] = FILTERED
+                note[i] = f"Gopher repetition filter: {why}"
+    if cfg.spans.remove:
+        left = length - removed
+        short = (dec.action == KEPT) & (left < cfg.spans.min_length)
+        dec.action[short] = TOO_SHORT
+        for i in np.flatnonzero(short).tolist():
+            note[i] = (f"{int(left[i])} characters left after removing {int(removed[i])} in "
+                       f"flagged spans (min_length {cfg.spans.min_length})")
+    dec.note = note
 
 
 def _scheme_metadata(cfg, dec) -> dict[str, str]:
@@ -223,7 +283,8 @@ def _scheme_metadata(cfg, dec) -> dict[str, str]:
     }
 
 
-def _write_manifest(out, tasks, tables, dec, out_file, out_row, meta) -> dict[str, int]:
+def _write_manifest(out, tasks, tables, dec, out_file, out_row, meta, spans=None,
+                    removed=None) -> dict[str, int]:
     folder = os.path.join(out, "manifest.parquet")
     os.makedirs(folder, exist_ok=True)
     all_ids = (
@@ -245,6 +306,9 @@ def _write_manifest(out, tasks, tables, dec, out_file, out_row, meta) -> dict[st
         dtype=object,
     )
     counts = dict.fromkeys(ACTIONS, 0)
+    n_spans = None
+    if spans is not None:
+        n_spans = np.bincount(spans["g"].to_numpy(), minlength=len(dec.action))
     lo = 0
     for task, table in zip(tasks, tables):
         hi = lo + table.num_rows
@@ -259,6 +323,8 @@ def _write_manifest(out, tasks, tables, dec, out_file, out_row, meta) -> dict[st
             dec.similarity[lo:hi],
             files,
             out_row[lo:hi],
+            None if dec.note is None else dec.note[lo:hi],
+            _extra_columns(table, n_spans, removed, lo, hi),
         )
         m = m.replace_schema_metadata({f"dedupe.{k}": v for k, v in meta.items()})
         write_parquet_atomic(m, os.path.join(folder, f"part-{task.index:05d}.parquet"))
@@ -266,6 +332,57 @@ def _write_manifest(out, tasks, tables, dec, out_file, out_row, meta) -> dict[st
             counts[a] += int((dec.action[lo:hi] == i).sum())
         lo = hi
     return counts
+
+
+def _extra_columns(table, n_spans, removed, lo, hi) -> dict:
+    extra = {}
+    if n_spans is not None:
+        extra["spans"] = n_spans[lo:hi].astype(np.int64)
+        extra["span_chars"] = removed[lo:hi].astype(np.int64)
+    for name in table.column_names:
+        if name.startswith("stat_"):
+            extra[name[5:]] = table[name].to_numpy(zero_copy_only=False)
+    return extra
+
+
+def _write_spans(out: str, tables, spans) -> None:
+    """``spans.parquet``: one row per flagged span of a surviving document."""
+    ids = pa.chunked_array([t["id"] for t in tables], pa.string()).combine_chunks()
+    g = pa.array(spans["g"].to_numpy())
+    first = pa.array(spans["first_g"].to_numpy())
+    table = pa.table({
+        "id": ids.take(g) if len(g) else pa.array([], pa.string()),
+        "start": spans["start"], "end": spans["end"], "kind": spans["kind"],
+        "count": spans["count"],
+        "first_id": ids.take(first) if len(first) else pa.array([], pa.string()),
+        "first_start": spans["first_start"],
+    })
+    write_parquet_atomic(table, os.path.join(out, "spans.parquet"))
+
+
+def _top_lines(top: list[dict], tasks, tables, cfg) -> list[dict]:
+    """Attach the text to the most frequent boilerplate lines (reads only the rows needed)."""
+    from dedupe.io.readers import read_task
+
+    if not top:
+        return []
+    offsets = np.concatenate([[0], np.cumsum([t.num_rows for t in tables])])
+    wanted: dict[int, list[dict]] = {}
+    for item in top:
+        t = int(np.searchsorted(offsets, item["g"], side="right") - 1)
+        item["source_row"] = int(tables[t]["source_row"][item["g"] - offsets[t]].as_py())
+        item["source_file"] = tasks[t].source.path
+        wanted.setdefault(t, []).append(item)
+    col = cfg.input.text_column
+    for t, items in wanted.items():
+        rows = {it["source_row"]: it for it in items}
+        for rb in read_task(tasks[t], [col], on_bad_row="reject", text_column=col):
+            for j in np.flatnonzero(np.isin(rb.source_rows, list(rows))).tolist():
+                text = rb.batch.column(0)[j].as_py() or ""
+                for it in items:
+                    if it["source_row"] == int(rb.source_rows[j]):
+                        it["text"] = text[it["start"] : it["end"]]
+    return [{k: v for k, v in it.items() if k != "g"} for it in top]
 
 
 def _check_accounting(sign_results, counts, write_results) -> None:
@@ -279,7 +396,8 @@ def _check_accounting(sign_results, counts, write_results) -> None:
         )
 
 
-def _report(cfg, sources, dec, counts, stages, shard_tasks, started) -> RunReport:
+def _report(cfg, sources, dec, counts, stages, shard_tasks, started, spans=None,
+            span_stats=None) -> RunReport:
     lsh = dict(dec.stats)
     lsh["s_curve"] = s_curve(lsh["bands"], lsh["rows"])
     params = cfg.to_dict()
@@ -297,10 +415,26 @@ def _report(cfg, sources, dec, counts, stages, shard_tasks, started) -> RunRepor
             "data": "data/part-*.parquet",
             "manifest": "manifest.parquet/",
             "report": "report.json, report.md",
+            **({"spans": "spans.parquet"} if spans is not None else {}),
         },
         versions=versions(),
         seconds=round(time.perf_counter() - started, 3),
+        spans=_span_summary(spans, span_stats) if spans is not None else {},
     )
+
+
+def _span_summary(spans, stats) -> dict:
+    kinds = spans["kind"].to_numpy(zero_copy_only=False) if spans.num_rows else np.zeros(0)
+    length = spans["end"].to_numpy() - spans["start"].to_numpy() if spans.num_rows else kinds
+    out = {"file": "spans.parquet"}
+    for kind in ("repeat", "boilerplate"):
+        sel = kinds == kind
+        out[kind] = {"spans": int(sel.sum()), "chars": int(length[sel].sum()) if len(sel) else 0,
+                     "documents": int(len(np.unique(spans["g"].to_numpy()[sel])))
+                     if sel.any() else 0}
+    out["boilerplate_keys"] = int(stats.get("keys", 0))
+    out["top_boilerplate"] = stats.get("top_lines", [])
+    return out
 
 
 def _write_report(out: str, report: RunReport) -> None:

@@ -8,6 +8,7 @@ these files, never the input text again -- only the final write stage rereads th
 
 from __future__ import annotations
 
+import os
 import resource
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from dedupe.io.readers import read_task
 from dedupe.io.sources import Task
 from dedupe.io.spill import write_ipc
 from dedupe.near.exact import digests
+from dedupe.pipeline.spans_stage import REPEAT_SCHEMA, span_parts, write_lines
 from dedupe.near.minhash import EMPTY, signatures
 from dedupe.text.normalize import canonical_codepoints
 from dedupe.text.shingle import shingle_batch
@@ -102,7 +104,7 @@ def _bad(task: Task, cfg, row: int, reason: str, column: str):
         )
 
 
-def _sign_batch(rb, st: SignTask, parts: list):
+def _sign_batch(rb, st: SignTask, parts: list, extra: dict):
     cfg, inp = st.config, st.config.input
     batch, rows = rb.batch, rb.source_rows
     if rb.rejected:
@@ -152,9 +154,17 @@ def _sign_batch(rb, st: SignTask, parts: list):
             raise InputError(
                 st.task.source.path, f"survivor column {col!r} is not numeric", column=col
             ) from None
+    stats = {}
+    if spans_enabled(cfg):
+        repeats, lines, stats = span_parts(hashed, rows, status == OK, cfg)
+        if repeats is not None:
+            extra["repeats"].append(repeats)
+        if lines is not None:
+            extra["lines"].append(lines)
     parts.append(
         pa.table(
             {
+                **{f"stat_{k}": np.where(status == OK, v, np.nan) for k, v in stats.items()},
                 "source_row": rows,
                 "id": ids,
                 "length": length,
@@ -210,6 +220,29 @@ def _rejected_part(st: SignTask, rows: np.ndarray, reasons: list[str]) -> pa.Tab
     )
 
 
+def spans_enabled(cfg) -> bool:
+    sp = cfg.spans
+    return sp.repeats or sp.boilerplate or sp.stats or sp.gopher_filter
+
+
+def span_paths(sign_path: str) -> tuple[str, str]:
+    """Where a task's repeat spans and boilerplate line records go, next to its sign file."""
+    folder, name = os.path.split(sign_path)
+    return (os.path.join(folder, name.replace("sign-", "repeats-")),
+            os.path.join(folder, name.replace("sign-", "lines-")))
+
+
+def _write_span_files(st: SignTask, table: pa.Table, extra: dict) -> None:
+    sp = st.config.spans
+    rep_path, line_path = span_paths(st.path)
+    if sp.repeats:
+        rep = (pa.concat_tables(extra["repeats"]) if extra["repeats"]
+               else REPEAT_SCHEMA.empty_table())
+        write_ipc(rep.sort_by([("source_row", "ascending"), ("start", "ascending")]), rep_path)
+    if sp.boilerplate:
+        write_lines(extra["lines"], table["source_row"].to_numpy(), line_path, sp.partitions)
+
+
 def _reject_all(st: SignTask, parts: list) -> None:
     """Every row of a source that cannot join the run, each with the same reason."""
     if st.task.num_rows >= 0:
@@ -236,6 +269,7 @@ def sign_task(st: SignTask) -> SignResult:
         if extra and extra not in columns:
             columns.append(extra)
     parts: list[pa.Table] = []
+    extra: dict[str, list] = {"repeats": [], "lines": []}
     if st.reject_reason is not None:
         _reject_all(st, parts)
     else:
@@ -246,12 +280,13 @@ def sign_task(st: SignTask) -> SignResult:
             on_bad_row=inp.on_bad_row,
             text_column=inp.text_column,
         ):
-            _sign_batch(rb, st, parts)
+            _sign_batch(rb, st, parts, extra)
     if parts:
-        table = pa.concat_tables(parts).sort_by("source_row")
+        table = pa.concat_tables(parts, promote_options="default").sort_by("source_row")
     else:
         table = _rejected_part(st, np.zeros(0, np.int64), [])
     write_ipc(table, st.path)
+    _write_span_files(st, table, extra)
     rejected = int(pc.sum(pc.equal(table["status"], REJECTED)).as_py() or 0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return SignResult(st.task.index, table.num_rows, rejected, time.perf_counter() - t0, peak)

@@ -30,6 +30,7 @@ class ShardTask:
     text_column: str
     batch_rows: int
     compression: str
+    edits: tuple = ()  # per segment: None or (source_row, start, end) arrays of spans to cut
 
     @property
     def label(self) -> str:
@@ -78,11 +79,29 @@ def plan_shards(
     return shards
 
 
+def _cut_spans(batch: pa.RecordBatch, rows: np.ndarray, edit, text_column: str):
+    """Replace the text of rows that have spans by the text with those spans cut out."""
+    from dedupe.spans.edit import remove_spans
+
+    span_rows, starts, ends = edit
+    hit = np.flatnonzero(np.isin(rows, span_rows))
+    if len(hit) == 0:
+        return batch
+    idx = batch.schema.get_field_index(text_column)
+    values = batch.column(idx).to_pylist()
+    for i in hit.tolist():
+        sel = span_rows == rows[i]
+        values[i] = remove_spans(values[i], starts[sel], ends[sel]).text
+    column = pa.array(values, batch.schema.field(idx).type)
+    return batch.set_column(idx, batch.schema.field(idx), column)
+
+
 def write_shard(st: ShardTask) -> dict:
     """Read the segments' rows, keep the planned ones in order, write the shard."""
     t0 = time.perf_counter()
     pieces = []
-    for task, keep_rows in st.segments:
+    edits = st.edits or (None,) * len(st.segments)
+    for (task, keep_rows), edit in zip(st.segments, edits):
         for rb in read_task(
             task, None, batch_rows=st.batch_rows, on_bad_row="reject", text_column=st.text_column
         ):
@@ -90,7 +109,10 @@ def write_shard(st: ShardTask) -> dict:
                 continue
             mask = np.isin(rb.source_rows, keep_rows, assume_unique=True)
             if mask.any():
-                pieces.append(conform(rb.batch.filter(pa.array(mask)), st.schema, task.source.path))
+                batch = conform(rb.batch.filter(pa.array(mask)), st.schema, task.source.path)
+                if edit is not None:
+                    batch = _cut_spans(batch, rb.source_rows[mask], edit, st.text_column)
+                pieces.append(batch)
     table = pa.Table.from_batches(pieces, schema=st.schema)
     expected = sum(len(rows) for _, rows in st.segments)
     if table.num_rows != expected:

@@ -29,7 +29,7 @@ from dedupe.text.hashing import run_hashes
 from dedupe.text.normalize import canonical_codepoints
 from dedupe.text.tokens import tokenize
 
-__all__ = ["Lines", "count_keys", "line_keys", "split_lines"]
+__all__ = ["Lines", "count_keys", "line_keys", "paragraphs", "split_lines"]
 
 _CAPITALISED = r"\p{Lu}[\p{L}\p{M}'\x{2019}.&-]*(?:[ \t]+\p{Lu}[\p{L}\p{M}'\x{2019}.&-]*)*"
 _WS = np.zeros(0x3001, bool)
@@ -96,33 +96,73 @@ def _slices(arr: pa.Array, cps_offsets: np.ndarray, doc: np.ndarray, start: np.n
 
 
 def _keys(strings: pa.Array, norm) -> tuple[np.ndarray, np.ndarray]:
-    """Digit-masked canonical hashes and the number of tokens that are not ``x`` or ``0``."""
+    """Canonical hashes (digits masked when words remain) and the count of solid tokens.
+
+    A solid token is one that is neither ``x`` nor a run of digits. Digits are masked only in
+    lines with at least two solid tokens: "(c) 2019 Site. All rights reserved." keeps its key
+    across years, while lines that are only a number ("7", "12") keep their own value instead of
+    all sharing the key of "0".
+    """
     cps, off = canonical_codepoints(strings, norm)
+    raw_keys = run_hashes(cps, off[:-1], off[1:])
     digits = (cps >= 48) & (cps <= 57)
-    cps = np.where(digits, np.uint32(48), cps)
-    keys = run_hashes(cps, off[:-1], off[1:])
-    t_start, t_end, t_off = tokenize(cps, off)
-    length = t_end - t_start
-    single = cps[np.minimum(t_start, max(len(cps) - 1, 0))] if len(cps) else np.zeros(0)
-    masked = (length == 1) & ((single == ord("x")) | (single == ord("0")))
+    masked_cps = np.where(digits, np.uint32(48), cps)
+    keys = run_hashes(masked_cps, off[:-1], off[1:])
+    t_start, t_end, t_off = tokenize(masked_cps, off)
+    if len(t_start):
+        first = masked_cps[t_start]
+        tok_digits = np.concatenate([[0], np.cumsum(digits)])
+        numeric = (tok_digits[t_end] - tok_digits[t_start]) == (t_end - t_start)
+        masked = numeric | ((t_end - t_start == 1) & (first == ord("x")))
+    else:
+        masked = np.zeros(0, bool)
     solid = np.concatenate([[0], np.cumsum(~masked)])
-    return keys, solid[t_off[1:]] - solid[t_off[:-1]]
+    n_solid = solid[t_off[1:]] - solid[t_off[:-1]]
+    return np.where(n_solid >= 2, keys, raw_keys), n_solid
+
+
+def paragraphs(cps: np.ndarray, offsets: np.ndarray, doc, start, end):
+    """Paragraphs of two or more lines: runs of lines with no blank line between them."""
+    if len(doc) < 2:
+        e = np.zeros(0, np.int64)
+        return e, e, e
+    nl = np.flatnonzero(cps == 10)
+    g_start, g_end = offsets[doc] + start, offsets[doc] + end
+    gap_nl = np.searchsorted(nl, g_start[1:]) - np.searchsorted(nl, g_end[:-1])
+    brk = np.ones(len(doc), bool)
+    brk[1:] = (doc[1:] != doc[:-1]) | (gap_nl >= 2)
+    head = np.flatnonzero(brk)
+    size = np.diff(np.append(head, len(doc)))
+    multi = size >= 2
+    first, last = head[multi], (head + size - 1)[multi]
+    return doc[first], start[first], end[last]
 
 
 def line_keys(text: pa.Array, norm) -> Lines:
-    """Every non-blank line of a batch with its exact and skeleton keys (see module docstring)."""
+    """Every non-blank line and multi-line paragraph of a batch with its keys.
+
+    Lines get an exact and a skeleton key (see module docstring); paragraphs of two or more
+    lines get an exact key (their skeleton is 0), so a repeated block is flagged as one span.
+    """
     cps, offsets = decode_utf8(text)
     doc, start, end = split_lines(cps, offsets)
     if len(doc) == 0:
         z = np.zeros(0, np.uint64)
         return Lines(doc, start, end, z, z)
+    p_doc, p_start, p_end = paragraphs(cps, offsets, doc, start, end)
+    n_lines = len(doc)
+    doc = np.concatenate([doc, p_doc])
+    start = np.concatenate([start, p_start])
+    end = np.concatenate([end, p_end])
     strings = _slices(text, offsets, doc, start, end)
     exact, _ = _keys(strings, norm)
-    masked = pc.replace_substring_regex(strings, _CAPITALISED, "X")
+    masked = pc.replace_substring_regex(strings.slice(0, n_lines), _CAPITALISED, "X")
     skeleton, solid_tokens = _keys(masked, norm)
     skeleton = np.where(solid_tokens >= 3, skeleton, np.uint64(0))
-    skeleton[skeleton == exact] = 0  # nothing was masked: the exact key already counts it
-    return Lines(doc, start, end, exact, skeleton)
+    skeleton[skeleton == exact[:n_lines]] = 0  # nothing was masked: the exact key counts it
+    skeleton = np.concatenate([skeleton, np.zeros(len(p_doc), np.uint64)])
+    order = np.lexsort((start, doc))
+    return Lines(doc[order], start[order], end[order], exact[order], skeleton[order])
 
 
 def count_keys(keys: np.ndarray, docs: np.ndarray):

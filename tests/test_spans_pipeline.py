@@ -1,0 +1,144 @@
+"""Spans inside `dedupe run`: boilerplate counting, spans.parquet, --remove-spans, too_short."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+import dedupe
+from dedupe.spans.edit import remove_spans
+
+WORDS = ("river stone garden lamp violin harbor meadow copper lantern orchard falcon glacier "
+         "canyon pepper saddle thunder velvet walnut yellow zephyr marble nickel oyster prism")
+VOCAB = WORDS.split()
+
+
+def body(i: int, n: int = 40) -> str:
+    """A unique body: word i-th rotation of the vocabulary plus numbers, no shared 3-grams."""
+    return " ".join(f"{VOCAB[(i * 7 + j * 3) % len(VOCAB)]}{i}x{j}" for j in range(n))
+
+
+def page(i: int, header: str, footer: str) -> str:
+    return f"{header}\n{body(i)}\n\n{footer}"
+
+
+def _run(rows, tmp_path, name="o", **kw):
+    path = tmp_path / f"{name}.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    kw.setdefault("spans", False)
+    report = dedupe.run([path], tmp_path / name, engine__name="serial", id_column="id", **kw)
+    return report, tmp_path / name
+
+
+def _spans(out):
+    return pq.read_table(out / "spans.parquet").to_pylist()
+
+
+def test_lines_in_min_docs_surviving_pages_are_boilerplate(tmp_path):
+    rows = [{"id": f"p{i}", "text": page(i, "Site Header | Home | News", "Footer note text here")}
+            for i in range(4)]
+    rows.append({"id": "q0", "text": page(9, "Rare line shared twice", "other end a")})
+    rows.append({"id": "q1", "text": page(10, "Rare line shared twice", "other end b")})
+    report, out = _run(rows, tmp_path)
+    spans = _spans(out)
+    flagged = {(s["id"], rows[int(s["id"][1:]) if s["id"][0] == "p" else 0]["text"][
+        s["start"] : s["end"]]) for s in spans if s["id"].startswith("p")}
+    assert flagged == {(f"p{i}", t) for i in range(4)
+                       for t in ("Site Header | Home | News", "Footer note text here")}
+    assert all(s["kind"] == "boilerplate" and s["count"] == 4 for s in spans)
+    assert not [s for s in spans if s["id"].startswith("q")]  # only 2 documents
+    assert report.spans["boilerplate"]["documents"] == 4
+    assert report.spans["top_boilerplate"][0]["docs"] == 4
+
+
+def test_duplicates_do_not_make_boilerplate(tmp_path):
+    text = page(1, "A header line of this one page", "A footer line of this one page")
+    rows = [{"id": f"d{i}", "text": text} for i in range(5)]
+    report, out = _run(rows, tmp_path)
+    assert report.counts["kept"] == 1 and report.counts["exact_duplicate"] == 4
+    assert _spans(out) == []
+
+
+def test_year_and_site_name_variants_count_together(tmp_path):
+    sites = ["The Larchmont Journal", "Valewood Post", "The Northfield Times Online"]
+    rows = [{"id": f"p{i}", "text": f"{body(i)}\n(c) {2015 + i} {sites[i]}. All rights reserved."}
+            for i in range(3)]
+    _, out = _run(rows, tmp_path)
+    spans = _spans(out)
+    assert len(spans) == 3
+    for s in spans:
+        text = rows[int(s["id"][1:])]["text"]
+        assert text[s["start"] : s["end"]].endswith("All rights reserved.")
+
+
+def test_short_title_lines_do_not_merge_through_the_skeleton(tmp_path):
+    titles = ["Climate Change", "Donald Trump", "Premier League"]
+    rows = [{"id": f"p{i}", "text": f"{titles[i]}\n{body(i)}"} for i in range(3)]
+    _, out = _run(rows, tmp_path)
+    assert _spans(out) == []
+
+
+def test_keep_first_policy(tmp_path):
+    rows = [{"id": f"p{i}", "text": page(i, "Shared header line words", "end")}
+            for i in range(3)]
+    _, out = _run(rows, tmp_path, boilerplate_policy="keep_first", boilerplate_min_docs=3)
+    spans = [s for s in _spans(out) if s["start"] == 0]
+    assert [s["id"] for s in spans] == ["p1", "p2"]
+    assert all(s["first_id"] == "p0" and s["first_start"] == 0 for s in spans)
+
+
+def test_remove_spans_cuts_only_flagged_text_and_rebuilds(tmp_path):
+    rows = [{"id": f"p{i}", "text": page(i, "Site Header | Home | News", "Footer note text here")}
+            for i in range(4)]
+    _, out = _run(rows, tmp_path, remove_spans=True, min_length=10)
+    data = {r["id"]: r["text"] for r in pq.read_table(out / "data").to_pylist()}
+    spans = _spans(out)
+    for row in rows:
+        mine = [s for s in spans if s["id"] == row["id"]]
+        edit = remove_spans(row["text"], [s["start"] for s in mine], [s["end"] for s in mine])
+        assert data[row["id"]] == edit.text
+        assert edit.rebuild() == row["text"]
+        assert data[row["id"]] == body(int(row["id"][1:]))
+
+
+def test_page_left_too_short_is_recorded(tmp_path):
+    rows = [{"id": f"p{i}", "text": page(i, "Site Header | Home | News", "Footer note text here")}
+            for i in range(3)]
+    rows.append({"id": "chrome", "text": "Site Header | Home | News\nFooter note text here"})
+    report, out = _run(rows, tmp_path, remove_spans=True, min_length=10)
+    m = pq.read_table(out / "manifest.parquet")
+    row = m.filter(pc.equal(m["id"], "chrome")).to_pylist()[0]
+    assert row["action"] == "too_short" and "characters left" in row["reason"]
+    assert row["output_file"] is None
+    assert report.counts["too_short"] == 1
+    assert "chrome" not in pq.read_table(out / "data")["id"].to_pylist()
+
+
+def test_manifest_has_span_columns(tmp_path):
+    rows = [{"id": f"p{i}", "text": page(i, "Site Header | Home | News", VOCAB[i])}
+            for i in range(3)]
+    _, out = _run(rows, tmp_path)
+    m = pq.read_table(out / "manifest.parquet").to_pylist()
+    assert all(r["spans"] == 1 and r["span_chars"] == len("Site Header | Home | News") for r in m)
+
+
+def test_spans_off_writes_no_spans_file(tmp_path):
+    rows = [{"id": "a", "text": body(1)}]
+    _, out = _run(rows, tmp_path, boilerplate=False)
+    assert not (out / "spans.parquet").exists()
+
+
+@pytest.mark.parametrize("policy", ["all", "keep_first"])
+def test_boilerplate_is_deterministic_across_workers(tmp_path, policy):
+    rows = [{"id": f"p{i}", "text": page(i, f"Header {i % 2} shared line", "Footer shared line")}
+            for i in range(12)]
+    path = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=3)
+    for w in (1, 2):
+        dedupe.run([path], tmp_path / f"w{w}", workers=w, spans=False, boilerplate_policy=policy,
+                   id_column="id")
+    a = pq.read_table(tmp_path / "w1" / "spans.parquet")
+    b = pq.read_table(tmp_path / "w2" / "spans.parquet")
+    assert a.equals(b) and a.num_rows > 0
