@@ -175,6 +175,7 @@ class SpansConfig:
     boilerplate: bool = True
     boilerplate_min_docs: int = 3
     boilerplate_policy: str = "all"  # all (CCNet: every copy) | keep_first
+    windows: bool = False  # also count every run of min_tokens tokens across pages
     partitions: int = 16
     remove: bool = False
     min_length: int = 50
@@ -309,7 +310,8 @@ OPTION_KEYS = {
     "survivor": "cluster.survivor",
     "spans": "spans.repeats", "span_min_tokens": "spans.min_tokens", "span_near": "spans.near",
     "boilerplate": "spans.boilerplate", "boilerplate_min_docs": "spans.boilerplate_min_docs",
-    "boilerplate_policy": "spans.boilerplate_policy", "remove_spans": "spans.remove",
+    "boilerplate_policy": "spans.boilerplate_policy",
+    "boilerplate_windows": "spans.windows", "remove_spans": "spans.remove",
     "min_length": "spans.min_length", "repetition_stats": "spans.stats",
     "gopher_filter": "spans.gopher_filter",
     "rows_per_shard": "output.rows_per_shard",

@@ -142,3 +142,68 @@ def test_boilerplate_is_deterministic_across_workers(tmp_path, policy):
     a = pq.read_table(tmp_path / "w1" / "spans.parquet")
     b = pq.read_table(tmp_path / "w2" / "spans.parquet")
     assert a.equals(b) and a.num_rows > 0
+
+
+def test_shared_passages_across_pages_with_windows(tmp_path):
+    passage = " ".join(f"shared{j} word{j}" for j in range(20))
+    a = f"{body(1)} {passage} {body(2, 10)}"
+    b = f"{body(3)}\n{passage}, {body(4, 10)}"
+    rows = [{"id": "a", "text": a}, {"id": "b", "text": b}, {"id": "c", "text": body(5)}]
+    _, out = _run(rows, tmp_path, boilerplate=False, boilerplate_windows=True,
+                  boilerplate_min_docs=2)
+    spans = _spans(out)
+    assert {s["id"] for s in spans} == {"a", "b"}
+    for s in spans:
+        text = {"a": a, "b": b}[s["id"]]
+        assert text[s["start"] : s["end"]] == passage
+        assert s["count"] == 2 and s["first_id"] == "a"
+
+
+def test_seed_page_through_the_pipeline(tmp_path):
+    from dedupe.spans import find_repeats
+    from tests.conftest import shared_path
+
+    text = shared_path("corpus", "seed_page.txt").read_text(encoding="utf-8")
+    title_list = text[: text.index('" />')]
+    rows = [{"id": "seed", "text": text}, {"id": "other", "text": body(1)}]
+    _, out = _run(rows, tmp_path, spans=True, boilerplate=False, remove_spans=True,
+                  min_length=10)
+    spans = [s for s in _spans(out) if s["kind"] == "repeat"]
+    assert {s["id"] for s in spans} == {"seed"}
+    ref = find_repeats(text)
+    assert [(s["start"], s["end"], s["first_start"], s["count"]) for s in spans] == list(
+        zip(ref.start.tolist(), ref.end.tolist(), ref.first_start.tolist(), ref.count.tolist()))
+    # the first title list is kept, its two later copies are flagged
+    assert all(s["start"] >= len(title_list) for s in spans)
+    second = text.index(title_list.strip(), 1)
+    third = text.rindex(title_list.strip()[:200])
+    covered = lambda pos: any(s["start"] <= pos < s["end"] for s in spans)  # noqa: E731
+    assert covered(second) and covered(second + len(title_list) // 2)
+    assert covered(third) and covered(len(text.rstrip()) - 5)
+    # the cut-short citation is flagged and points at its full copy
+    doi = "doi: 10.12744/ijnpt.2013.0021-0029"
+    later = text.rindex(doi)
+    assert covered(later) and not covered(text.index(doi))
+    # removing the spans keeps the first title list and the text around the copies
+    cleaned = pq.read_table(out / "data").to_pylist()
+    kept = {r["id"]: r["text"] for r in cleaned}["seed"]
+    assert kept.startswith(title_list.rstrip())
+    assert kept.count(title_list.strip()[:200]) == 1
+    assert remove_spans(text, [s["start"] for s in spans],
+                        [s["end"] for s in spans]).rebuild() == text
+
+
+def test_repetition_stats_columns_and_gopher_filter(tmp_path):
+    spam = "\n".join(["buy cheap pills now"] * 30)
+    rows = [{"id": "spam", "text": spam}, {"id": "ok", "text": body(7)}]
+    _, out = _run(rows, tmp_path, boilerplate=False, repetition_stats=True, gopher_filter=True)
+    m = {r["id"]: r for r in pq.read_table(out / "manifest.parquet").to_pylist()}
+    assert m["spam"]["action"] == "filtered"
+    assert "Gopher repetition filter" in m["spam"]["reason"]
+    assert m["spam"]["dup_line_frac"] > 0.9
+    assert m["ok"]["action"] == "kept" and m["ok"]["dup_line_frac"] == 0.0
+    from dedupe.spans import repetition_stats
+
+    ref = repetition_stats(rows[1]["text"])
+    for name, value in ref.items():
+        assert m["ok"][name] == pytest.approx(value)

@@ -222,7 +222,7 @@ def _rejected_part(st: SignTask, rows: np.ndarray, reasons: list[str]) -> pa.Tab
 
 def spans_enabled(cfg) -> bool:
     sp = cfg.spans
-    return sp.repeats or sp.boilerplate or sp.stats or sp.gopher_filter
+    return sp.repeats or sp.boilerplate or sp.windows or sp.stats or sp.gopher_filter
 
 
 def span_paths(sign_path: str) -> tuple[str, str]:
@@ -239,7 +239,7 @@ def _write_span_files(st: SignTask, table: pa.Table, extra: dict) -> None:
         rep = (pa.concat_tables(extra["repeats"]) if extra["repeats"]
                else REPEAT_SCHEMA.empty_table())
         write_ipc(rep.sort_by([("source_row", "ascending"), ("start", "ascending")]), rep_path)
-    if sp.boilerplate:
+    if sp.boilerplate or sp.windows:
         write_lines(extra["lines"], table["source_row"].to_numpy(), line_path, sp.partitions)
 
 

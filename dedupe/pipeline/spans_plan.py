@@ -48,7 +48,7 @@ def collect_spans(cfg, engine, work: str, sign_paths, tables, kept: np.ndarray, 
     stats = {"keys": 0}
     if cfg.spans.repeats:
         parts.append(_repeats(sign_paths, tables, offsets, kept))
-    if cfg.spans.boilerplate:
+    if cfg.spans.boilerplate or cfg.spans.windows:
         kept_path = os.path.join(work, "kept.npy")
         np.save(kept_path, kept)
         tasks = [BoilerplateTask(p, tuple(span_paths(s)[1] for s in sign_paths),

@@ -29,6 +29,7 @@ from dedupe.spans.boilerplate import count_keys, line_keys
 __all__ = ["BoilerplateTask", "count_partition", "span_parts", "write_lines"]
 
 _SKELETON_SALT = np.uint64(0x5BD1E9955BD1E995)
+_WINDOW_SALT = np.uint64(0x27D4EB2F165667C5)
 
 LINE_SCHEMA = pa.schema([("pos", pa.int64()), ("start", pa.int64()), ("end", pa.int64()),
                          ("key", pa.uint64())])
@@ -38,38 +39,63 @@ REPEAT_SCHEMA = pa.schema([("source_row", pa.int64()), ("start", pa.int64()),
 
 
 def span_parts(text: pa.Array, rows: np.ndarray, valid: np.ndarray, cfg):
-    """``(repeats table, lines table, stats dict)`` for one batch (``valid``: rows to use)."""
+    """``(repeats table, lines table, stats dict)`` for one batch (``valid``: rows to use).
+
+    One tokenisation of the batch serves repeats, shared windows and statistics.
+    """
+    from dedupe.spans.batch import batch_repeats, batch_repetition_stats, batch_tokens
+
     sp = cfg.spans
     text = text.fill_null("") if text.null_count else text
     repeats = lines = None
     stats = {}
+    tokens = batch_tokens(text) if (sp.repeats or sp.windows or sp.stats or sp.gopher_filter) \
+        else None
     if sp.repeats:
-        from dedupe.spans.batch import batch_repeats
-
         rep = batch_repeats(text, min_tokens=sp.min_tokens, near=sp.near,
-                            near_threshold=sp.near_threshold)
+                            near_threshold=sp.near_threshold, tokens=tokens)
         keep = valid[rep.doc]
         repeats = pa.table({"source_row": rows[rep.doc[keep]], "start": rep.start[keep],
                             "end": rep.end[keep], "first_start": rep.first_start[keep],
                             "count": rep.count[keep].astype(np.int64),
                             "exact": rep.exact[keep]}, schema=REPEAT_SCHEMA)
+    parts = []
     if sp.boilerplate:
         ln = line_keys(text, cfg.normalize)
         keep = valid[ln.doc]
         doc, start, end = ln.doc[keep], ln.start[keep], ln.end[keep]
         skel = ln.skeleton[keep]
         has_skel = skel != 0
-        lines = pa.table({
+        parts.append(pa.table({
             "source_row": np.concatenate([rows[doc], rows[doc[has_skel]]]),
             "start": np.concatenate([start, start[has_skel]]),
             "end": np.concatenate([end, end[has_skel]]),
             "key": np.concatenate([ln.exact[keep], skel[has_skel] ^ _SKELETON_SALT]),
-        })
+        }))
+    if sp.windows:
+        parts.append(_window_records(tokens, rows, valid, sp.min_tokens))
+    if parts:
+        lines = pa.concat_tables(parts)
     if sp.stats or sp.gopher_filter:
-        from dedupe.spans.batch import batch_repetition_stats
-
-        stats = batch_repetition_stats(text)
+        stats = batch_repetition_stats(text, tokens=tokens)
     return repeats, lines, stats
+
+
+def _window_records(tokens, rows: np.ndarray, valid: np.ndarray, k: int) -> pa.Table:
+    """Every run of ``k`` tokens of the valid documents as a record keyed by its hash."""
+    from dedupe.spans.tokens import window_hashes
+
+    keys = window_hashes(tokens.hashes, k) ^ _WINDOW_SALT
+    tdoc = tokens.token_doc()
+    first = np.arange(len(keys))
+    last = first + k - 1
+    inside = (last < len(tdoc)) & (tdoc[np.minimum(last, len(tdoc) - 1)] == tdoc[first])
+    inside &= valid[tdoc[first]] if len(first) else inside
+    first, last = first[inside], last[inside]
+    doc = tdoc[first]
+    base = tokens.offsets[doc]
+    return pa.table({"source_row": rows[doc], "start": tokens.starts[first] - base,
+                     "end": tokens.ends[last] - base, "key": keys[inside]})
 
 
 def write_lines(parts: list[pa.Table], sorted_rows: np.ndarray, path: str, partitions: int):
@@ -166,11 +192,25 @@ def load_flagged(paths: list[str]) -> pa.Table:
                          "key": pa.array([], pa.uint64())})
     table = table.sort_by([("g", "ascending"), ("start", "ascending"), ("end", "descending"),
                            ("count", "descending")])
-    g, e = table["g"].to_numpy(), table["end"].to_numpy()
-    # drop a flagged line inside a flagged paragraph (or any span inside an earlier one of the
-    # same row): its end does not pass the furthest end reached so far in that row
+    return _merge_overlaps(table)
+
+
+def _merge_overlaps(table: pa.Table) -> pa.Table:
+    """Merge flagged spans of one row that overlap: a line inside a flagged paragraph, or the
+    overlapping windows of one shared passage, become one maximal span (highest count, the
+    first piece's ``first_g`` and ``first_start``). Input sorted by (g, start, -end)."""
+    g, s, e = (table[c].to_numpy() for c in ("g", "start", "end"))
     big = int(e.max()) + 1
-    reach = np.maximum.accumulate(g * big + e)
-    covered = np.zeros(len(g), bool)
-    covered[1:] = (g[1:] == g[:-1]) & (e[1:] <= reach[:-1] - g[1:] * big)
-    return table.filter(pa.array(~covered))
+    reach = np.maximum.accumulate(g * big + e)  # furthest end so far, per row (rows ascending)
+    new = np.ones(len(g), bool)
+    new[1:] = (g[1:] != g[:-1]) | (s[1:] >= reach[:-1] - g[1:] * big)
+    group = np.cumsum(new) - 1
+    head = np.flatnonzero(new)
+    end = np.zeros(len(head), np.int64)
+    np.maximum.at(end, group, e)
+    count = np.zeros(len(head), np.int64)
+    np.maximum.at(count, group, table["count"].to_numpy())
+    return pa.table({"g": g[head], "start": s[head], "end": end, "count": count,
+                     "first_g": table["first_g"].to_numpy()[head],
+                     "first_start": table["first_start"].to_numpy()[head],
+                     "key": table["key"].to_numpy()[head]})
