@@ -101,6 +101,62 @@ def run(inputs, out, config_path, set_values, overwrite, quiet, **options):
 
 
 @main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--out", "-o", required=True, help="Folder for the sweep outputs.")
+@click.option("--labels-column", help="Column with a cluster label per row.")
+@click.option("--labels", "labels_path", type=click.Path(exists=True, dir_okay=False),
+              help="Labelled pairs (Parquet or CSV: id_a, id_b, duplicate).")
+@click.option("--thresholds", default="0.05:0.95:0.05", show_default=True,
+              help="start:stop:step or a,b,c")
+@click.option("--ngram", "ngrams", help="Shingle sizes, e.g. 3,5,7 [the config's].")
+@click.option("--num-perm", "num_perms", help="Permutation counts, e.g. 64,128,256.")
+@click.option("--shingle", "shingles", help="word, char or word,char [the config's].")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="dedupe.toml")
+@click.option("--set", "set_values", multiple=True, help="Override any config key: KEY=VALUE.")
+@click.option("--text-column", help="Column holding the text [text].")
+@click.option("--id-column", help="Column holding row ids [file:row].")
+@click.option("--workers", type=int, help="Worker processes [all cores].")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+def sweep(inputs, out, labels_column, labels_path, thresholds, ngrams, num_perms, shingles,
+          config_path, set_values, text_column, id_column, workers, overwrite):
+    """Score thresholds, n-gram sizes and permutation counts on INPUTS (labelled or not)."""
+    from dedupe.evaluate.sweep import parse_grid
+    from dedupe.evaluate.sweep import sweep as run_sweep
+    from dedupe.evaluate.sweep_report import write_sweep
+
+    overrides = _parse_set(set_values)
+    for key, value in (("input.text_column", text_column), ("input.id_column", id_column),
+                       ("engine.workers", workers)):
+        if value is not None:
+            overrides[key] = value
+    overrides["input.paths"] = tuple(inputs)
+    overrides["output.out"] = out
+    overrides["output.overwrite"] = overwrite
+    if labels_column and labels_path:
+        raise click.UsageError("give --labels-column or --labels, not both")
+    try:
+        cfg = load_config(config_path, **overrides)
+        grid = {
+            "thresholds": parse_grid(thresholds),
+            "ngrams": parse_grid(ngrams, int) if ngrams else [cfg.minhash.ngram],
+            "num_perms": parse_grid(num_perms, int) if num_perms else [cfg.minhash.num_perm],
+            "shingles": shingles.split(",") if shingles else [cfg.minhash.shingle],
+        }
+        result = run_sweep(cfg, out, labels_column=labels_column, labels_path=labels_path,
+                           **grid)
+        files = write_sweep(result, out)
+    except DedupeError as exc:
+        raise click.ClickException(str(exc)) from None
+    if result.best:
+        b = result.best
+        click.echo(f"best by F1: {b['shingle']} {b['ngram']}-grams, {b['num_perm']} perms, "
+                   f"threshold {b['threshold']:.2f} ({b['bands']} x {b['rows']}): precision "
+                   f"{b['precision']:.3f} recall {b['recall']:.3f} F1 {b['f1']:.3f} "
+                   f"ARI {b['ari']:.3f}")
+    click.echo(f"{result.table.num_rows} settings -> {out}/report.md ({', '.join(files)})")
+
+
+@main.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 @click.argument("row_id")
 @click.option("--width", type=int, default=None, help="Characters of text to show per side.")

@@ -362,27 +362,21 @@ def _write_spans(out: str, tables, spans) -> None:
 
 def _top_lines(top: list[dict], tasks, tables, cfg) -> list[dict]:
     """Attach the text to the most frequent boilerplate lines (reads only the rows needed)."""
-    from dedupe.io.readers import read_task
+    from dedupe.pipeline.fetch import fetch_values
 
     if not top:
         return []
     offsets = np.concatenate([[0], np.cumsum([t.num_rows for t in tables])])
-    wanted: dict[int, list[dict]] = {}
-    for item in top:
-        t = int(np.searchsorted(offsets, item["g"], side="right") - 1)
-        item["source_row"] = int(tables[t]["source_row"][item["g"] - offsets[t]].as_py())
-        item["source_file"] = tasks[t].source.path
-        wanted.setdefault(t, []).append(item)
-    col = cfg.input.text_column
-    for t, items in wanted.items():
-        rows = {it["source_row"]: it for it in items}
-        for rb in read_task(tasks[t], [col], on_bad_row="reject", text_column=col):
-            for j in np.flatnonzero(np.isin(rb.source_rows, list(rows))).tolist():
-                text = rb.batch.column(0)[j].as_py() or ""
-                for it in items:
-                    if it["source_row"] == int(rb.source_rows[j]):
-                        it["text"] = text[it["start"] : it["end"]]
-    return [{k: v for k, v in it.items() if k != "g"} for it in top]
+    texts = fetch_values(tasks, tables, [it["g"] for it in top], cfg.input.text_column)
+    out = []
+    for it in top:
+        t = int(np.searchsorted(offsets, it["g"], side="right") - 1)
+        text = texts.get(it["g"]) or ""
+        out.append({"docs": it["docs"], "text": text[it["start"] : it["end"]],
+                    "source_file": tasks[t].source.path,
+                    "source_row": int(tables[t]["source_row"][it["g"] - offsets[t]].as_py()),
+                    "start": it["start"], "end": it["end"]})
+    return out
 
 
 def _check_accounting(sign_results, counts, write_results) -> None:
@@ -430,7 +424,7 @@ def _span_summary(spans, stats) -> dict:
     for kind in ("repeat", "boilerplate"):
         sel = kinds == kind
         out[kind] = {"spans": int(sel.sum()), "chars": int(length[sel].sum()) if len(sel) else 0,
-                     "documents": int(len(np.unique(spans["g"].to_numpy()[sel])))
+                     "documents": len(np.unique(spans["g"].to_numpy()[sel]))
                      if sel.any() else 0}
     out["boilerplate_keys"] = int(stats.get("keys", 0))
     out["top_boilerplate"] = stats.get("top_lines", [])

@@ -22,8 +22,8 @@ from dedupe.io.readers import read_task
 from dedupe.io.sources import Task
 from dedupe.io.spill import write_ipc
 from dedupe.near.exact import digests
-from dedupe.pipeline.spans_stage import REPEAT_SCHEMA, span_parts, write_lines
 from dedupe.near.minhash import EMPTY, signatures
+from dedupe.pipeline.spans_stage import REPEAT_SCHEMA, span_parts, write_lines
 from dedupe.text.normalize import canonical_codepoints
 from dedupe.text.shingle import shingle_batch
 

@@ -177,7 +177,7 @@ def count_partition(bt: BoilerplateTask) -> dict:
     write_ipc(out, bt.out_path)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return {"rows": int(out.num_rows), "seconds": time.perf_counter() - t0, "peak_rss": peak,
-            "keys": int(len(hot))}
+            "keys": len(hot)}
 
 
 def load_flagged(paths: list[str]) -> pa.Table:

@@ -1,0 +1,229 @@
+"""Threshold sweep: signatures once per shingling, every threshold decided from them.
+
+For each ``(shingle, ngram, num_perm)`` the sign stage runs once (through the same engine and
+stage function as ``dedupe run``); then, for each threshold, b x r is chosen exactly as
+``dedupe run`` would choose it and the same ``decide`` function clusters the rows. With labels,
+every setting is scored (pairwise precision, recall, F1, adjusted Rand index, rows removed);
+without labels, the estimated similarity of candidate pairs shows where duplicates stop.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pyarrow as pa
+
+from dedupe.config import DedupeConfig
+from dedupe.engines import make_engine
+from dedupe.errors import ConfigError, InputError
+from dedupe.evaluate.metrics import pairwise_from_pairs, removed_fraction, score
+from dedupe.io.readers import read_task
+from dedupe.io.sources import expand_inputs, plan_tasks
+from dedupe.near.lsh import band_keys, candidate_pairs, collision_probability
+from dedupe.near.minhash import jaccard_estimate
+from dedupe.pipeline.decide import decide, lsh_params
+from dedupe.pipeline.runner import _load_sign, prepare_out
+from dedupe.pipeline.schema import check_schemas
+from dedupe.pipeline.sign import SignTask, sign_task
+
+__all__ = ["SweepResult", "parse_grid", "sweep"]
+
+
+def parse_grid(spec: str, kind=float) -> list:
+    """``"0.05:0.95:0.05"`` (start:stop:step, inclusive) or ``"3,5,7"`` into a list."""
+    spec = str(spec).strip()
+    try:
+        if ":" in spec:
+            start, stop, step = (float(x) for x in spec.split(":"))
+            if step <= 0:
+                raise ValueError
+            values = np.arange(start, stop + step / 2, step)
+            return [kind(round(v, 10)) for v in values]
+        return [kind(x) for x in spec.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"cannot read {spec!r}: use start:stop:step or a,b,c") from None
+
+
+@dataclass
+class SweepResult:
+    """Everything the sweep measured; ``table`` has one row per setting."""
+
+    table: pa.Table
+    labelled: bool
+    similarities: dict = field(default_factory=dict)  # (shingle, ngram, num_perm) -> array
+    removed: dict = field(default_factory=dict)  # unlabelled: threshold -> rows removed
+    pairs: list = field(default_factory=list)  # sampled pairs for pairs.html
+    best: dict | None = None
+
+
+def _labels(tasks, tables, column: str) -> np.ndarray:
+    """The label column in global row order (rows that could not be read stay null)."""
+    offsets = np.concatenate([[0], np.cumsum([t.num_rows for t in tables])])
+    values = np.full(int(offsets[-1]), None, object)
+    for t, (task, table) in enumerate(zip(tasks, tables)):
+        rows = table["source_row"].to_numpy()
+        for rb in read_task(task, [column], on_bad_row="reject", text_column=column):
+            pos = np.searchsorted(rows, rb.source_rows)
+            values[offsets[t] + pos] = rb.batch.column(0).to_numpy(zero_copy_only=False)
+    return values
+
+
+def _pairs_labels(path: str, ids: np.ndarray):
+    """A labelled pairs file (``id_a, id_b, duplicate``) as row indices."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path) if path.endswith((".parquet", ".pq")) else None
+    if table is None:
+        import pyarrow.csv as pacsv
+
+        table = pacsv.read_csv(path)
+    missing = {"id_a", "id_b", "duplicate"} - set(table.column_names)
+    if missing:
+        raise InputError(path, f"labelled pairs need columns id_a, id_b, duplicate; "
+                               f"missing {sorted(missing)}")
+    index = {v: i for i, v in enumerate(ids.tolist())}
+    a, b, dup = [], [], []
+    for x, y, d in zip(*(table[c].to_pylist() for c in ("id_a", "id_b", "duplicate"))):
+        if str(x) in index and str(y) in index:
+            a.append(index[str(x)])
+            b.append(index[str(y)])
+            dup.append(bool(d))
+    if not a:
+        raise InputError(path, "no labelled pair names two ids of the input")
+    return np.array(a), np.array(b), np.array(dup)
+
+
+def _sign_all(cfg, tasks, engine, work: str):
+    folder = os.path.join(work, f"sign-{cfg.fingerprint()}")
+    os.makedirs(folder, exist_ok=True)
+    sts = [SignTask(t, cfg, os.path.join(folder, f"sign-{t.index:06d}.arrow")) for t in tasks]
+    t0 = time.perf_counter()
+    engine.map(sign_task, sts, stage="sign")
+    tables, data = _load_sign([s.path for s in sts], cfg.minhash.num_perm)
+    return tables, data, time.perf_counter() - t0
+
+
+def _candidate_similarity(data, cfg) -> np.ndarray:
+    """Estimated Jaccard of every LSH candidate pair at ``cfg``'s banding."""
+    valid = (data["status"] == 0) & (data["n_shingles"] > 0)
+    idx = np.flatnonzero(valid)
+    bands, rows = lsh_params(cfg)
+    keys = band_keys(data["sig"][idx], bands, rows)
+    a, b, _ = candidate_pairs(keys, np.arange(len(idx)), cfg.lsh.max_bucket_size)
+    return jaccard_estimate(data["sig"][idx[a]], data["sig"][idx[b]]), idx[a], idx[b]
+
+
+def _decide(cfg, data):
+    digest = np.stack([data["digest_hi"], data["digest_lo"]], axis=1).astype(np.uint64)
+    return decide(data["status"], digest, data["n_shingles"], data["sig"], data["length"],
+                  None, cfg)
+
+
+def sweep(cfg: DedupeConfig, out: str, *, thresholds, ngrams, num_perms, shingles=None,
+          labels_column: str | None = None, labels_path: str | None = None,
+          sample_pairs: int = 6, progress=None) -> SweepResult:
+    """Run the grid (see module docstring); ``cfg`` supplies everything else."""
+    sources = expand_inputs(cfg.input.paths, cfg.input.format)
+    check_schemas(sources, cfg)
+    prepare_out(out, cfg.output.overwrite)
+    work = os.path.join(out, "_work")
+    tasks = plan_tasks(sources)
+    engine = make_engine(cfg.engine)
+    base = cfg.with_overrides({"spans.repeats": False, "spans.boilerplate": False,
+                               "spans.windows": False, "spans.stats": False})
+    rows, result = [], SweepResult(pa.table({}), bool(labels_column or labels_path))
+    truth = pairs = None
+    try:
+        for shingle in shingles or [cfg.minhash.shingle]:
+            for ngram in ngrams:
+                for num_perm in num_perms:
+                    vcfg = replace(base, minhash=replace(base.minhash, shingle=shingle,
+                                                         ngram=int(ngram),
+                                                         num_perm=int(num_perm)))
+                    tables, data, sign_s = _sign_all(vcfg, tasks, engine, work)
+                    valid = data["status"] == 0
+                    if truth is None and labels_column:
+                        truth = _labels(tasks, tables, labels_column)
+                        if any(v is None for v in truth[valid]):
+                            raise InputError(sources[0].path, "some rows have no label",
+                                             column=labels_column)
+                    if pairs is None and labels_path:
+                        ids = np.array(pa.chunked_array([t["id"] for t in tables]).to_pylist())
+                        pairs = _pairs_labels(labels_path, ids)
+                    low = replace(vcfg, lsh=replace(vcfg.lsh, threshold=min(thresholds)))
+                    sims, pa_, pb_ = _candidate_similarity(data, low)
+                    result.similarities[(shingle, int(ngram), int(num_perm))] = sims
+                    for th in thresholds:
+                        tcfg = replace(vcfg, lsh=replace(vcfg.lsh, threshold=float(th)))
+                        t0 = time.perf_counter()
+                        dec = _decide(tcfg, data)
+                        dt = time.perf_counter() - t0
+                        row = {"shingle": shingle, "ngram": int(ngram),
+                               "num_perm": int(num_perm), "threshold": float(th),
+                               "bands": dec.stats["bands"], "rows": dec.stats["rows"]}
+                        pred = dec.cluster[valid]
+                        row.update(_scores(truth, pairs, pred, valid, dec))
+                        row["removed_fraction"] = removed_fraction(pred)
+                        row["rows_removed"] = int(len(pred) - len(np.unique(pred)))
+                        row["seconds"] = round(sign_s + dt, 4)
+                        row["sign_seconds"] = round(sign_s, 4)
+                        row["decide_seconds"] = round(dt, 4)
+                        rows.append(row)
+                        if progress:
+                            progress("sweep", len(rows), len(thresholds) * len(ngrams)
+                                     * len(num_perms) * len(shingles or [1]), None)
+                    if not result.pairs:
+                        result.pairs = _sample_pairs(sims, pa_, pb_, tasks, tables,
+                                                     cfg.input.text_column, sample_pairs,
+                                                     min(thresholds))
+    finally:
+        engine.close()
+        shutil.rmtree(work, ignore_errors=True)
+    result.table = pa.Table.from_pylist(rows)
+    if result.labelled and rows:
+        best = max(rows, key=lambda r: (r["f1"], r["ari"], -r["threshold"]))
+        result.best = best
+    return result
+
+
+def _scores(truth, pairs, pred, valid, dec) -> dict:
+    nan = float("nan")
+    if truth is not None:
+        s = score(np.asarray(truth[valid]).astype(str), pred)
+        return {k: s[k] for k in ("precision", "recall", "f1", "ari")}
+    if pairs is not None:
+        a, b, dup = pairs
+        labels = dec.cluster
+        c = pairwise_from_pairs((a, b, dup), labels)
+        return {"precision": c.precision, "recall": c.recall, "f1": c.f1, "ari": nan}
+    return {"precision": nan, "recall": nan, "f1": nan, "ari": nan}
+
+
+def _sample_pairs(sims, a, b, tasks, tables, column, per_band, low) -> list[dict]:
+    """Up to ``per_band`` candidate pairs from each 0.1-wide similarity band, texts attached."""
+    from dedupe.pipeline.fetch import fetch_values
+
+    rng = np.random.default_rng(0)
+    chosen = []
+    edges = np.round(np.arange(np.floor(low * 10) / 10, 1.0001, 0.1), 2)
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        band = np.flatnonzero((sims >= lo) & ((sims < hi) | (hi >= 1.0) & (sims <= hi)))
+        for i in rng.permutation(band)[:per_band].tolist():
+            chosen.append({"band": f"{lo:.1f}-{hi:.1f}", "similarity": float(sims[i]),
+                           "a": int(a[i]), "b": int(b[i])})
+    texts = fetch_values(tasks, tables, [p["a"] for p in chosen] + [p["b"] for p in chosen],
+                         column)
+    ids = pa.chunked_array([t["id"] for t in tables]).combine_chunks() if tables else None
+    for p in chosen:
+        p["text_a"], p["text_b"] = texts.get(p["a"]) or "", texts.get(p["b"]) or ""
+        p["id_a"], p["id_b"] = ids[p["a"]].as_py(), ids[p["b"]].as_py()
+    return chosen
+
+
+def s_curve_points(bands: int, rows: int, n: int = 101):
+    s = np.linspace(0, 1, n)
+    return s, collision_probability(s, bands, rows)

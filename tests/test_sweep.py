@@ -1,0 +1,124 @@
+"""`dedupe sweep`: the grid, the metrics per setting, the plots and the pairs page."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+import dedupe
+from dedupe.cli import main
+from dedupe.evaluate import score
+from dedupe.evaluate.sweep import parse_grid
+from dedupe.synth import make_corpus
+
+COLUMNS = ["shingle", "ngram", "num_perm", "threshold", "bands", "rows", "precision", "recall",
+           "f1", "ari", "removed_fraction", "seconds"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sweep")
+    table = make_corpus(300, seed=17)
+    pq.write_table(table, folder / "c.parquet")
+    return folder / "c.parquet", table
+
+
+def test_parse_grid():
+    assert parse_grid("0.1:0.3:0.1") == [0.1, 0.2, 0.3]
+    assert parse_grid("3,5,7", int) == [3, 5, 7]
+    with pytest.raises(dedupe.ConfigError):
+        parse_grid("a:b")
+
+
+def test_labelled_sweep_outputs_and_best_setting(corpus, tmp_path):
+    path, _ = corpus
+    out = tmp_path / "s"
+    result = CliRunner().invoke(main, [
+        "sweep", str(path), "--out", str(out), "--labels-column", "cluster",
+        "--thresholds", "0.3:0.9:0.3", "--ngram", "2,3", "--num-perm", "64", "--workers", "1",
+        "--id-column", "id"])
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(out / "sweep.parquet")
+    assert table.num_rows == 2 * 3
+    assert all(c in table.column_names for c in COLUMNS)
+    assert pacsv.read_csv(out / "sweep.csv").num_rows == 6
+    rows = table.to_pylist()
+    best = max(rows, key=lambda r: r["f1"])
+    report = (out / "report.md").read_text()
+    assert f"threshold {best['threshold']:.2f}" in report and "Best setting by F1" in report
+    assert best["f1"] > 0.9
+    for name in ("scores.png", "s_curve.png", "removal.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"({name})" in report
+    assert (out / "pairs.html").read_text().count("<table>") > 0
+    assert not (out / "_work").exists()
+
+
+def test_sweep_scores_equal_a_real_run(corpus, tmp_path):
+    """A sweep row must describe exactly what `dedupe run` does at that setting."""
+    path, table = corpus
+    from dedupe.config import load_config
+    from dedupe.evaluate.sweep import sweep
+
+    cfg = load_config(None, **{"input.paths": (str(path),), "input.id_column": "id",
+                               "engine.name": "serial"})
+    result = sweep(cfg, str(tmp_path / "s"), thresholds=[0.5, 0.8], ngrams=[2], num_perms=[128],
+                   labels_column="cluster")
+    for row in result.table.to_pylist():
+        report = dedupe.run([path], tmp_path / f"r{row['threshold']}", engine__name="serial",
+                            id_column="id", threshold=row["threshold"])
+        m = pq.read_table(tmp_path / f"r{row['threshold']}" / "manifest.parquet")
+        by_id = dict(zip(m["id"].to_pylist(), m["cluster_id"].to_pylist()))
+        pred = [by_id[i] for i in table["id"].to_pylist()]
+        s = score(table["cluster"].to_numpy(), pred)
+        assert row["f1"] == pytest.approx(s["f1"]) and row["ari"] == pytest.approx(s["ari"])
+        assert row["bands"] == report.lsh["bands"] and row["rows"] == report.lsh["rows"]
+        assert row["removed_fraction"] == pytest.approx(s["removed_fraction"])
+
+
+def test_labelled_pairs_file(corpus, tmp_path):
+    path, table = corpus
+    ids = table["id"].to_pylist()
+    cluster = table["cluster"].to_numpy()
+    rng = np.random.default_rng(0)
+    a, b, dup = [], [], []
+    for _ in range(400):
+        i, j = rng.integers(0, len(ids), 2)
+        if i != j:
+            a.append(ids[i])
+            b.append(ids[j])
+            dup.append(bool(cluster[i] == cluster[j]))
+    for c in np.unique(cluster):
+        members = np.flatnonzero(cluster == c)
+        if len(members) > 1:
+            a.append(ids[members[0]])
+            b.append(ids[members[1]])
+            dup.append(True)
+    pairs = tmp_path / "pairs.parquet"
+    pq.write_table(pa.table({"id_a": a, "id_b": b, "duplicate": dup}), pairs)
+    out = tmp_path / "p"
+    result = CliRunner().invoke(main, ["sweep", str(path), "--out", str(out), "--labels",
+                                       str(pairs), "--thresholds", "0.5,0.75", "--workers", "1",
+                                       "--id-column", "id"])
+    assert result.exit_code == 0, result.output
+    rows = pq.read_table(out / "sweep.parquet").to_pylist()
+    assert all(r["recall"] > 0.8 and r["precision"] > 0.9 for r in rows)
+
+
+def test_unlabelled_sweep_shows_removal_and_pairs(corpus, tmp_path):
+    path, _ = corpus
+    out = tmp_path / "u"
+    result = CliRunner().invoke(main, ["sweep", str(path), "--out", str(out), "--thresholds",
+                                       "0.2:0.9:0.1", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    rows = sorted(pq.read_table(out / "sweep.parquet").to_pylist(), key=lambda r: r["threshold"])
+    removed = [r["rows_removed"] for r in rows]
+    assert removed == sorted(removed, reverse=True) and removed[0] > removed[-1]
+    assert all(np.isnan(r["f1"]) for r in rows)
+    page = (out / "pairs.html").read_text()
+    assert "Estimated Jaccard 0.9-1.0" in page and "<ins>" in page
+    assert "No labels were given" in (out / "report.md").read_text()
