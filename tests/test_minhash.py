@@ -115,7 +115,7 @@ def test_estimate_is_as_accurate_as_datasketch_across_a_similarity_sweep():
 def test_config_rejects_nonsense():
     from dedupe.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="minhash.shingle"):
+    with pytest.raises(ConfigError, match=r"minhash\.shingle"):
         MinHashConfig(shingle="sentence")
     with pytest.raises(ConfigError, match="num_perm"):
         MinHashConfig(num_perm=0)

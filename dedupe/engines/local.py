@@ -1,8 +1,9 @@
 """The default engine: a pool of worker processes on this machine.
 
-Workers start with ``forkserver`` (Linux) or ``spawn``, never by forking a process that holds
-Arrow's thread pools; the context is chosen per pool, not for the whole interpreter. Results come
-back in task order whatever order tasks finish in, so output never depends on the worker count.
+Workers start with ``spawn``, never by forking a process that holds Arrow's thread pools, and
+die with this process (``PR_SET_PDEATHSIG``); the context is chosen per pool, not for the whole
+interpreter. Results come back in task order whatever order tasks finish in, so output never
+depends on the worker count.
 """
 
 from __future__ import annotations
@@ -17,11 +18,34 @@ from dedupe.errors import DedupeError, EngineError
 __all__ = ["LocalEngine"]
 
 
+def _die_with_parent() -> None:
+    """Worker initializer: on Linux, ask the kernel to kill this worker when its parent dies.
+
+    A killed run (SIGKILL, out-of-memory killer) must not leave workers behind holding files
+    open and cores busy; the same command run again resumes from the finished tasks.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import os
+    import signal
+
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 def _context():
-    methods = mp.get_all_start_methods()
-    return mp.get_context(
-        "forkserver" if "forkserver" in methods and sys.platform != "darwin" else "spawn"
-    )
+    """``spawn``: workers are children of this process, so the kernel can kill them with it.
+
+    (A ``forkserver`` outlives a SIGKILLed parent together with its workers; ``fork`` would copy
+    Arrow's thread pools.) The start method is chosen per pool, not for the interpreter.
+    """
+    return mp.get_context("spawn")
 
 
 class LocalEngine:
@@ -33,7 +57,9 @@ class LocalEngine:
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=_context())
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=_context(), initializer=_die_with_parent
+            )
         return self._pool
 
     def map(self, fn, tasks, *, stage, progress=None):

@@ -9,6 +9,7 @@ without labels, the estimated similarity of candidate pairs shows where duplicat
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import time
@@ -210,7 +211,7 @@ def _sample_pairs(sims, a, b, tasks, tables, column, per_band, low) -> list[dict
     rng = np.random.default_rng(0)
     chosen = []
     edges = np.round(np.arange(np.floor(low * 10) / 10, 1.0001, 0.1), 2)
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in itertools.pairwise(edges):
         band = np.flatnonzero((sims >= lo) & ((sims < hi) | (hi >= 1.0) & (sims <= hi)))
         for i in rng.permutation(band)[:per_band].tolist():
             chosen.append({"band": f"{lo:.1f}-{hi:.1f}", "similarity": float(sims[i]),

@@ -11,6 +11,7 @@ Every input row ends up in exactly one place: an output shard (``kept``) or the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -39,25 +40,59 @@ from dedupe.report import RunReport, StageTimer, versions
 __all__ = ["prepare_out", "run_pipeline"]
 
 
-def prepare_out(out: str, overwrite: bool) -> None:
-    """Create the run folder; refuse an existing non-empty one unless ``overwrite``."""
+_RUN_MARKER = "_work/run.json"
+
+
+def run_fingerprint(cfg: DedupeConfig, sources) -> str:
+    """What a run's intermediate files depend on: the config (less the settings that cannot
+    change any result: overwrite, work folder, engine and workers) and every input file's
+    path, size and modification time. A changed config never reuses stale work."""
+    data = cfg.to_dict()
+    data["output"].pop("overwrite")
+    data["output"].pop("workdir")
+    data.pop("engine")
+    files = []
+    for src in sources:
+        mtime = os.path.getmtime(src.uri) if os.path.exists(src.uri) else ""
+        files.append(f"{src.uri}|{src.size}|{mtime}")
+    blob = json.dumps([data, files], sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def prepare_out(out: str, overwrite: bool, fingerprint: str | None = None) -> bool:
+    """Create the run folder. Returns True when an unfinished run of the same fingerprint is
+    there to resume; refuses any other non-empty folder unless ``overwrite``."""
     if not out:
         raise OutputError("no output folder given (--out)")
+    marker = os.path.join(out, _RUN_MARKER)
     if os.path.exists(out):
         if not os.path.isdir(out):
             raise OutputError(f"{out} exists and is not a folder")
+        if os.listdir(out) and not overwrite:
+            if fingerprint and os.path.exists(marker) and not os.path.exists(
+                    os.path.join(out, "report.json")):
+                with open(marker, encoding="utf-8") as fh:
+                    if json.load(fh).get("fingerprint") == fingerprint:
+                        return True
+                raise OutputError(f"{out} holds an unfinished run with another config or "
+                                  "input; pass --overwrite to start again")
+            raise OutputError(f"{out} already exists and is not empty; pass --overwrite to "
+                              "replace it")
         if os.listdir(out):
-            if not overwrite:
-                raise OutputError(
-                    f"{out} already exists and is not empty; pass --overwrite to replace it"
-                )
             shutil.rmtree(out)
     try:
         os.makedirs(os.path.join(out, "data"), exist_ok=True)
+        os.makedirs(os.path.join(out, "_work"), exist_ok=True)
+        if fingerprint:
+            tmp = marker + ".tmp"
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump({"fingerprint": fingerprint}, fh)
+            os.replace(tmp, marker)
     except OSError as exc:
-        raise OutputError(f"cannot create {out}: {exc.strerror}") from None
+        raise OutputError(f"cannot create {out}: {exc.strerror or exc}") from None
     if not os.access(out, os.W_OK):
         raise OutputError(f"{out} is not writable")
+    return False
 
 
 def _load_sign(paths: list[str], num_perm: int):
@@ -70,6 +105,32 @@ def _load_sign(paths: list[str], num_perm: int):
     sigs = [t["sig"].combine_chunks().values.to_numpy().reshape(-1, num_perm) for t in tables]
     data["sig"] = np.concatenate(sigs) if sigs else np.zeros((0, num_perm), np.uint32)
     return tables, data
+
+
+def _map_resumable(engine, fn, tasks, stage, progress, *, done, reload):
+    """``engine.map`` over the tasks whose output is not there yet; finished ones are read back.
+
+    Every task output is written under a temporary name and renamed, so an existing final file
+    is a finished task: after a crash the same command skips it.
+    """
+    todo = [t for t in tasks if not done(t)]
+    fresh = iter(engine.map(fn, todo, stage=stage, progress=progress)) if todo else iter(())
+    todo_ids = {id(t) for t in todo}
+    return [next(fresh) if id(t) in todo_ids else reload(t) for t in tasks]
+
+
+def _sign_result_from_file(st):
+    from dedupe.pipeline.sign import REJECTED, SignResult
+
+    table = read_ipc(st.path)
+    rejected = int((table["status"].to_numpy() == REJECTED).sum())
+    return SignResult(st.task.index, table.num_rows, rejected, 0.0, 0)
+
+
+def _shard_result_from_file(st):
+    import pyarrow.parquet as pq
+
+    return {"rows": pq.read_metadata(st.path).num_rows, "seconds": 0.0, "peak_rss": 0}
 
 
 def _exact_jaccard(tables):
@@ -102,8 +163,9 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
     if source_names:
         sources = [replace(s, path=source_names.get(s.path, s.path)) for s in sources]
     schema, task_reasons = check_schemas(sources, cfg)
-    prepare_out(out, cfg.output.overwrite)
-    work = cfg.output.workdir or os.path.join(out, "_work")
+    fingerprint = run_fingerprint(cfg, sources)
+    resumed = prepare_out(out, cfg.output.overwrite, fingerprint)
+    work = os.path.join(cfg.output.workdir or os.path.join(out, "_work"), fingerprint)
     os.makedirs(work, exist_ok=True)
     tasks = plan_tasks(sources)
     engine = make_engine(cfg.engine)
@@ -119,7 +181,9 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
                 )
                 for t in tasks
             ]
-            results = engine.map(sign_task, sign_tasks, stage="sign", progress=progress)
+            results = _map_resumable(engine, sign_task, sign_tasks, "sign", progress,
+                                     done=lambda t: os.path.exists(t.path),
+                                     reload=_sign_result_from_file)
             st.rows = sum(r.rows for r in results)
             st.peak_rss_worker = max([r.peak_rss for r in results], default=0)
         stages.append(st)
@@ -155,7 +219,9 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
         with StageTimer("write") as st:
             shard_tasks, out_file, out_row = _plan_write(cfg, tasks, tables, dec, out, schema,
                                                          spans)
-            wres = engine.map(write_shard, shard_tasks, stage="write", progress=progress)
+            wres = _map_resumable(engine, write_shard, shard_tasks, "write", progress,
+                                  done=lambda t: os.path.exists(t.path),
+                                  reload=_shard_result_from_file)
             st.rows = sum(r["rows"] for r in wres)
             st.tasks = len(shard_tasks)
             st.peak_rss_worker = max([r["peak_rss"] for r in wres], default=0)
@@ -174,8 +240,11 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
         engine.close()
     _check_accounting(results, counts, wres)
     if not cfg.output.workdir:
+        shutil.rmtree(os.path.join(out, "_work"), ignore_errors=True)
+    else:
         shutil.rmtree(work, ignore_errors=True)
     report = _report(cfg, sources, dec, counts, stages, shard_tasks, started, spans, span_stats)
+    report.outputs["resumed"] = resumed
     _write_report(out, report)
     return report
 

@@ -285,8 +285,8 @@ def sign_task(st: SignTask) -> SignResult:
         table = pa.concat_tables(parts, promote_options="default").sort_by("source_row")
     else:
         table = _rejected_part(st, np.zeros(0, np.int64), [])
-    write_ipc(table, st.path)
     _write_span_files(st, table, extra)
+    write_ipc(table, st.path)  # last: an existing sign file means the whole task finished
     rejected = int(pc.sum(pc.equal(table["status"], REJECTED)).as_py() or 0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return SignResult(st.task.index, table.num_rows, rejected, time.perf_counter() - t0, peak)

@@ -57,10 +57,11 @@ def collect_spans(cfg, engine, work: str, sign_paths, tables, kept: np.ndarray, 
                                  cfg.spans.boilerplate_min_docs,
                                  cfg.spans.boilerplate_policy == "keep_first")
                  for p in range(cfg.spans.partitions)]
-        results = engine.map(count_partition, tasks, stage="boilerplate", progress=progress)
-        stats["keys"] = sum(r["keys"] for r in results)
+        todo = [t for t in tasks if not os.path.exists(t.out_path)]
+        results = engine.map(count_partition, todo, stage="boilerplate", progress=progress)
         stats["peak_rss"] = max([r["peak_rss"] for r in results], default=0)
         flagged = load_flagged([t.out_path for t in tasks])
+        stats["keys"] = len(np.unique(flagged["key"].to_numpy()))
         stats["top"] = _top_keys(flagged)
         parts.append(pa.table({
             "g": flagged["g"], "start": flagged["start"], "end": flagged["end"],

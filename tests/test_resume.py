@@ -1,0 +1,92 @@
+"""Crash and resume: SIGKILL at each stage, run the same command again, get the same output."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pyarrow.parquet as pq
+import pytest
+
+import dedupe
+from dedupe.synth import make_corpus
+
+HARNESS = textwrap.dedent("""
+    import os, signal, sys
+    import dedupe
+
+    stage, after = sys.argv[3], int(sys.argv[4])
+
+    def progress(name, done, total, result):
+        if name == stage and done >= after:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    if __name__ == "__main__":
+        dedupe.run([sys.argv[1]], sys.argv[2], workers=int(sys.argv[5]), id_column="id",
+                   rows_per_shard=70, progress=progress)
+""")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("resume")
+    table = make_corpus(420, seed=8)
+    for i in range(6):
+        pq.write_table(table.slice(i * 70, 70), folder / f"part-{i}.parquet")
+    reference = folder.parent / "reference"
+    dedupe.run([folder], reference, workers=1, id_column="id", rows_per_shard=70)
+    return folder, reference
+
+
+def _same_outputs(a, b):
+    assert pq.read_table(a / "manifest.parquet").equals(pq.read_table(b / "manifest.parquet"))
+    assert pq.read_table(a / "spans.parquet").equals(pq.read_table(b / "spans.parquet"))
+    names = sorted(os.listdir(a / "data"))
+    assert names == sorted(os.listdir(b / "data"))
+    for name in names:
+        assert pq.read_table(a / "data" / name).equals(pq.read_table(b / "data" / name))
+
+
+@pytest.mark.parametrize("stage,after,workers", [
+    ("sign", 2, 1), ("sign", 3, 2), ("decide", 1, 1), ("boilerplate", 5, 1), ("write", 2, 2),
+])
+def test_sigkill_then_rerun_gives_the_same_result(corpus, tmp_path, stage, after, workers):
+    folder, reference = corpus
+    script = tmp_path / "harness.py"
+    script.write_text(HARNESS)
+    out = tmp_path / "out"
+    log = tmp_path / "log.txt"
+    with open(log, "w") as fh:
+        proc = subprocess.run([sys.executable, str(script), str(folder), str(out), stage,
+                               str(after), str(workers)], stdout=fh, stderr=fh, timeout=300)
+    assert proc.returncode == -9, log.read_text()
+    assert not (out / "report.json").exists()
+    # no half-written file under a final name
+    for name in os.listdir(out / "data"):
+        pq.read_metadata(out / "data" / name)
+    dedupe.run([folder], out, workers=workers, id_column="id", rows_per_shard=70)
+    _same_outputs(reference, out)
+    assert not (out / "_work").exists()
+
+
+def test_changed_config_does_not_reuse_an_unfinished_run(corpus, tmp_path):
+    folder, _ = corpus
+    script = tmp_path / "harness.py"
+    script.write_text(HARNESS)
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, str(script), str(folder), str(out), "sign", "2", "1"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -9
+    with pytest.raises(dedupe.OutputError, match="unfinished run with another config"):
+        dedupe.run([folder], out, workers=1, id_column="id", rows_per_shard=70, threshold=0.9)
+    dedupe.run([folder], out, workers=1, id_column="id", rows_per_shard=70, threshold=0.9,
+               overwrite=True)
+    assert (out / "report.json").exists()
+
+
+def test_finished_run_is_not_resumed(corpus, tmp_path):
+    folder, reference = corpus
+    with pytest.raises(dedupe.OutputError, match="--overwrite"):
+        dedupe.run([folder], reference, workers=1, id_column="id", rows_per_shard=70)
