@@ -71,7 +71,8 @@ def main():
 @click.option("--engine", type=click.Choice(["local", "serial"]))
 @click.option("--overwrite", is_flag=True, help="Replace an existing run folder.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or summary.")
-def run(inputs, out, config_path, set_values, overwrite, quiet, **options):
+@click.option("--dry-run", is_flag=True, help="Only estimate rows, disk and memory; run nothing.")
+def run(inputs, out, config_path, set_values, overwrite, quiet, dry_run, **options):
     """Deduplicate INPUTS (Parquet/JSONL files, folders, globs, URIs) into OUT."""
     from dedupe.pipeline.runner import run_pipeline
 
@@ -85,6 +86,9 @@ def run(inputs, out, config_path, set_values, overwrite, quiet, **options):
         overrides["output.overwrite"] = True
     try:
         cfg = load_config(config_path, **overrides)
+        if dry_run:
+            _print_plan(cfg)
+            return
         if quiet:
             report = run_pipeline(cfg)
         else:
@@ -154,6 +158,50 @@ def sweep(inputs, out, labels_column, labels_path, thresholds, ngrams, num_perms
                    f"{b['precision']:.3f} recall {b['recall']:.3f} F1 {b['f1']:.3f} "
                    f"ARI {b['ari']:.3f}")
     click.echo(f"{result.table.num_rows} settings -> {out}/report.md ({', '.join(files)})")
+
+
+def _print_plan(cfg) -> None:
+    from dedupe.pipeline.plan import estimate
+
+    def size(n: float) -> str:
+        for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+            if n < 1024:
+                return f"{n:,.1f} {unit}"
+            n /= 1024
+        return f"{n:,.1f} PiB"
+
+    e = estimate(cfg)
+    approx = "" if e["rows_exact"] else " (estimated from the first megabytes)"
+    click.echo(f"inputs: {e['files']} files, {e['tasks']} tasks")
+    click.echo(f"documents: {e['rows']:,}{approx}")
+    click.echo(f"text: {size(e['text_bytes'])}")
+    click.echo(f"work folder: about {size(e['work_disk_bytes'])}; output shards about "
+               f"{size(e['output_bytes_estimate'])}")
+    click.echo(f"memory: main process about {size(e['main_memory_bytes'])}, each of "
+               f"{e['workers']} workers about {size(e['worker_memory_bytes'])}")
+    curve = "  ".join(f"J={k}: {v:.2f}" for k, v in e["s_curve"].items())
+    click.echo(f"bands x rows = {e['bands']} x {e['rows_per_band']}   P(candidate): {curve}")
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="dedupe.toml")
+@click.option("--set", "set_values", multiple=True, help="Override any config key: KEY=VALUE.")
+@click.option("--text-column", help="Column holding the text [text].")
+@click.option("--threshold", type=float, help="Jaccard threshold.")
+@click.option("--num-perm", type=int, help="MinHash permutations.")
+def plan(inputs, config_path, set_values, text_column, threshold, num_perm):
+    """Estimate what `dedupe run` on INPUTS needs, from file metadata only."""
+    overrides = _parse_set(set_values)
+    for key, value in (("input.text_column", text_column), ("lsh.threshold", threshold),
+                       ("minhash.num_perm", num_perm)):
+        if value is not None:
+            overrides[key] = value
+    overrides["input.paths"] = tuple(inputs)
+    try:
+        _print_plan(load_config(config_path, **overrides))
+    except DedupeError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()

@@ -129,3 +129,14 @@ def test_installed_entry_point_runs(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert pq.read_table(tmp_path / "o" / "manifest.parquet").num_rows == 400
+
+
+def test_plan_and_dry_run_read_metadata_only(tmp_path):
+    out = tmp_path / "never"
+    result = CliRunner().invoke(main, ["run", str(SAMPLE), "--out", str(out), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "documents: 400" in result.output and "bands x rows" in result.output
+    assert "work folder" in result.output and "memory" in result.output
+    assert not out.exists()
+    plan = CliRunner().invoke(main, ["plan", str(SAMPLE / "web-000.parquet")])
+    assert plan.exit_code == 0 and "documents: 200" in plan.output

@@ -1,0 +1,89 @@
+"""``dedupe plan`` / ``dedupe run --dry-run``: what a run will cost, from file metadata alone.
+
+Parquet footers give exact row counts and the uncompressed size of the text column. JSONL files
+have no footer: rows are estimated from the file size and the first megabytes of the stream
+(compressed files: from the compressed bytes those lines took). The estimates of work-folder
+disk and memory follow from what each stage stores per row (see the constants below).
+"""
+
+from __future__ import annotations
+
+import gzip
+
+import pyarrow.parquet as pq
+
+from dedupe.io.sources import expand_inputs, open_source, plan_tasks
+from dedupe.near.lsh import s_curve
+from dedupe.pipeline.decide import lsh_params
+
+__all__ = ["estimate"]
+
+# bytes per row of the sign file besides the signature: digest 16, id ~40, lengths and flags 40
+_SIGN_ROW_OVERHEAD = 100
+# boilerplate line records: about one line per 80 characters, 32 bytes each, exact + skeleton
+_LINE_RECORD_PER_TEXT_BYTE = 2 * 32 / 80
+# numpy temporaries of a worker per text byte of a batch (code points, tokens, shingles, blocks)
+_WORKER_BYTES_PER_TEXT_BYTE = 60
+
+
+def _parquet_stats(src, text_column: str) -> tuple[int, int, bool]:
+    fs, path = open_source(src)
+    with fs.open_input_file(path) as fh:
+        meta = pq.ParquetFile(fh).metadata
+    text_bytes = 0
+    for rg in range(meta.num_row_groups):
+        group = meta.row_group(rg)
+        for c in range(group.num_columns):
+            col = group.column(c)
+            if col.path_in_schema == text_column:
+                text_bytes += col.total_uncompressed_size
+    return meta.num_rows, text_bytes, True
+
+
+def _jsonl_stats(src, sample: int = 4 << 20) -> tuple[int, int, bool]:
+    fs, path = open_source(src)
+    if src.compression == "gzip":
+        with fs.open_input_file(path) as raw, gzip.GzipFile(fileobj=raw) as fh:
+            data = fh.read(sample)
+            used = raw.tell() or 1
+    else:
+        with fs.open_input_stream(path, compression=src.compression) as fh:
+            data = fh.read(sample)
+        used = len(data) if src.compression is None else max(1, len(data) // 4)
+    lines = max(1, data.count(b"\n"))
+    if len(data) < sample:  # the whole file was read: exact
+        return lines, len(data), True
+    ratio = len(data) / used
+    total = int(src.size * ratio)
+    return int(total / (len(data) / lines)), total, False
+
+
+def estimate(cfg) -> dict:
+    """Rows, bytes, work-folder disk and memory of a run of ``cfg``, without reading data."""
+    sources = expand_inputs(cfg.input.paths, cfg.input.format)
+    rows = text_bytes = 0
+    exact = True
+    for src in sources:
+        if src.format == "parquet":
+            r, b, e = _parquet_stats(src, cfg.input.text_column)
+        else:
+            r, b, e = _jsonl_stats(src)
+        rows, text_bytes, exact = rows + r, text_bytes + b, exact and e
+    tasks = plan_tasks(sources)
+    k = cfg.minhash.num_perm
+    bands, r = lsh_params(cfg)
+    sign_disk = rows * (k * 4 + _SIGN_ROW_OVERHEAD)
+    line_disk = int(text_bytes * _LINE_RECORD_PER_TEXT_BYTE) if cfg.spans.boilerplate else 0
+    window_disk = int(text_bytes / 6 * 32) if cfg.spans.windows else 0
+    main_memory = rows * (k * 4 + _SIGN_ROW_OVERHEAD + bands * 8 * 2 + 64)
+    avg_doc = text_bytes / rows if rows else 0
+    worker_memory = int(cfg.input.batch_rows * avg_doc * _WORKER_BYTES_PER_TEXT_BYTE) + (150 << 20)
+    return {
+        "files": len(sources), "tasks": len(tasks), "rows": rows, "rows_exact": exact,
+        "text_bytes": text_bytes,
+        "work_disk_bytes": sign_disk + line_disk + window_disk,
+        "output_bytes_estimate": int(text_bytes * 0.4),
+        "main_memory_bytes": main_memory, "worker_memory_bytes": worker_memory,
+        "workers": cfg.engine.resolved_workers, "bands": bands, "rows_per_band": r,
+        "s_curve": s_curve(bands, r),
+    }
