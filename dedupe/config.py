@@ -57,7 +57,10 @@ class InputConfig:
     id_column: str | None = None
     batch_rows: int = 1024  # ~2 MB of text: numpy temporaries stay small and cache-friendly
     on_bad_row: str = "error"  # error | reject
-    max_doc_bytes: int | None = None  # longer texts are truncated for hashing or rejected
+    # texts longer than this are hashed on their first max_doc_bytes bytes (or rejected with
+    # on_long_doc = "reject"); the output keeps them whole. Bounds a worker's memory: a 50 MB
+    # page hashed whole takes several GB of numpy temporaries.
+    max_doc_bytes: int | None = 2_000_000
     on_long_doc: str = "truncate"  # truncate | reject
 
     def __post_init__(self):

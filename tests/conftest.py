@@ -39,3 +39,31 @@ def write_parquet(path: Path, rows: list[dict] | pa.Table, **kw) -> Path:
 @pytest.fixture
 def serial_overrides():
     return {"engine__name": "serial"}
+
+
+# --- fault-injection ledger: every fault test records what it injected and what came out ---
+
+FAULTS: list[dict] = []
+
+
+@pytest.fixture
+def fault_ledger():
+    """Record ``(fault, completed, rows_in, rows_lost)``; summarised at the end of the run."""
+
+    def record(fault: str, completed: bool, rows_in: int, rows_lost: int) -> None:
+        FAULTS.append({"fault": fault, "completed": completed, "rows_in": rows_in,
+                       "rows_lost": rows_lost})
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not FAULTS:
+        return
+    completed = sum(f["completed"] for f in FAULTS)
+    lost = sum(f["rows_lost"] for f in FAULTS)
+    rows = sum(f["rows_in"] for f in FAULTS)
+    terminalreporter.write_sep("-", "fault injection")
+    terminalreporter.write_line(
+        f"faults injected: {len(FAULTS)}, runs completed: {completed}, runs stopped with a "
+        f"clear error: {len(FAULTS) - completed}, input rows: {rows}, rows lost: {lost}")

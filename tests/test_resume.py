@@ -13,6 +13,8 @@ import pytest
 import dedupe
 from dedupe.synth import make_corpus
 
+pytestmark = pytest.mark.faults
+
 HARNESS = textwrap.dedent("""
     import os, signal, sys
     import dedupe
@@ -52,7 +54,8 @@ def _same_outputs(a, b):
 @pytest.mark.parametrize("stage,after,workers", [
     ("sign", 2, 1), ("sign", 3, 2), ("decide", 1, 1), ("boilerplate", 5, 1), ("write", 2, 2),
 ])
-def test_sigkill_then_rerun_gives_the_same_result(corpus, tmp_path, stage, after, workers):
+def test_sigkill_then_rerun_gives_the_same_result(corpus, tmp_path, stage, after, workers,
+                                                  fault_ledger):
     folder, reference = corpus
     script = tmp_path / "harness.py"
     script.write_text(HARNESS)
@@ -69,6 +72,8 @@ def test_sigkill_then_rerun_gives_the_same_result(corpus, tmp_path, stage, after
     dedupe.run([folder], out, workers=workers, id_column="id", rows_per_shard=70)
     _same_outputs(reference, out)
     assert not (out / "_work").exists()
+    rows = pq.read_table(out / "manifest.parquet").num_rows
+    fault_ledger(f"SIGKILL during {stage}, then rerun", True, 420, abs(420 - rows))
 
 
 def test_changed_config_does_not_reuse_an_unfinished_run(corpus, tmp_path):

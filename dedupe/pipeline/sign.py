@@ -8,6 +8,7 @@ these files, never the input text again -- only the final write stage rereads th
 
 from __future__ import annotations
 
+import itertools
 import os
 import resource
 from dataclasses import dataclass
@@ -220,6 +221,32 @@ def _rejected_part(st: SignTask, rows: np.ndarray, reasons: list[str]) -> pa.Tab
     )
 
 
+_BATCH_BYTES = 16 << 20  # text bytes per piece: bounds numpy temporaries whatever the row size
+
+
+def _by_bytes(rb, limit: int):
+    """Cut a read batch into pieces of at most ``limit`` text bytes (at least one row each)."""
+    from dedupe.io.readers import ReadBatch
+
+    batch = rb.batch
+    if batch.num_rows <= 1 or batch.nbytes <= limit:
+        yield rb
+        return
+    text = batch.column(0)
+    size = pc.binary_length(text.fill_null("")).to_numpy(zero_copy_only=False).astype(np.int64)
+    bounds = [0]
+    total = 0
+    for i, s in enumerate(size.tolist()):
+        if total and total + s > limit:
+            bounds.append(i)
+            total = 0
+        total += s
+    bounds.append(batch.num_rows)
+    for k, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+        yield ReadBatch(batch.slice(lo, hi - lo), rb.source_rows[lo:hi],
+                        rb.rejected if k == 0 else [])
+
+
 def spans_enabled(cfg) -> bool:
     sp = cfg.spans
     return sp.repeats or sp.boilerplate or sp.windows or sp.stats or sp.gopher_filter
@@ -280,7 +307,8 @@ def sign_task(st: SignTask) -> SignResult:
             on_bad_row=inp.on_bad_row,
             text_column=inp.text_column,
         ):
-            _sign_batch(rb, st, parts, extra)
+            for piece in _by_bytes(rb, _BATCH_BYTES):
+                _sign_batch(piece, st, parts, extra)
     if parts:
         table = pa.concat_tables(parts, promote_options="default").sort_by("source_row")
     else:
