@@ -217,7 +217,8 @@ class EngineConfig:
     """Who runs the tasks: ``local`` (processes), ``serial`` (in this process, for tests)."""
 
     name: str = "local"
-    workers: int = 0  # 0: one per core
+    workers: int = 0  # 0: one per core (ray: the cluster's CPUs)
+    address: str | None = None  # ray: auto, ray://host:10001, or None for a local Ray
 
     def __post_init__(self):
         _choice("engine.name", self.name, ("local", "serial", "ray"))
@@ -322,6 +323,7 @@ OPTION_KEYS = {
     "workdir": "output.workdir",
     "overwrite": "output.overwrite",
     "workers": "engine.workers",
+    "address": "engine.address",
     "engine": "engine.name",
 }
 

@@ -15,8 +15,6 @@ def make_engine(cfg) -> Engine:
         return SerialEngine()
     if cfg.name == "local":
         return LocalEngine(cfg.resolved_workers)
-    from dedupe.errors import ConfigError
+    from dedupe.engines.ray_engine import RayEngine
 
-    raise ConfigError(
-        "engine 'ray' is not available in this version; use 'local' (the default) or 'serial'"
-    )
+    return RayEngine(cfg.address, cfg.workers)
