@@ -24,7 +24,7 @@ from dedupe.errors import ConfigError, InputError
 from dedupe.evaluate.metrics import pairwise_from_pairs, removed_fraction, score
 from dedupe.io.readers import read_task
 from dedupe.io.sources import expand_inputs, plan_tasks
-from dedupe.near.lsh import band_keys, candidate_pairs, collision_probability
+from dedupe.near.lsh import collision_probability, lsh_candidates
 from dedupe.near.minhash import jaccard_estimate
 from dedupe.pipeline.decide import decide, lsh_params
 from dedupe.pipeline.runner import _load_sign, prepare_out
@@ -113,8 +113,7 @@ def _candidate_similarity(data, cfg) -> np.ndarray:
     valid = (data["status"] == 0) & (data["n_shingles"] > 0)
     idx = np.flatnonzero(valid)
     bands, rows = lsh_params(cfg)
-    keys = band_keys(data["sig"][idx], bands, rows)
-    a, b, _ = candidate_pairs(keys, np.arange(len(idx)), cfg.lsh.max_bucket_size)
+    a, b, _ = lsh_candidates(data["sig"], idx, bands, rows, cfg.lsh.max_bucket_size)
     return jaccard_estimate(data["sig"][idx[a]], data["sig"][idx[b]]), idx[a], idx[b]
 
 

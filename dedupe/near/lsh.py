@@ -14,7 +14,14 @@ import numpy as np
 
 from dedupe.text.hashing import fmix64
 
-__all__ = ["band_keys", "candidate_pairs", "choose_bands", "collision_probability", "s_curve"]
+__all__ = [
+    "band_keys",
+    "candidate_pairs",
+    "choose_bands",
+    "collision_probability",
+    "lsh_candidates",
+    "s_curve",
+]
 
 S_CURVE_POINTS = (0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -94,3 +101,28 @@ def candidate_pairs(keys: np.ndarray, doc_ids: np.ndarray, max_bucket: int):
     code = np.unique(lo.astype(np.int64) * (int(doc_ids.max()) + 1) + hi)
     m = int(doc_ids.max()) + 1
     return code // m, code % m, {"oversized": oversized, "largest": largest}
+
+
+def lsh_candidates(sigs: np.ndarray, rows_idx: np.ndarray, bands: int, rows: int,
+                   max_bucket: int):
+    """Candidate pairs (indices into ``rows_idx``) band by band, never holding every band's keys.
+
+    Memory stays at one band's keys (8 bytes a row) plus the pairs found, instead of an
+    ``(n, bands)`` key matrix and a copy of the signatures.
+    """
+    pair_a, pair_b = [], []
+    stats = {"oversized": 0, "largest": 1}
+    local = np.arange(len(rows_idx), dtype=np.int64)
+    for b in range(bands):
+        keys = band_keys(sigs[rows_idx, b * rows : (b + 1) * rows], 1, rows)
+        a, c, st = candidate_pairs(keys, local, max_bucket)
+        pair_a.append(a)
+        pair_b.append(c)
+        stats["oversized"] += st["oversized"]
+        stats["largest"] = max(stats["largest"], st["largest"])
+    if not pair_a or not sum(len(x) for x in pair_a):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), stats
+    a, c = np.concatenate(pair_a), np.concatenate(pair_b)
+    m = len(rows_idx) + 1
+    code = np.unique(a * m + c)
+    return code // m, code % m, stats

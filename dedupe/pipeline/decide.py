@@ -14,7 +14,7 @@ import numpy as np
 from dedupe.config import DedupeConfig
 from dedupe.near.cluster import connected_components, pick_survivors
 from dedupe.near.exact import exact_groups
-from dedupe.near.lsh import band_keys, candidate_pairs, choose_bands
+from dedupe.near.lsh import choose_bands, lsh_candidates
 from dedupe.near.minhash import jaccard_estimate
 
 __all__ = ["ACTIONS", "Decisions", "decide", "lsh_params"]
@@ -85,9 +85,8 @@ def decide(
     rep[vidx] = vidx[exact_groups(digest[vidx], vidx)]
     reps = vidx[(rep[vidx] == vidx) & (n_shingles[vidx] > 0)]
     bands, rows = lsh_params(cfg)
-    keys = band_keys(sigs[reps], bands, rows)
-    local_a, local_b, bucket_stats = candidate_pairs(
-        keys, np.arange(len(reps)), cfg.lsh.max_bucket_size
+    local_a, local_b, bucket_stats = lsh_candidates(
+        sigs, reps, bands, rows, cfg.lsh.max_bucket_size
     )
     a, b = reps[local_a], reps[local_b]
     ok, _ = _verify(sigs, a, b, cfg.lsh.threshold, cfg.lsh.verify, exact_jaccard)
