@@ -15,6 +15,7 @@ this hardware); the minimum per document is ``np.minimum.reduceat`` along the ro
 from __future__ import annotations
 
 import functools
+import itertools
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from dedupe.text.hashing import fmix32
 __all__ = ["EMPTY", "jaccard_estimate", "permutations", "signatures"]
 
 EMPTY = np.uint32(0xFFFFFFFF)
-_BLOCK = 16384
+_BLOCK = 8192
 
 
 @functools.lru_cache(maxsize=8)
@@ -38,31 +39,38 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
-    """Signatures ``(n_docs, num_perm)`` uint32; a document without shingles gets all ``EMPTY``."""
+    """Signatures ``(n_docs, num_perm)`` uint32; a document without shingles gets all ``EMPTY``.
+
+    Block minima go straight into one ``(num_perm, docs)`` array through ``reduceat(out=...)``,
+    and the scratch block is sized once from the widest block, so a batch allocates no
+    per-block temporaries.
+    """
     a, b = permutations(num_perm, seed)
     n_docs = len(offsets) - 1
-    out = np.full((num_perm, n_docs), EMPTY, dtype=np.uint32)
     counts = np.diff(offsets)
     docs = np.flatnonzero(counts > 0)
     if len(docs) == 0:
-        return np.ascontiguousarray(out.T)
+        return np.full((n_docs, num_perm), EMPTY, dtype=np.uint32)
     mixed = fmix32(hashes.astype(np.uint32, copy=False))
     starts = offsets[docs]
+    stops = offsets[docs + 1]
     # split documents into blocks of about _BLOCK shingles (a long document is a block alone)
     cuts = np.unique(np.searchsorted(starts, np.arange(0, len(mixed), _BLOCK), "left"))
     cuts = np.append(cuts[cuts < len(docs)], len(docs))
-    buf = np.empty(num_perm * max(_BLOCK, int(counts.max())) * 2, np.uint32)
-    for c0, c1 in zip(cuts[:-1], cuts[1:]):
-        s0 = int(starts[c0])
-        s1 = int(offsets[docs[c1 - 1] + 1])
-        width = s1 - s0
-        if num_perm * width > len(buf):
-            buf = np.empty(num_perm * width, np.uint32)
-        t = buf[: num_perm * width].reshape(num_perm, width)
+    widest = int((stops[cuts[1:] - 1] - starts[cuts[:-1]]).max())
+    buf = np.empty(num_perm * widest, np.uint32)
+    mins = np.empty((num_perm, len(docs)), np.uint32)
+    for c0, c1 in itertools.pairwise(cuts.tolist()):
+        s0, s1 = int(starts[c0]), int(stops[c1 - 1])
+        t = buf[: num_perm * (s1 - s0)].reshape(num_perm, s1 - s0)
         np.multiply(a[:, None], mixed[None, s0:s1], out=t)
         np.add(t, b[:, None], out=t)
-        out[:, docs[c0:c1]] = np.minimum.reduceat(t, starts[c0:c1] - s0, axis=1)
-    return np.ascontiguousarray(out.T)
+        np.minimum.reduceat(t, starts[c0:c1] - s0, axis=1, out=mins[:, c0:c1])
+    if len(docs) == n_docs:
+        return np.ascontiguousarray(mins.T)
+    out = np.full((n_docs, num_perm), EMPTY, dtype=np.uint32)
+    out[docs] = mins.T
+    return out
 
 
 def jaccard_estimate(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray:

@@ -15,19 +15,20 @@ characters that map to several (or zero) characters go through a ragged expansio
 NFKC equals whole-string NFKC unless characters compose with their neighbours, so a document that
 contains a combining mark or Hangul jamo first goes through Python's ``unicodedata.normalize``
 (rare on web text; Python's NFKC runs at about 25 MB/s here, the table many times faster).
-Lower-casing is per character: a Greek final sigma becomes ``σ`` wherever it stands, which is
-consistent, and consistency is what a digest needs.
+Lower-casing is per character: a Greek final sigma becomes the ordinary small sigma (U+03C3)
+wherever it stands, which is consistent, and consistency is what a digest needs.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import unicodedata
 
 import numpy as np
 import pyarrow as pa
 
-from dedupe.text.codepoints import decode_utf8
+from dedupe.text.codepoints import byte_offsets, decode_utf8, document_groups
 
 __all__ = ["canonical_codepoints", "canonical_text", "char_table"]
 
@@ -39,6 +40,8 @@ _SPACE = np.uint32(0x20)
 _SINGLE_QUOTES = "\u2018\u2019\u201a\u201b\u2032\u2035\u02bc\u0060\u00b4\uff07"
 _DOUBLE_QUOTES = "\u201c\u201d\u201e\u201f\u2033\u2036\u00ab\u00bb\uff02"
 _ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+_GROUP = 1 << 17  # UTF-8 bytes per group of documents decoded and normalised together
+_LOOP_EXPANSIONS = 256  # up to this many expansions a group is spliced slice by slice
 
 
 def _is_unsafe(ch: str, mapped: str) -> bool:
@@ -102,80 +105,197 @@ def char_table(nfkc: bool, lowercase: bool, punctuation: bool, whitespace: bool)
     return single, exp_start, exp_len, np.array(data, dtype=np.uint32)
 
 
-def _compact(values: np.ndarray, offsets: np.ndarray, keep: np.ndarray):
-    """Drop values where ``keep`` is False and shift the document offsets to match."""
-    kept_before = np.zeros(len(keep) + 1, np.int64)
-    np.cumsum(keep, out=kept_before[1:])
-    return values[keep], kept_before[offsets]
+def _map_chars(cps: np.ndarray, single: np.ndarray) -> np.ndarray:
+    """``single[c]`` for every code point, code points past the table mapping to themselves.
+
+    ``take`` with clipped indices is the gather ``single[min(c, size - 1)]`` in one pass (and
+    faster than fancy indexing); web text almost never leaves the table (planes 0-2), so one
+    ``max`` decides whether the code points beyond it need fixing up at all.
+    """
+    mapped = np.take(single, cps, mode="clip")
+    if len(cps) and int(cps.max()) >= _TABLE_SIZE:
+        beyond = np.flatnonzero(cps >= _TABLE_SIZE)
+        mapped[beyond] = cps[beyond]
+    return mapped
 
 
-def _expand(cps, mapped, offsets, table):
-    """Replace the ``_EXPAND`` positions of ``mapped`` by their zero or more characters."""
+def _delete(values: np.ndarray, offsets: np.ndarray, drops: np.ndarray, keep=None):
+    """Drop the sorted positions ``drops`` and shift the document offsets to match.
+
+    An offset moves left by the number of dropped positions before it, which a binary search
+    in the (sparse) dropped positions counts -- no prefix sum over every element. ``keep``, when
+    given, is the complementary mask already built by the caller.
+    """
+    if keep is None:
+        keep = np.ones(len(values), bool)
+        keep[drops] = False
+    return values[keep], offsets - np.searchsorted(drops, offsets)
+
+
+def _splice(
+    values: np.ndarray,
+    offsets: np.ndarray,
+    docs: np.ndarray,
+    new: np.ndarray,
+    new_offsets: np.ndarray,
+) -> np.ndarray:
+    """``values`` with document ``docs[i]`` replaced by document ``i`` of ``new``."""
+    bounds = offsets.tolist()
+    inner = new_offsets.tolist()
+    pieces, done = [], 0
+    for i, d in enumerate(docs.tolist()):
+        pieces.append(values[done : bounds[d]])
+        pieces.append(new[inner[i] : inner[i + 1]])
+        done = bounds[d + 1]
+    pieces.append(values[done:])
+    return np.concatenate(pieces)
+
+
+def _expand(cps, mapped, offsets, where, table):
+    """Replace the ``_EXPAND`` positions ``where`` of ``mapped`` by their zero or more characters.
+
+    With ``g_i = len_i - 1`` the growth of expansion ``i``, everything after it moves right by
+    the running sum of the ``g`` before it; offsets move by that sum taken at the number of
+    expansions before them (a binary search), so only the sparse expansions are counted.
+    """
     _, exp_start, exp_len, data = table
-    where = np.flatnonzero(mapped == _EXPAND)
-    lens = np.ones(len(mapped), np.int64)
-    lens[where] = exp_len[cps[where]]
-    out_start = np.zeros(len(mapped) + 1, np.int64)
-    np.cumsum(lens, out=out_start[1:])
-    out = np.repeat(mapped, lens)
-    sub_lens = lens[where]
-    sub_pos = np.repeat(out_start[where], sub_lens)
-    within = np.arange(len(sub_pos)) - np.repeat(np.cumsum(sub_lens) - sub_lens, sub_lens)
-    out[sub_pos + within] = data[np.repeat(exp_start[cps[where]], sub_lens) + within]
-    return out, out_start[offsets]
+    src = cps[where]
+    lens = exp_len[src]
+    first = exp_start[src]
+    grow_after = np.cumsum(lens - 1)
+    grow_before = np.zeros(len(where) + 1, np.int64)
+    grow_before[1:] = grow_after
+    new_offsets = offsets + grow_before[np.searchsorted(where, offsets)]
+    if len(where) <= _LOOP_EXPANSIONS:
+        cut = where.tolist()
+        head = first.tolist()
+        tail = (first + lens).tolist()
+        pieces, done = [], 0
+        for i, w in enumerate(cut):
+            pieces.append(mapped[done:w])
+            pieces.append(data[head[i] : tail[i]])
+            done = w + 1
+        pieces.append(mapped[done:])
+        return np.concatenate(pieces).astype(np.uint32, copy=False), new_offsets
+    out = np.empty(len(mapped) + int(grow_after[-1]), np.uint32)
+    total = int(lens.sum())
+    within = np.arange(total) - np.repeat(np.cumsum(lens) - lens, lens)
+    placed = np.repeat(where + grow_before[:-1], lens) + within
+    old = np.ones(len(out), bool)
+    old[placed] = False
+    keep = np.ones(len(mapped), bool)
+    keep[where] = False
+    out[old] = mapped[keep]
+    out[placed] = data[np.repeat(first, lens) + within]
+    return out, new_offsets
 
 
 def _collapse_spaces(cps: np.ndarray, offsets: np.ndarray):
-    """One space per whitespace run, none at either end of a document."""
+    """One space per whitespace run, none at either end of a document.
+
+    A space is dropped when it follows a space or starts its document; of a document's trailing
+    run that leaves the first space, found from the dropped positions ``D`` alone: a run of
+    consecutive dropped positions is where ``D[i] - i`` is constant, so the run that ends at the
+    document's last position starts at the first index with that key (a binary search), and the
+    kept space sits just before it. Everything is then deleted in one pass.
+    """
+    n = len(cps)
+    if n == 0:
+        return cps, offsets
     space = cps == _SPACE
-    if not space.any():
+    drop = np.empty(n, bool)
+    drop[0] = space[0]
+    np.logical_and(space[1:], space[:-1], out=drop[1:])
+    starts = offsets[:-1]
+    starts = starts[starts < n]
+    drop[starts] = space[starts]
+    dropped = np.flatnonzero(drop)
+    begin, end = offsets[:-1], offsets[1:]
+    filled = np.flatnonzero(end > begin)
+    filled = filled[space[end[filled] - 1]]
+    if len(filled):
+        last = end[filled] - 1
+        kept = last.copy()
+        if len(dropped):
+            at = np.searchsorted(dropped, last)
+            hit = dropped[np.minimum(at, len(dropped) - 1)] == last
+            if hit.any():
+                key = dropped - np.arange(len(dropped))
+                run = np.searchsorted(key, key[at[hit]], "left")
+                kept[hit] = dropped[run] - 1
+        kept = kept[kept >= begin[filled]]
+        if len(kept):
+            dropped = np.sort(np.concatenate([dropped, kept]))
+            drop[kept] = True
+    if len(dropped) == 0:
         return cps, offsets
-    prev = np.ones(len(cps), bool)
-    prev[1:] = space[:-1]
-    prev[offsets[:-1][offsets[:-1] < len(cps)]] = True  # a document start acts like a space
-    cps, offsets = _compact(cps, offsets, ~(space & prev))
-    ends = offsets[1:][offsets[1:] > offsets[:-1]]
-    trailing = ends[cps[ends - 1] == _SPACE] - 1
-    if len(trailing) == 0:
-        return cps, offsets
-    keep = np.ones(len(cps), bool)
-    keep[trailing] = False
-    return _compact(cps, offsets, keep)
+    return _delete(cps, offsets, dropped, np.logical_not(drop, out=drop))
 
 
-def _python_nfkc(arr: pa.Array, docs: np.ndarray) -> pa.Array:
-    values = arr.to_pylist()
-    for i in docs.tolist():
-        values[i] = unicodedata.normalize("NFKC", values[i])
-    return pa.array(values, pa.string())
+def _renormalize(arr: pa.Array, docs: np.ndarray, cps, mapped, offsets, single):
+    """Whole-document NFKC (Python's) for ``docs``, spliced into the group's arrays.
+
+    Decoding is per document, so decoding only the rewritten documents and splicing them in
+    equals decoding the whole rewritten group. After NFKC a combining mark that stays is kept
+    as it is.
+    """
+    values = arr.take(pa.array(docs)).to_pylist()
+    fixed = pa.array([unicodedata.normalize("NFKC", v) for v in values], pa.string())
+    new_cps, new_offsets = decode_utf8(fixed)
+    new_mapped = _map_chars(new_cps, single)
+    unsafe = np.flatnonzero(new_mapped == _UNSAFE)
+    new_mapped[unsafe] = new_cps[unsafe]
+    cps = _splice(cps, offsets, docs, new_cps, new_offsets)
+    mapped = _splice(mapped, offsets, docs, new_mapped, new_offsets)
+    lengths = np.diff(offsets)
+    lengths[docs] = np.diff(new_offsets)
+    offsets = np.zeros(len(offsets), np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return cps, mapped, offsets
 
 
 def canonical_codepoints(arr: pa.Array, cfg) -> tuple[np.ndarray, np.ndarray]:
-    """Whole-batch canonical form as ``(code_points, offsets)`` for a NormalizeConfig."""
+    """Whole-batch canonical form as ``(code_points, offsets)`` for a NormalizeConfig.
+
+    Every step, decoding included, is per document, so the batch is cut into groups of whole
+    documents of about ``_GROUP`` UTF-8 bytes and each group is decoded and normalised on its
+    own: its arrays stay in cache and are about the same size from group to group (so memory
+    is reused instead of faulted in afresh). The groups' results are concatenated, which
+    equals running every step on the whole batch.
+    """
     if arr.null_count:
         arr = arr.fill_null("")
-    cps, offsets = decode_utf8(arr)
     if not (cfg.nfkc or cfg.lowercase or cfg.fold_punctuation or cfg.fold_whitespace):
-        return cps, offsets
+        return decode_utf8(arr)
     table = char_table(cfg.nfkc, cfg.lowercase, cfg.fold_punctuation, cfg.fold_whitespace)
+    cuts = document_groups(byte_offsets(arr), _GROUP)
+    if len(cuts) <= 2:
+        return _canonical_group(arr, table, cfg.fold_whitespace)
+    parts, new_offsets, base = [], np.zeros(len(arr) + 1, np.int64), 0
+    for g0, g1 in itertools.pairwise(cuts.tolist()):
+        part, part_offsets = _canonical_group(arr.slice(g0, g1 - g0), table, cfg.fold_whitespace)
+        parts.append(part)
+        new_offsets[g0 + 1 : g1 + 1] = part_offsets[1:] + base
+        base += len(part)
+    return np.concatenate(parts), new_offsets
+
+
+def _canonical_group(arr: pa.Array, table, fold_whitespace: bool):
+    """Decode, table map, whole-document NFKC where needed, expansions, whitespace folding."""
+    cps, offsets = decode_utf8(arr)
     single = table[0]
-    mapped = single[np.minimum(cps, _TABLE_SIZE - 1)]
-    beyond = cps >= _TABLE_SIZE
-    if beyond.any():
-        mapped[beyond] = cps[beyond]
-    special = mapped >= _SPECIAL
-    if special.any():
-        unsafe = np.flatnonzero(mapped == _UNSAFE)
+    mapped = _map_chars(cps, single)
+    if len(mapped) and int(mapped.max()) >= _SPECIAL:
+        special = np.flatnonzero(mapped >= _SPECIAL)
+        unsafe = special[mapped[special] == _UNSAFE]
         if len(unsafe):
             docs = np.unique(np.searchsorted(offsets, unsafe, "right") - 1)
-            cps, offsets = decode_utf8(_python_nfkc(arr, docs))
-            mapped = single[np.minimum(cps, _TABLE_SIZE - 1)]
-            mapped[cps >= _TABLE_SIZE] = cps[cps >= _TABLE_SIZE]
-            # after NFKC a combining mark that stays is kept as it is
-            mapped[mapped == _UNSAFE] = cps[mapped == _UNSAFE]
-        if (mapped == _EXPAND).any():
-            mapped, offsets = _expand(cps, mapped, offsets, table)
-    if cfg.fold_whitespace:
+            cps, mapped, offsets = _renormalize(arr, docs, cps, mapped, offsets, single)
+            special = np.flatnonzero(mapped == _EXPAND)
+        where = special[mapped[special] == _EXPAND]
+        if len(where):
+            mapped, offsets = _expand(cps, mapped, offsets, where, table)
+    if fold_whitespace:
         mapped, offsets = _collapse_spaces(mapped, offsets)
     return mapped, offsets
 

@@ -16,6 +16,7 @@ import numpy as np
 __all__ = ["SEPARATOR", "SINGLE", "WORD", "char_classes", "tokenize"]
 
 SEPARATOR, WORD, SINGLE = 0, 1, 2
+_WIDE = 0x40000  # code points from here up are WORD
 
 _SINGLE_RANGES = (
     (0x0E00, 0x0EFF),  # Thai, Lao
@@ -47,13 +48,25 @@ def char_classes() -> np.ndarray:
     return table
 
 
-def _classes(cps: np.ndarray) -> np.ndarray:
-    table = char_classes()
-    cls = np.full(len(cps), WORD, dtype=np.uint8)
-    bmp = cps < 0x10000
-    cls[bmp] = table[cps[bmp]]
-    cls[(cps >= 0x20000) & (cps < 0x40000)] = SINGLE  # CJK extension planes
-    return cls
+@functools.lru_cache(maxsize=1)
+def _wide_classes() -> np.ndarray:
+    """:func:`char_classes` extended over planes 1-3 plus one WORD entry for everything above.
+
+    Plane 1 is WORD and the CJK extension planes 2-3 are SINGLE, so a gather that clips its
+    indices at ``0x40000`` classifies every code point in one pass.
+    """
+    table = np.full(_WIDE + 1, WORD, dtype=np.uint8)
+    table[:0x10000] = char_classes()
+    table[0x20000:0x40000] = SINGLE
+    table.flags.writeable = False
+    return table
+
+
+def _classes(cps: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Class of every code point: one clipped gather (into ``out`` when given)."""
+    if out is None:
+        out = np.empty(len(cps), np.uint8)
+    return np.take(_wide_classes(), cps, out=out, mode="clip")
 
 
 def tokenize(cps: np.ndarray, offsets: np.ndarray):
@@ -61,21 +74,31 @@ def tokenize(cps: np.ndarray, offsets: np.ndarray):
 
     ``starts``/``ends`` index into ``cps``; document ``i`` owns tokens
     ``token_offsets[i]:token_offsets[i+1]``. No token crosses a document boundary.
+
+    With the class sequence padded by a separator at both ends, a token edge sits between two
+    neighbours ``j - 1, j`` whose classes differ, at a document boundary, or next to a SINGLE
+    character (one-character tokens). A token starts at ``j`` on an edge when ``j`` is a token
+    character and ends at ``j`` on an edge when ``j - 1`` is one, so starts and ends come from
+    two masks over the same edge array and pair up in order.
     """
     n = len(cps)
     if n == 0:
         empty = np.zeros(0, np.int64)
         return empty, empty, np.zeros(len(offsets), np.int64)
-    cls = _classes(cps)
+    cls = np.empty(n + 2, np.uint8)  # cls[j + 1] is the class of cps[j]
+    cls[0] = cls[n + 1] = SEPARATOR
+    _classes(cps, out=cls[1 : n + 1])
+    edge = cls[1:] != cls[:-1]  # edge[j]: between cps[j - 1] and cps[j], j = 0..n
+    edge[offsets] = True
+    if int(cls.max()) == SINGLE:
+        edge[:n] |= cls[1 : n + 1] == SINGLE
     is_tok = cls != SEPARATOR
-    boundary = np.zeros(n + 1, bool)
-    boundary[offsets] = True
-    prev = np.empty(n, np.uint8)
-    prev[0] = SEPARATOR
-    prev[1:] = cls[:-1]
-    start_mask = is_tok & ((prev != cls) | (cls == SINGLE) | boundary[:n])
-    starts = np.flatnonzero(start_mask)
-    breaks = np.flatnonzero(np.concatenate([start_mask | ~is_tok, [True]]) | boundary)
-    ends = breaks[np.searchsorted(breaks, starts, side="right")]
+    starts = np.flatnonzero(edge[:n] & is_tok[1 : n + 1])
+    ends = np.flatnonzero(edge[1:] & is_tok[1 : n + 1])
+    ends += 1
     token_offsets = np.searchsorted(starts, offsets)
-    return starts.astype(np.int64), ends.astype(np.int64), token_offsets.astype(np.int64)
+    return (
+        starts.astype(np.int64, copy=False),
+        ends.astype(np.int64, copy=False),
+        token_offsets.astype(np.int64, copy=False),
+    )
