@@ -64,6 +64,23 @@ def main():
 @click.option("--max-bucket-size", type=int, help="Cap on an LSH bucket's members.")
 @click.option("--verify", type=click.Choice(["signature", "exact", "none"]))
 @click.option("--survivor", help="first | longest | max:COLUMN")
+@click.option("--spans/--no-spans", default=None, help="Flag text repeated inside a page [on].")
+@click.option("--span-min-tokens", type=int, help="Shortest repeat or shared passage [10].")
+@click.option("--span-near/--no-span-near", default=None, help="Also near repeats [on].")
+@click.option("--boilerplate/--no-boilerplate", default=None,
+              help="Flag lines and paragraphs repeated across pages [on].")
+@click.option("--boilerplate-min-docs", type=int, help="Pages a line must be in [3].")
+@click.option("--boilerplate-policy", type=click.Choice(["all", "keep_first"]),
+              help="Flag every copy (all) or keep the first page's copy.")
+@click.option("--boilerplate-windows", is_flag=True, default=None,
+              help="Also count every run of --span-min-tokens tokens across pages.")
+@click.option("--remove-spans", is_flag=True, default=None,
+              help="Cut flagged spans out of the output text.")
+@click.option("--min-length", type=int, help="Characters a page must keep after --remove-spans.")
+@click.option("--repetition-stats", is_flag=True, default=None,
+              help="Gopher repetition statistics in the manifest.")
+@click.option("--gopher-filter", is_flag=True, default=None,
+              help="Remove pages above the Gopher repetition limits.")
 @click.option("--rows-per-shard", type=int)
 @click.option("--bytes-per-shard", type=int)
 @click.option("--workdir", help="Folder for intermediate files [OUT/_work].")

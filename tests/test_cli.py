@@ -140,3 +140,18 @@ def test_plan_and_dry_run_read_metadata_only(tmp_path):
     assert not out.exists()
     plan = CliRunner().invoke(main, ["plan", str(SAMPLE / "web-000.parquet")])
     assert plan.exit_code == 0 and "documents: 200" in plan.output
+
+
+def test_span_options_reach_the_config(tmp_path):
+    out = tmp_path / "o"
+    result = CliRunner().invoke(main, [
+        "run", str(SAMPLE), "--out", str(out), "--workers", "1", "-q", "--remove-spans",
+        "--min-length", "20", "--boilerplate-min-docs", "4", "--span-min-tokens", "12",
+        "--boilerplate-policy", "keep_first", "--no-span-near", "--repetition-stats"])
+    assert result.exit_code == 0, result.output
+    spans = json.loads((out / "report.json").read_text())["parameters"]["spans"]
+    assert spans["remove"] and spans["min_length"] == 20 and spans["boilerplate_min_docs"] == 4
+    assert spans["min_tokens"] == 12 and spans["boilerplate_policy"] == "keep_first"
+    assert spans["near"] is False and spans["stats"] is True
+    assert pq.read_table(out / "spans.parquet").num_rows > 0
+    assert "dup_line_frac" in pq.read_table(out / "manifest.parquet").column_names
