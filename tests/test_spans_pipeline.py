@@ -207,3 +207,28 @@ def test_repetition_stats_columns_and_gopher_filter(tmp_path):
     ref = repetition_stats(rows[1]["text"])
     for name, value in ref.items():
         assert m["ok"][name] == pytest.approx(value)
+
+
+def test_line_splitting_fast_and_slow_paths_agree():
+    import numpy as np
+    import pyarrow as pa
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from dedupe.spans.boilerplate import _split_lines_slow, split_lines
+    from dedupe.text.codepoints import decode_utf8
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.text(alphabet=" \t\n\u00a0ab\u3000", max_size=80), min_size=1, max_size=5))
+    def check(texts):
+        cps, off = decode_utf8(pa.array(texts))
+        fast = split_lines(cps, off)
+        slow = _split_lines_slow(cps, off)
+        for f, s in zip(fast, slow):
+            assert np.array_equal(f, s)
+
+    check()
+    long_ws = "x" + " " * 500 + "\n" + " " * 300 + "y"
+    cps, off = decode_utf8(pa.array([long_ws]))
+    doc, start, end = split_lines(cps, off)
+    assert [long_ws[s:e] for s, e in zip(start, end)] == ["x", "y"]

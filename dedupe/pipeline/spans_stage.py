@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from dedupe.io.spill import read_ipc, write_ipc
-from dedupe.spans.boilerplate import count_keys, line_keys
+from dedupe.spans.boilerplate import count_keys, line_keys_from_tokens
 
 __all__ = ["BoilerplateTask", "count_partition", "span_parts", "write_lines"]
 
@@ -49,8 +49,7 @@ def span_parts(text: pa.Array, rows: np.ndarray, valid: np.ndarray, cfg):
     text = text.fill_null("") if text.null_count else text
     repeats = lines = None
     stats = {}
-    tokens = batch_tokens(text) if (sp.repeats or sp.windows or sp.stats or sp.gopher_filter) \
-        else None
+    tokens = batch_tokens(text)
     if sp.repeats:
         rep = batch_repeats(text, min_tokens=sp.min_tokens, near=sp.near,
                             near_threshold=sp.near_threshold, tokens=tokens)
@@ -61,7 +60,7 @@ def span_parts(text: pa.Array, rows: np.ndarray, valid: np.ndarray, cfg):
                             "exact": rep.exact[keep]}, schema=REPEAT_SCHEMA)
     parts = []
     if sp.boilerplate:
-        ln = line_keys(text, cfg.normalize)
+        ln = line_keys_from_tokens(tokens)
         keep = valid[ln.doc]
         doc, start, end = ln.doc[keep], ln.start[keep], ln.end[keep]
         skel = ln.skeleton[keep]

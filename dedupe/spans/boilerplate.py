@@ -29,7 +29,14 @@ from dedupe.text.hashing import run_hashes
 from dedupe.text.normalize import canonical_codepoints
 from dedupe.text.tokens import tokenize
 
-__all__ = ["Lines", "count_keys", "line_keys", "paragraphs", "split_lines"]
+__all__ = [
+    "Lines",
+    "count_keys",
+    "line_keys",
+    "line_keys_from_tokens",
+    "paragraphs",
+    "split_lines",
+]
 
 _CAPITALISED = r"\p{Lu}[\p{L}\p{M}'\x{2019}.&-]*(?:[ \t]+\p{Lu}[\p{L}\p{M}'\x{2019}.&-]*)*"
 _WS = np.zeros(0x3001, bool)
@@ -48,8 +55,49 @@ class Lines:
     skeleton: np.ndarray
 
 
+def _is_ws(cps: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    c = cps[pos]
+    out = np.zeros(len(pos), bool)
+    small = c < len(_WS)
+    out[small] = _WS[c[small]]
+    return out
+
+
 def split_lines(cps: np.ndarray, offsets: np.ndarray):
-    """``(doc, start, end)`` of every non-blank line, trimmed; offsets are within the document."""
+    """``(doc, start, end)`` of every non-blank line, trimmed; offsets are within the document.
+
+    Trimming steps the ends of only those lines that still start or end in whitespace, so the
+    cost follows the whitespace at line ends, not the length of the text.
+    """
+    n_docs = len(offsets) - 1
+    nl = np.flatnonzero(cps == 10)
+    starts = np.sort(np.concatenate([offsets[:-1], nl + 1]))
+    ends = np.sort(np.concatenate([nl, offsets[1:]]))
+    for _ in range(64):  # leading whitespace
+        live = np.flatnonzero(starts < ends)
+        step = live[_is_ws(cps, starts[live])]
+        if len(step) == 0:
+            break
+        starts[step] += 1
+    else:
+        return _split_lines_slow(cps, offsets)
+    for _ in range(64):  # trailing whitespace
+        live = np.flatnonzero(starts < ends)
+        step = live[_is_ws(cps, ends[live] - 1)]
+        if len(step) == 0:
+            break
+        ends[step] -= 1
+    else:
+        return _split_lines_slow(cps, offsets)
+    keep = starts < ends
+    t_start, t_end = starts[keep], ends[keep]
+    doc = np.searchsorted(offsets, t_start, "right") - 1
+    doc = np.minimum(doc, max(n_docs - 1, 0))
+    return doc, t_start - offsets[doc], t_end - offsets[doc]
+
+
+def _split_lines_slow(cps: np.ndarray, offsets: np.ndarray):
+    """The same as ``split_lines`` for text with very long whitespace runs at line ends."""
     n_docs = len(offsets) - 1
     nl = np.flatnonzero(cps == 10)
     starts = np.sort(np.concatenate([offsets[:-1], nl + 1]))
@@ -180,3 +228,109 @@ def count_keys(keys: np.ndarray, docs: np.ndarray):
     starts = np.flatnonzero(new_key)
     counts = np.diff(np.append(starts, len(k)))
     return k[starts], counts, d[starts]
+
+
+# --- keys from the batch's tokens (shared with repeat detection; no second canonical pass) ---
+
+_M = np.uint64(0x9E3779B97F4A7C15)
+_NUMBER = np.uint64(0x2545F4914F6CDD1D)  # stands for any token that starts with a digit
+_CAPS = np.uint64(0x4F1BBCDCBFA53E0B)  # stands for a run of capitalised tokens
+_pow_cache: dict[str, np.ndarray] = {}
+
+
+def _powers(n: int) -> np.ndarray:
+    have = _pow_cache.get("p")
+    if have is None or len(have) < n + 1:
+        size = max(n + 1, 4096, 0 if have is None else 2 * len(have))
+        p = np.full(size, _M, np.uint64)
+        p[0] = 1
+        with np.errstate(over="ignore"):
+            np.multiply.accumulate(p, out=p)
+        _pow_cache["p"] = p
+    return _pow_cache["p"]
+
+
+def _inverse_powers(n: int) -> np.ndarray:
+    have = _pow_cache.get("i")
+    if have is None or len(have) < n + 1:
+        size = max(n + 1, 4096, 0 if have is None else 2 * len(have))
+        p = np.full(size, np.uint64(pow(int(_M), -1, 1 << 64)), np.uint64)
+        p[0] = 1
+        with np.errstate(over="ignore"):
+            np.multiply.accumulate(p, out=p)
+        _pow_cache["i"] = p
+    return _pow_cache["i"]
+
+
+def _upper_table() -> np.ndarray:
+    if "upper" not in _pow_cache:
+        table = np.zeros(0x30000, bool)
+        for cp in range(0x30000):
+            if not (0xD800 <= cp < 0xE000) and chr(cp).isupper():
+                table[cp] = True
+        _pow_cache["upper"] = table
+    return _pow_cache["upper"]
+
+
+def line_keys_from_tokens(tokens) -> Lines:
+    """Line and paragraph keys of a batch from its tokens (``dedupe.spans.batch.BatchTokens``).
+
+    A line's exact key hashes its token sequence (normalised tokens, punctuation ignored), with
+    tokens that start with a digit replaced by one symbol when at least two other tokens remain;
+    its skeleton key also replaces every run of capitalised tokens by one symbol (kept only with
+    at least three solid tokens). A line without tokens ("|", "***") hashes its characters.
+    """
+    cps, offsets = tokens.cps, tokens.offsets
+    doc, start, end = split_lines(cps, offsets)
+    if len(doc) == 0:
+        z = np.zeros(0, np.uint64)
+        return Lines(doc, start, end, z, z)
+    p_doc, p_start, p_end = paragraphs(cps, offsets, doc, start, end)
+    n_lines = len(doc)
+    doc = np.concatenate([doc, p_doc])
+    start = np.concatenate([start, p_start])
+    end = np.concatenate([end, p_end])
+    g_start, g_end = offsets[doc] + start, offsets[doc] + end
+    t_lo = np.searchsorted(tokens.starts, g_start)
+    t_hi = np.searchsorted(tokens.starts, g_end)
+    first = cps[np.minimum(tokens.starts, max(len(cps) - 1, 0))] if len(cps) else cps
+    numeric = (first >= 48) & (first <= 57)
+    upper = _upper_table()[np.minimum(first, 0x2FFFF)] & ~numeric
+    masked_h = np.where(numeric, _NUMBER, tokens.hashes)
+    solid = np.concatenate([[0], np.cumsum(~numeric)])
+    n_solid = solid[t_hi] - solid[t_lo]
+    exact_masked = _runs(masked_h, t_lo, t_hi)
+    exact_raw = _runs(tokens.hashes, t_lo, t_hi)
+    exact = np.where(n_solid >= 2, exact_masked, exact_raw)
+    # skeleton: collapse capitalised runs, over lines only
+    prev_upper = np.zeros(len(upper), bool)
+    prev_upper[1:] = upper[:-1]
+    keep = ~(upper & prev_upper)
+    keep[t_lo[:n_lines][t_lo[:n_lines] < len(keep)]] = True  # a line's first token always stays
+    skel_vals = np.where(upper, _CAPS, masked_h)[keep]
+    kept_before = np.concatenate([[0], np.cumsum(keep)])
+    s_lo, s_hi = kept_before[t_lo[:n_lines]], kept_before[t_hi[:n_lines]]
+    skeleton = _runs(skel_vals, s_lo, s_hi)
+    plain = np.concatenate([[0], np.cumsum(~numeric & ~upper)])
+    n_plain = plain[t_hi[:n_lines]] - plain[t_lo[:n_lines]]
+    skeleton = np.where(n_plain >= 3, skeleton, np.uint64(0))
+    skeleton[skeleton == exact[:n_lines]] = 0
+    skeleton = np.concatenate([skeleton, np.zeros(len(p_doc), np.uint64)])
+    empty = t_hi == t_lo
+    if empty.any():
+        exact[empty] = run_hashes(cps, g_start[empty], g_end[empty])
+    order = np.lexsort((start, doc))
+    return Lines(doc[order], start[order], end[order], exact[order], skeleton[order])
+
+
+def _runs(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``sequence_hashes`` for runs given as (possibly overlapping) ``[lo, hi)`` ranges."""
+    n = len(values)
+    pw = _powers(n)
+    inv = _inverse_powers(n)
+    with np.errstate(over="ignore"):
+        terms = values.astype(np.uint64) * pw[n - 1 - np.arange(n)] if n else values
+        prefix = np.zeros(n + 1, np.uint64)
+        np.cumsum(terms, out=prefix[1:])
+        raw = prefix[hi] - prefix[lo]
+        return (raw * inv[n - hi]) ^ ((hi - lo).astype(np.uint64) * _NUMBER)
