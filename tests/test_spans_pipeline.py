@@ -230,5 +230,5 @@ def test_line_splitting_fast_and_slow_paths_agree():
     check()
     long_ws = "x" + " " * 500 + "\n" + " " * 300 + "y"
     cps, off = decode_utf8(pa.array([long_ws]))
-    doc, start, end = split_lines(cps, off)
+    _, start, end = split_lines(cps, off)
     assert [long_ws[s:e] for s, e in zip(start, end)] == ["x", "y"]
