@@ -86,6 +86,11 @@ def print_summary(report, console: Console | None = None) -> None:
     lsh = report.lsh
     curve = "  ".join(f"J={k}: {v:.2f}" for k, v in lsh["s_curve"].items())
     console.print(f"bands x rows = {lsh['bands']} x {lsh['rows']}   P(candidate): {curve}")
+    if report.spans:
+        rep, bp = report.spans.get("repeat", {}), report.spans.get("boilerplate", {})
+        console.print(f"spans: {rep.get('spans', 0):,} repeated inside pages, "
+                      f"{bp.get('spans', 0):,} boilerplate in {bp.get('documents', 0):,} pages "
+                      f"-> {report.out}/spans.parquet")
     stages = "  ".join(f"{s['name']} {s['seconds']:.1f}s" for s in report.stages)
     console.print(f"{report.rows:,} rows in {report.seconds:.1f}s ({stages})")
     console.print(f"report: {report.out}/report.md")
