@@ -6,13 +6,21 @@ every system clusters the same rows, and every clustering is graded by the same 
 ``dedupe.evaluate.score`` (pairwise precision, recall, F1 and adjusted Rand index against
 reference clusters), so differences come from the systems and not from the grading.
 
-Each system is run twice per data set:
+Each system is reported at two settings per data set:
 
 * ``defaults``: what a user gets without tuning (the library's documented defaults);
 * ``best``: the best pairwise F1 over a grid of thresholds (0.05..0.95 step 0.05) and, where
   cheap, shingle sizes; for datatrove, whose threshold is implied by bands x rows, over a few
   bands x rows choices. This is tuned on the evaluation data itself, for every system alike, so
-  it is an upper bound of what each method can do, not a held-out estimate.
+  it is an upper bound of what each method can do, not a held-out estimate. text-dedup and
+  datatrove run their whole pipeline once per setting, so they are swept at their default
+  5-grams only (``--td-ngrams`` / ``--dt-ngrams`` widen that); where another system's best
+  uses another n, a ``best at n=5`` row shows it under the same restriction.
+
+``seconds`` is the wall time of one run at that setting, imports and interpreter start
+excluded: for datasketch and rensa the signature time for that n plus the LSH and clustering
+time; for the others the whole call (reading the JSONL, writing their outputs). It is one run
+on a shared 2-core machine, so read it as an order of magnitude.
 
 Systems (see ``--help`` for the grids):
 
@@ -36,6 +44,12 @@ text-dedup and datatrove pin versions that conflict with the project's environme
 in a separate interpreter (``--peers-python``, a virtualenv with both installed) as
 ``bench_peers.py --worker NAME``; that mode imports nothing from dedupe. A peer that cannot be
 imported or fails is reported as not run, with the reason, instead of stopping the benchmark.
+Setting that interpreter up (the extra packages are what datatrove's MinHash path needs but does
+not declare: spaCy for its English word tokenizer, ``tokenizers`` imported by its package,
+``orjson`` for its JSONL reader; and datatrove 0.10.1 hashes ``str``, which xxhash 4 refuses)::
+
+    python -m venv /tmp/peers-venv
+    /tmp/peers-venv/bin/pip install text-dedup datatrove spacy tokenizers orjson "xxhash<4"
 
 Data sets (``--data-root`` holds the first two):
 
@@ -50,6 +64,7 @@ Data sets (``--data-root`` holds the first two):
 * ``synth``: ``dedupe.synth.make_corpus(5000, seed=3)``, planted clusters of edited copies.
 
     python benchmarks/bench_peers.py --out-json /tmp/bench_peers.json
+    python benchmarks/bench_peers.py --resume ...     # reuse finished text-dedup / datatrove runs
     python benchmarks/bench_peers.py --datasets onestop --systems dedupe,datasketch,rensa
 """
 
