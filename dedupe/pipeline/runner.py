@@ -59,6 +59,16 @@ def run_fingerprint(cfg: DedupeConfig, sources) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+def _remove_partial_files(out: str) -> None:
+    """Delete the temporary files a killed run left (never a file under a final name)."""
+    for folder in (os.path.join(out, "data"), os.path.join(out, "manifest.parquet"), out):
+        if not os.path.isdir(folder):
+            continue
+        for name in os.listdir(folder):
+            if name.startswith(".") and ".tmp" in name:
+                os.unlink(os.path.join(folder, name))
+
+
 def prepare_out(out: str, overwrite: bool, fingerprint: str | None = None) -> bool:
     """Create the run folder. Returns True when an unfinished run of the same fingerprint is
     there to resume; refuses any other non-empty folder unless ``overwrite``."""
@@ -73,6 +83,7 @@ def prepare_out(out: str, overwrite: bool, fingerprint: str | None = None) -> bo
                     os.path.join(out, "report.json")):
                 with open(marker, encoding="utf-8") as fh:
                     if json.load(fh).get("fingerprint") == fingerprint:
+                        _remove_partial_files(out)
                         return True
                 raise OutputError(f"{out} holds an unfinished run with another config or "
                                   "input; pass --overwrite to start again")
