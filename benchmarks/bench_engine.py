@@ -211,6 +211,7 @@ class UnionFind:
 
 
 def _read_input(paths: list[str]) -> pa.Table:
+    """All columns, in shard order: the peers write whole kept rows, as dedupe does."""
     return pa.concat_tables([pq.read_table(p) for p in paths])
 
 
@@ -226,10 +227,14 @@ def _write_kept(table: pa.Table, uf: UnionFind, out: Path) -> np.ndarray:
 
 
 def run_datasketch(paths: list[str], out: Path, cfg: dict) -> dict:
+    """The loop as datasketch's documentation teaches it: one object and one ``update`` per shingle.
+
+    Its per-shingle Python cost is what people who write this loop pay, so it is kept as is
+    (no ``update_batch``, no shared permutations) rather than tuned.
+    """
     from datasketch import MinHash, MinHashLSH
 
     n, num_perm, bands, rows = cfg["ngram"], cfg["num_perm"], cfg["bands"], cfg["rows"]
-
     t0 = time.perf_counter()
     table = _read_input(paths)
     texts = table.column("text").to_pylist()
@@ -300,6 +305,7 @@ def run_rensa(paths: list[str], out: Path, cfg: dict) -> dict:
 
 
 def run_dedupe(paths: list[str], out: Path, workers: int, options: dict) -> dict:
+    """One ``dedupe.run``; its clusters are read back from the manifest, as a user would."""
     import dedupe
 
     t0 = time.perf_counter()
@@ -402,6 +408,7 @@ def cpu_pressure_total() -> float:
 
 
 def cpu_pressure_avg10() -> float:
+    """Share (%) of the last 10 s in which some task waited for a CPU; 0 where unknown."""
     try:
         with open("/proc/pressure/cpu") as fh:
             return float(fh.readline().split("avg10=")[1].split()[0])
@@ -839,7 +846,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         args.snapshot, args.snapshot_tag = snapshot_dedupe(Path(args.workdir))
     sys.path.insert(0, str(args.snapshot))  # this process scores with the same code
-    print(f"dedupe source {args.snapshot_tag} (copied to {args.snapshot})", flush=True)
+    print(f"dedupe source {args.snapshot_tag}, imported from {args.snapshot}", flush=True)
     result = scaling(args) if args.scaling else compare(args)
     if args.out_json:
         Path(args.out_json).write_text(json.dumps(result, indent=2))
