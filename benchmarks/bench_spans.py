@@ -30,12 +30,13 @@ documents carry planted copies of passages of source documents with character of
 * **precision** = flagged characters inside gold / flagged characters; **recall** = gold
   characters flagged / gold characters (gold in documents removed as duplicates counts as
   missed; ``R kept`` counts only surviving documents); **FP per 1k** = flagged characters per
-  1,000 characters of the negative documents (in ``all``: the documents that occur only in 01
-  pairs).
+  1,000 characters of the surviving negative documents (in ``all``: the documents that occur
+  in no 02 or 03 pair).
 * Flagged characters outside gold are split three ways, because PAN's labels cover only the
-  planted cases and the documents are web pages that really do share text (one site's pages
-  were used as several sources): *edge* (in a flagged span that also covers gold, and occurs in
-  another surviving document: overshoot at a case boundary into text that really is shared),
+  planted cases and the documents are web pages that really do share text (four 01
+  suspicious documents are byte-identical to source documents, for one): *edge* (in a
+  flagged span that also covers gold, and occurs in another surviving document: overshoot at a
+  case boundary into text that really is shared),
   *shared* (in a span with no gold, occurring in another surviving document: a real shared
   passage the labels do not name) and *unverified* (found in no other document). "Occurs" is
   checked independently of dedupe's hashes: plain substring search for pieces of at least
