@@ -83,6 +83,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from snapshot import snapshot_dedupe
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DATASETS = ("onestop", "pan13", "synth")
 SYSTEMS = ("dedupe", "datasketch", "rensa", "text-dedup", "datatrove")
@@ -510,35 +512,6 @@ def worker_main(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------
 # dedupe (parent)
 # --------------------------------------------------------------------------------------------
-
-
-def snapshot_dedupe(workdir: Path) -> tuple[Path, str]:
-    """Copy the ``dedupe`` package once and import that copy everywhere in this benchmark.
-
-    Other people edit the working tree while a long run goes on; the in-process runs, the
-    ``dedupe sweep`` subprocess and the forkserver workers must all measure the same code. The
-    digest of the copied files is stored with the results.
-    """
-    import importlib.util
-
-    spec = importlib.util.find_spec("dedupe")
-    if spec is None or spec.origin is None:
-        raise SystemExit("dedupe is not importable: pip install -e . first")
-    src = Path(spec.origin).parent
-    files = sorted(p for p in src.rglob("*.py") if "__pycache__" not in p.parts)
-    blobs = [(p.relative_to(src).as_posix(), p.read_bytes()) for p in files]
-    digest = hashlib.sha256()
-    for rel, data in blobs:
-        digest.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
-    tag = digest.hexdigest()[:12]
-    root = workdir / f"dedupe-src-{tag}"
-    if not (root / "_COMPLETE").exists():
-        shutil.rmtree(root, ignore_errors=True)
-        for rel, data in blobs:
-            (root / "dedupe" / rel).parent.mkdir(parents=True, exist_ok=True)
-            (root / "dedupe" / rel).write_bytes(data)
-        (root / "_COMPLETE").write_text(tag)
-    return root, tag
 
 
 def _dedupe_labels(out: Path, ids: list[str]) -> list[int]:

@@ -92,6 +92,8 @@ import time
 import unicodedata
 from pathlib import Path
 
+from snapshot import child_env, snapshot_dedupe
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PAN = SHARED / "pan13"
 POSITIVE = ("02-no-obfuscation", "03-random-obfuscation")
@@ -118,41 +120,6 @@ HEAD_CHARS = 2000  # enough text for the first span_min_tokens tokens of a span
 # --------------------------------------------------------------------------------------------
 # one dedupe run in a fresh interpreter
 # --------------------------------------------------------------------------------------------
-
-
-def snapshot_package(workdir: Path) -> tuple[Path, str]:
-    """Copy ``dedupe`` as it is now into ``workdir``; every run imports that copy.
-
-    Others edit the package while a session runs for half an hour; without a frozen copy the
-    repeats of one setting could measure different code. The digest names what was copied.
-    """
-    import importlib.util
-
-    spec = importlib.util.find_spec("dedupe")
-    if spec is None or spec.origin is None:
-        raise SystemExit("dedupe is not importable; install it first (pip install -e .)")
-    src = Path(spec.origin).parent
-    blobs = sorted((p.relative_to(src).as_posix(), p.read_bytes()) for p in src.rglob("*")
-                   if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
-    digest = hashlib.sha256()
-    for rel, data in blobs:
-        digest.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
-    tag = digest.hexdigest()[:12]
-    root = workdir / f"dedupe-{tag}"
-    if not (root / "_COMPLETE").exists():
-        shutil.rmtree(root, ignore_errors=True)
-        for rel, data in blobs:
-            dest = root / "dedupe" / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(data)
-        (root / "_COMPLETE").write_text(tag)
-    return root, tag
-
-
-def child_env(snapshot: Path) -> dict[str, str]:
-    """Snapshot first on the import path (the forkserver inherits the parent's ``sys.path``)."""
-    extra = os.environ.get("PYTHONPATH")
-    return {**os.environ, "PYTHONPATH": str(snapshot) + (os.pathsep + extra if extra else "")}
 
 
 def spans_digest(path: Path) -> str:
@@ -826,7 +793,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    snapshot, tag = snapshot_package(workdir)
+    snapshot, tag = snapshot_dedupe(workdir, "dedupe")
     print(f"dedupe source {tag} (copied to {snapshot})", flush=True)
     t0 = time.perf_counter()
     result: dict = {"dedupe_source": tag, "argv": sys.argv[1:]}
