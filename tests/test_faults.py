@@ -175,16 +175,18 @@ def test_many_copies_of_one_document(tmp_path, fault_ledger):
     assert report["counts"]["kept"] == 1 and report["counts"]["exact_duplicate"] == n - 1
 
 
-def test_disk_full_leaves_no_partial_shard(tmp_path, fault_ledger):
-    mnt = tmp_path / "small"
+def _mount_tmpfs(mnt, options: str):
+    """A tmpfs at ``mnt`` with mount ``options``, or skip where mounting is not allowed."""
     mnt.mkdir()
-    if (
-        subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True
-        ).returncode
-        != 0
-    ):
-        pytest.skip("cannot mount a size-limited tmpfs here (needs root)")
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mnt)],
+                          capture_output=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs ({options}) here: needs root")
+    return mnt
+
+
+def test_disk_full_leaves_no_partial_shard(tmp_path, fault_ledger):
+    mnt = _mount_tmpfs(tmp_path / "small", "size=1m")
     try:
         pq.write_table(pa.table({"text": _texts(20000, seed=5)}), tmp_path / "in.parquet")
         exc = _run_and_account(
@@ -204,15 +206,7 @@ def test_disk_full_leaves_no_partial_shard(tmp_path, fault_ledger):
 
 
 def test_read_only_output(tmp_path, fault_ledger):
-    mnt = tmp_path / "ro"
-    mnt.mkdir()
-    if (
-        subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mnt)], capture_output=True
-        ).returncode
-        != 0
-    ):
-        pytest.skip("cannot mount a read-only tmpfs here (needs root)")
+    mnt = _mount_tmpfs(tmp_path / "ro", "ro,size=1m")
     try:
         pq.write_table(pa.table({"text": _texts(10)}), tmp_path / "in.parquet")
         exc = _run_and_account(
