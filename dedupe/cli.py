@@ -87,6 +87,13 @@ def main():
 @click.option("--workers", type=int, help="Worker processes [all cores].")
 @click.option("--engine", type=click.Choice(["local", "serial", "ray"]))
 @click.option("--address", help="Ray cluster: auto or ray://host:10001 (with --engine ray).")
+@click.option("--against", multiple=True,
+              help="Remove rows matching this index's documents (repeatable).")
+@click.option("--write-index", help="Store the kept rows as a new index here.")
+@click.option("--update-index", is_flag=True, default=None,
+              help="Append the kept rows to the (first) --against index.")
+@click.option("--memory-limit",
+              help="Memory the main process may use for signatures while deciding [2GB].")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run folder.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or summary.")
 @click.option("--dry-run", is_flag=True, help="Only estimate rows, disk and memory; run nothing.")
@@ -95,7 +102,8 @@ def run(inputs, out, config_path, set_values, overwrite, quiet, dry_run, **optio
     from dedupe.pipeline.runner import run_pipeline
 
     overrides = {
-        key: options[name] for name, key in OPTION_KEYS.items() if options.get(name) is not None
+        key: options[name] for name, key in OPTION_KEYS.items()
+        if options.get(name) is not None and options.get(name) != ()
     }
     overrides.update(_parse_set(set_values))
     overrides["input.paths"] = tuple(inputs)
@@ -236,3 +244,64 @@ def explain(run_dir, row_id, width):
     except DedupeError as exc:
         raise click.ClickException(str(exc)) from None
     print_explanation(exp, width)
+
+
+@main.group("index")
+def index_group():
+    """Build and inspect persistent indexes of kept documents."""
+
+
+@index_group.command("build")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", "-o", required=True, help="Index folder to create.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing index folder.")
+def index_build(run_dir, out, overwrite):
+    """Index the kept rows of the finished run RUN_DIR into OUT."""
+    from dedupe.index import build_from_run
+
+    try:
+        index = build_from_run(run_dir, out, overwrite=overwrite)
+    except DedupeError as exc:
+        raise click.ClickException(str(exc)) from None
+    info = index.info()
+    click.echo(f"indexed {info['rows']:,} documents of {run_dir} -> {out} "
+               f"({_size(info['bytes']['total'])})")
+
+
+@index_group.command("info")
+@click.argument("index_path", metavar="INDEX", type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
+def index_info(index_path, as_json):
+    """Parameters, generations and size on disk of the index INDEX."""
+    from dedupe.index import open_index
+
+    try:
+        info = open_index(index_path).info()
+    except DedupeError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(info, indent=2, sort_keys=True))
+        return
+    click.echo(f"index {info['path']} (format {info['format_version']}, written by dedupe "
+               f"{info['dedupe_version']}, created {info['created']})")
+    gens = info["generations"]
+    click.echo(f"documents: {info['rows']:,} in {len(gens)} generation(s)")
+    for g in gens:
+        source = f"  from {g['source']}" if g["source"] else ""
+        last = g["first_doc"] + g["rows"] - 1
+        docs = f"docs {g['first_doc']:,}..{last:,}" if g["rows"] else "no docs"
+        click.echo(f"  {g['name']}  {docs}  {g['rows']:,} rows  {g['created']}  "
+                   f"{_size(g['bytes'])}{source}")
+    click.echo("parameters:")
+    for key, value in sorted(info["params"].items()):
+        click.echo(f"  {key} = {json.dumps(value) if not isinstance(value, str) else value}")
+    sizes = info["bytes"]
+    click.echo("on disk: " + ", ".join(f"{k} {_size(v)}" for k, v in sizes.items()))
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024:
+            return f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} PiB"

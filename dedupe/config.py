@@ -27,6 +27,7 @@ __all__ = [
     "ClusterConfig",
     "DedupeConfig",
     "EngineConfig",
+    "IndexConfig",
     "InputConfig",
     "LSHConfig",
     "MinHashConfig",
@@ -40,6 +41,27 @@ __all__ = [
 def _choice(name: str, value: Any, allowed: tuple) -> None:
     if value not in allowed:
         raise ConfigError(f"{name} = {value!r} is not one of {', '.join(map(repr, allowed))}")
+
+
+_UNITS = {"": 1, "B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40,
+          "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40}
+
+
+def parse_bytes(name: str, value: Any) -> int:
+    """``"4GB"``, ``"512 MiB"``, ``"1.5G"`` or an integer number of bytes (units are binary)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    text = str(value).strip().upper().replace(" ", "")
+    num = text.rstrip("KMGTIB")
+    unit = text[len(num):]
+    unit = unit + "B" if unit in ("K", "M", "G", "T") else unit
+    try:
+        out = int(float(num) * _UNITS[unit])
+    except (KeyError, ValueError):
+        out = 0
+    if out <= 0:
+        raise ConfigError(f"{name} = {value!r}: give a size such as 4GB, 512MB or bytes")
+    return out
 
 
 def _positive(name: str, value: Any) -> None:
@@ -219,11 +241,20 @@ class EngineConfig:
     name: str = "local"
     workers: int = 0  # 0: one per core (ray: the cluster's CPUs)
     address: str | None = None  # ray: auto, ray://host:10001, or None for a local Ray
+    # what the main process may hold while deciding: sets how many signatures are read at once
+    # when candidate pairs are verified ("2GB", "512MB" or bytes); the per-row arrays of the
+    # decide stage (about 100 bytes a row) come on top
+    memory_limit: str | int = "2GB"
 
     def __post_init__(self):
         _choice("engine.name", self.name, ("local", "serial", "ray"))
+        self.memory_bytes  # noqa: B018 - validates the value
         if not isinstance(self.workers, int) or self.workers < 0:
             raise ConfigError(f"engine.workers = {self.workers!r} must be >= 0 (0: all cores)")
+
+    @property
+    def memory_bytes(self) -> int:
+        return parse_bytes("engine.memory_limit", self.memory_limit)
 
     @property
     def resolved_workers(self) -> int:
@@ -233,6 +264,26 @@ class EngineConfig:
             return max(1, len(os.sched_getaffinity(0)))
         except AttributeError:  # pragma: no cover - not on Linux
             return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """Persistent indexes (see :mod:`dedupe.index`): match new rows against earlier runs' kept
+    documents, and store this run's kept documents for later runs."""
+
+    against: tuple[str, ...] = ()  # indexes whose documents remove matching new rows
+    write: str | None = None  # create an index of this run's kept rows here
+    update: bool = False  # append this run's kept rows to the first `against` index
+
+    def __post_init__(self):
+        against = (self.against,) if isinstance(self.against, str) else self.against
+        object.__setattr__(self, "against", tuple(str(p) for p in against))
+        if self.update and not self.against:
+            raise ConfigError("index.update (--update-index) needs an index to update: give it "
+                              "with --against INDEX")
+        if self.update and self.write:
+            raise ConfigError("use either --write-index (a new index) or --update-index (append "
+                              "to the --against index), not both")
 
 
 @dataclass(frozen=True)
@@ -247,6 +298,7 @@ class DedupeConfig:
     spans: SpansConfig = field(default_factory=SpansConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -325,6 +377,10 @@ OPTION_KEYS = {
     "workers": "engine.workers",
     "address": "engine.address",
     "engine": "engine.name",
+    "memory_limit": "engine.memory_limit",
+    "against": "index.against",
+    "write_index": "index.write",
+    "update_index": "index.update",
 }
 
 

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DedupeError", "EngineError", "InputError", "OutputError"]
+__all__ = [
+    "ConfigError",
+    "DedupeError",
+    "EngineError",
+    "IndexMismatchError",
+    "InputError",
+    "OutputError",
+]
 
 
 class DedupeError(Exception):
@@ -11,6 +18,36 @@ class DedupeError(Exception):
 
 class ConfigError(DedupeError):
     """An option has an invalid value or two options contradict each other."""
+
+
+class IndexMismatchError(ConfigError):
+    """A persistent index was built with a parameter that differs from this run's.
+
+    Signatures and band keys are only comparable when every parameter they depend on is equal,
+    so the message names the first differing one, both values, the index and the fix.
+    """
+
+    def __init__(self, path: str, key: str, index_value, run_value, hint: str):
+        self.path = path
+        self.key = key
+        self.index_value = index_value
+        self.run_value = run_value
+        self.hint = hint
+        super().__init__(
+            f"index {path} was built with {key} = {_show(index_value)}, this run uses "
+            f"{_show(run_value)}; {hint}"
+        )
+
+    def __reduce__(self):
+        return (IndexMismatchError,
+                (self.path, self.key, self.index_value, self.run_value, self.hint))
+
+
+def _show(value) -> str:
+    """A parameter value as a user would type it (``true``, ``3``, ``word``)."""
+    import json
+
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 class InputError(DedupeError):

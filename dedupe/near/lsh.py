@@ -17,6 +17,7 @@ from dedupe.text.hashing import fmix64
 __all__ = [
     "band_keys",
     "candidate_pairs",
+    "candidates_from_band_keys",
     "choose_bands",
     "collision_probability",
     "lsh_candidates",
@@ -110,19 +111,29 @@ def lsh_candidates(sigs: np.ndarray, rows_idx: np.ndarray, bands: int, rows: int
     Memory stays at one band's keys (8 bytes a row) plus the pairs found, instead of an
     ``(n, bands)`` key matrix and a copy of the signatures.
     """
-    pair_a, pair_b = [], []
+
+    def keys_of(b: int) -> np.ndarray:
+        return band_keys(sigs[rows_idx, b * rows : (b + 1) * rows], 1, rows)[:, 0]
+
+    return candidates_from_band_keys(keys_of, len(rows_idx), bands, max_bucket)
+
+
+def candidates_from_band_keys(keys_of, n: int, bands: int, max_bucket: int):
+    """Candidate pairs among ``n`` rows from ``keys_of(b)``: band ``b``'s ``(n,)`` uint64 keys.
+
+    Bands are visited one at a time and each band's pairs are merged into one sorted set of
+    pair codes at once, so memory is one band's keys plus the distinct pairs -- never the sum
+    of every band's pairs (a near copy shares most of its bands with its original).
+    """
     stats = {"oversized": 0, "largest": 1}
-    local = np.arange(len(rows_idx), dtype=np.int64)
+    local = np.arange(n, dtype=np.int64)
+    m = n + 1
+    codes = np.zeros(0, np.int64)
     for b in range(bands):
-        keys = band_keys(sigs[rows_idx, b * rows : (b + 1) * rows], 1, rows)
-        a, c, st = candidate_pairs(keys, local, max_bucket)
-        pair_a.append(a)
-        pair_b.append(c)
+        keys = np.asarray(keys_of(b), np.uint64).reshape(-1, 1)
+        a, c, st = candidate_pairs(keys, local, max_bucket) if n else (local, local, stats)
         stats["oversized"] += st["oversized"]
         stats["largest"] = max(stats["largest"], st["largest"])
-    if not pair_a or not sum(len(x) for x in pair_a):
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), stats
-    a, c = np.concatenate(pair_a), np.concatenate(pair_b)
-    m = len(rows_idx) + 1
-    code = np.unique(a * m + c)
-    return code // m, code % m, stats
+        if len(a):
+            codes = np.union1d(codes, a * m + c)
+    return codes // m, codes % m, stats

@@ -14,10 +14,10 @@ import numpy as np
 from dedupe.config import DedupeConfig
 from dedupe.near.cluster import connected_components, pick_survivors
 from dedupe.near.exact import exact_groups
-from dedupe.near.lsh import choose_bands, lsh_candidates
+from dedupe.near.lsh import band_keys, candidates_from_band_keys, choose_bands
 from dedupe.near.minhash import jaccard_estimate
 
-__all__ = ["ACTIONS", "Decisions", "decide", "lsh_params"]
+__all__ = ["ACTIONS", "ArraySignatures", "Decisions", "decide", "lsh_params", "pair_similarity"]
 
 ACTIONS = ("kept", "exact_duplicate", "near_duplicate", "rejected", "too_short", "filtered")
 KEPT, EXACT, NEAR, REJECTED, TOO_SHORT, FILTERED = range(6)
@@ -52,17 +52,54 @@ def lsh_params(cfg: DedupeConfig) -> tuple[int, int]:
     )
 
 
-def _verify(sigs, a, b, threshold, mode, exact_jaccard=None):
-    if mode == "none" or len(a) == 0:
-        sim = jaccard_estimate(sigs[a], sigs[b]) if len(a) else np.zeros(0)
-        return np.ones(len(a), bool), sim
-    if mode == "exact" and exact_jaccard is not None:
+class ArraySignatures:
+    """Signatures held in memory, behind the two questions :func:`decide` asks of them.
+
+    ``band(b, idx)``: band ``b``'s LSH keys of rows ``idx``; ``gather(idx)``: the signatures of
+    the sorted distinct rows ``idx``. The run answers the same questions from its signature
+    files (:class:`dedupe.pipeline.store.SignFiles`) without loading every signature.
+    """
+
+    def __init__(self, sigs: np.ndarray, rows: int):
+        self.sigs = sigs
+        self.rows = rows
+
+    def band(self, b: int, idx: np.ndarray) -> np.ndarray:
+        r = self.rows
+        return band_keys(self.sigs[idx, b * r : (b + 1) * r], 1, r)[:, 0]
+
+    def gather(self, idx: np.ndarray) -> np.ndarray:
+        return self.sigs[idx]
+
+
+def pair_similarity(source, a: np.ndarray, b: np.ndarray, max_rows: int = 1 << 21) -> np.ndarray:
+    """Estimated Jaccard of the pairs ``(a[i], b[i])``, reading signatures through ``source``.
+
+    Pairs go in chunks whose endpoints number at most ``max_rows``, so at most ``max_rows``
+    signatures are in memory at once however many pairs there are.
+    """
+    out = np.empty(len(a))
+    order = np.argsort(a, kind="stable")
+    step = max(1, max_rows // 2)
+    for i in range(0, len(a), step):
+        sel = order[i : i + step]
+        ends = np.unique(np.concatenate([a[sel], b[sel]]))
+        sigs = source.gather(ends)
+        pa_, pb_ = np.searchsorted(ends, a[sel]), np.searchsorted(ends, b[sel])
+        for j in range(0, len(sel), 1 << 16):
+            s = slice(j, j + (1 << 16))
+            out[sel[s]] = jaccard_estimate(sigs[pa_[s]], sigs[pb_[s]])
+        del sigs
+    return out
+
+
+def _verify(source, a, b, threshold, mode, exact_jaccard=None, max_rows=1 << 21):
+    if mode == "exact" and exact_jaccard is not None and len(a):
         sim = exact_jaccard(a, b)
     else:
-        sim = np.empty(len(a))
-        step = 1 << 18
-        for i in range(0, len(a), step):
-            sim[i : i + step] = jaccard_estimate(sigs[a[i : i + step]], sigs[b[i : i + step]])
+        sim = pair_similarity(source, a, b, max_rows)
+    if mode == "none":
+        return np.ones(len(a), bool), sim
     return sim >= threshold - 1e-12, sim
 
 
@@ -75,8 +112,14 @@ def decide(
     score: np.ndarray | None,
     cfg: DedupeConfig,
     exact_jaccard=None,
+    max_rows: int = 1 << 21,
 ) -> Decisions:
-    """Decisions for every row (see module docstring). ``status`` 0 is a valid row."""
+    """Decisions for every row (see module docstring). ``status`` 0 is a valid row.
+
+    ``sigs`` is an ``(n, num_perm)`` array or an object with ``band`` and ``gather`` methods
+    (see :class:`ArraySignatures`); ``max_rows`` caps the signatures held at once while pairs
+    are verified.
+    """
     n = len(status)
     order = np.arange(n, dtype=np.int64)
     valid = status == 0
@@ -85,11 +128,13 @@ def decide(
     rep[vidx] = vidx[exact_groups(digest[vidx], vidx)]
     reps = vidx[(rep[vidx] == vidx) & (n_shingles[vidx] > 0)]
     bands, rows = lsh_params(cfg)
-    local_a, local_b, bucket_stats = lsh_candidates(
-        sigs, reps, bands, rows, cfg.lsh.max_bucket_size
+    source = ArraySignatures(sigs, rows) if isinstance(sigs, np.ndarray) else sigs
+    local_a, local_b, bucket_stats = candidates_from_band_keys(
+        lambda band: source.band(band, reps), len(reps), bands, cfg.lsh.max_bucket_size
     )
     a, b = reps[local_a], reps[local_b]
-    ok, _ = _verify(sigs, a, b, cfg.lsh.threshold, cfg.lsh.verify, exact_jaccard)
+    del local_a, local_b
+    ok, _ = _verify(source, a, b, cfg.lsh.threshold, cfg.lsh.verify, exact_jaccard, max_rows)
     labels_rep = connected_components(n, a[ok], b[ok])
     labels = np.where(valid, labels_rep[np.where(valid, rep, 0)], order)
     policy = cfg.cluster.survivor
@@ -114,7 +159,7 @@ def decide(
     similarity[valid] = 1.0
     near = np.flatnonzero(action == NEAR)
     if len(near):
-        similarity[near] = jaccard_estimate(sigs[near], sigs[survivor[near]])
+        similarity[near] = pair_similarity(source, near, survivor[near], max_rows)
     stats = {
         "bands": int(bands),
         "rows": int(rows),

@@ -29,11 +29,13 @@ from dedupe.io.sources import expand_inputs, plan_tasks
 from dedupe.io.spill import read_ipc
 from dedupe.io.writers import write_parquet_atomic
 from dedupe.near.lsh import s_curve
-from dedupe.pipeline.decide import ACTIONS, KEPT, decide
+from dedupe.pipeline.against import manifest_columns
+from dedupe.pipeline.decide import ACTIONS, KEPT, decide, lsh_params
 from dedupe.pipeline.manifest import manifest_table
 from dedupe.pipeline.schema import check_schemas
 from dedupe.pipeline.sign import SignTask, sign_task, spans_enabled
 from dedupe.pipeline.spans_plan import collect_spans, merged_lengths
+from dedupe.pipeline.store import SignFiles
 from dedupe.pipeline.write import ShardTask, plan_shards, write_shard
 from dedupe.report import RunReport, StageTimer, versions
 
@@ -55,6 +57,9 @@ def run_fingerprint(cfg: DedupeConfig, sources) -> str:
     for src in sources:
         mtime = os.path.getmtime(src.uri) if os.path.exists(src.uri) else ""
         files.append(f"{src.uri}|{src.size}|{mtime}")
+    from dedupe.pipeline.against import index_fingerprint
+
+    files.extend(index_fingerprint(cfg.index.against))
     blob = json.dumps([data, files], sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -144,6 +149,31 @@ def _shard_result_from_file(st):
     return {"rows": pq.read_metadata(st.path).num_rows, "seconds": 0.0, "peak_rss": 0}
 
 
+def _decide(cfg: DedupeConfig, files: SignFiles):
+    """The decide stage over the sign files: small per-row columns in memory, signatures read
+    one band or one batch of pairs at a time (see :mod:`dedupe.pipeline.store`)."""
+    digest = np.stack([files.column("digest_hi"), files.column("digest_lo")], axis=1)
+    score = files.column("score") if cfg.cluster.survivor_column else None
+    exact = _exact_jaccard(files) if cfg.lsh.verify == "exact" else None
+    max_rows = max(1 << 12, cfg.engine.memory_bytes // 4 // (4 * cfg.minhash.num_perm))
+    return decide(files.column("status"), digest.astype(np.uint64), files.column("n_shingles"),
+                  files, files.column("length"), score, cfg, exact_jaccard=exact,
+                  max_rows=max_rows)
+
+
+def _match_indexes(cfg: DedupeConfig, files: SignFiles, dec):
+    """``--against``: remove the clusters that match an index document (see
+    :mod:`dedupe.pipeline.against`)."""
+    from dedupe.pipeline.against import apply_matches, finish_matches, match_against
+
+    digest = np.stack([files.column("digest_hi"), files.column("digest_lo")], axis=1)
+    m = match_against(cfg, files, digest, dec.survivor >= 0, dec.stats["bands"],
+                      dec.stats["rows"])
+    inherited = apply_matches(dec, digest, m)
+    finish_matches(files, dec, m, inherited)
+    return m
+
+
 def _exact_jaccard(tables):
     """A function ``(a, b) -> Jaccard`` over the stored shingle sets (``--verify exact``)."""
     lists = pa.chunked_array([t["shingles"] for t in tables]).combine_chunks()
@@ -189,6 +219,7 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
                     cfg,
                     os.path.join(work, f"sign-{t.index:06d}.arrow"),
                     task_reasons.get(t.source.uri),
+                    lsh_params(cfg),
                 )
                 for t in tasks
             ]
@@ -199,22 +230,16 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
             st.peak_rss_worker = max([r.peak_rss for r in results], default=0)
         stages.append(st)
         with StageTimer("decide") as st:
-            tables, d = _load_sign([s.path for s in sign_tasks], cfg.minhash.num_perm)
-            score = d["score"] if cfg.cluster.survivor_column else None
-            digest = np.stack([d["digest_hi"], d["digest_lo"]], axis=1).astype(np.uint64)
-            exact = _exact_jaccard(tables) if cfg.lsh.verify == "exact" else None
-            dec = decide(
-                d["status"],
-                digest,
-                d["n_shingles"],
-                d["sig"],
-                d["length"],
-                score,
-                cfg,
-                exact_jaccard=exact,
-            )
+            tables = SignFiles([s.path for s in sign_tasks], cfg.minhash.num_perm)
+            dec = _decide(cfg, tables)
             st.rows = len(dec.action)
         stages.append(st)
+        matches = None
+        if cfg.index.against:
+            with StageTimer("index") as st:
+                matches = _match_indexes(cfg, tables, dec)
+                st.rows = int((matches.index >= 0).sum())
+            stages.append(st)
         if progress:
             progress("decide", 1, 1, None)
         spans, span_stats, removed = None, {}, None
@@ -223,7 +248,7 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
                 spans, span_stats = collect_spans(cfg, engine, work, [s.path for s in sign_tasks],
                                                   tables, dec.action == KEPT, progress)
                 removed = merged_lengths(spans, len(dec.action))
-                _apply_filters(cfg, dec, tables, d["length"], removed)
+                _apply_filters(cfg, dec, tables, tables.column("length"), removed)
                 st.rows = spans.num_rows
                 st.peak_rss_worker = span_stats.get("peak_rss", 0)
             stages.append(st)
@@ -240,7 +265,7 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
         with StageTimer("manifest", tasks=len(tasks)) as st:
             meta = _scheme_metadata(cfg, dec)
             counts = _write_manifest(out, tasks, tables, dec, out_file, out_row, meta, spans,
-                                     removed)
+                                     removed, matches)
             if spans is not None:
                 _write_spans(out, tables, spans)
                 span_stats["top_lines"] = _top_lines(span_stats.pop("top", []), tasks, tables,
@@ -250,12 +275,25 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
     finally:
         engine.close()
     _check_accounting(results, counts, wres)
+    index_out = None
+    if cfg.index.write or cfg.index.update:
+        from dedupe.pipeline.against import store_kept
+
+        with StageTimer("write-index") as st:
+            index_out = store_kept(cfg, tables, tasks, dec.action == KEPT, dec.stats["bands"],
+                                   dec.stats["rows"])
+            st.rows = index_out["rows"]
+        stages.append(st)
     if not cfg.output.workdir:
         shutil.rmtree(os.path.join(out, "_work"), ignore_errors=True)
     else:
         shutil.rmtree(work, ignore_errors=True)
     report = _report(cfg, sources, dec, counts, stages, shard_tasks, started, spans, span_stats)
     report.outputs["resumed"] = resumed
+    if matches is not None:
+        report.outputs["against"] = list(cfg.index.against)
+    if index_out is not None:
+        report.outputs["index"] = index_out
     _write_report(out, report)
     return report
 
@@ -364,22 +402,12 @@ def _scheme_metadata(cfg, dec) -> dict[str, str]:
 
 
 def _write_manifest(out, tasks, tables, dec, out_file, out_row, meta, spans=None,
-                    removed=None) -> dict[str, int]:
+                    removed=None, matches=None) -> dict[str, int]:
     folder = os.path.join(out, "manifest.parquet")
     os.makedirs(folder, exist_ok=True)
-    all_ids = (
-        pa.chunked_array([t["id"] for t in tables], pa.string()).combine_chunks()
-        if tables
-        else pa.array([], pa.string())
-    )
-    survivor_ids = (
-        all_ids.take(pa.array(np.maximum(dec.survivor, 0)))
-        if len(dec.survivor)
-        else pa.array([], pa.string())
-    )
-    survivor_ids = pc.if_else(
-        pa.array(dec.survivor < 0), pa.scalar(None, pa.string()), survivor_ids
-    )
+    survivor_ids = _survivor_ids(tables, dec.survivor)
+    if matches is not None:  # rows removed by an index: their survivor is the index document
+        survivor_ids = pc.if_else(pa.array(matches.index >= 0), matches.ids, survivor_ids)
     names = np.array(
         [f"data/part-{i:05d}.parquet" for i in range(max(out_file.max(initial=-1), -1) + 1)]
         + [None],
@@ -404,7 +432,8 @@ def _write_manifest(out, tasks, tables, dec, out_file, out_row, meta, spans=None
             files,
             out_row[lo:hi],
             None if dec.note is None else dec.note[lo:hi],
-            _extra_columns(table, n_spans, removed, lo, hi),
+            {**manifest_columns(matches, lo, hi, len(dec.action)),
+             **_extra_columns(table, n_spans, removed, lo, hi)},
         )
         m = m.replace_schema_metadata({f"dedupe.{k}": v for k, v in meta.items()})
         write_parquet_atomic(m, os.path.join(folder, f"part-{task.index:05d}.parquet"))
@@ -412,6 +441,18 @@ def _write_manifest(out, tasks, tables, dec, out_file, out_row, meta, spans=None
             counts[a] += int((dec.action[lo:hi] == i).sum())
         lo = hi
     return counts
+
+
+def _survivor_ids(files: SignFiles, survivor: np.ndarray) -> pa.Array:
+    """The id of every row's survivor (null for rejected rows), reading only the ids of rows
+    that are some row's survivor."""
+    have = survivor >= 0
+    distinct = np.unique(survivor[have])
+    ids = files.string_column("id", distinct)
+    pos = np.searchsorted(distinct, np.where(have, survivor, distinct[0] if len(distinct) else 0))
+    if not len(distinct):
+        return pa.nulls(len(survivor), pa.string())
+    return pc.if_else(pa.array(have), ids.take(pa.array(pos)), pa.scalar(None, pa.string()))
 
 
 def _extra_columns(table, n_spans, removed, lo, hi) -> dict:
@@ -427,14 +468,17 @@ def _extra_columns(table, n_spans, removed, lo, hi) -> dict:
 
 def _write_spans(out: str, tables, spans) -> None:
     """``spans.parquet``: one row per flagged span of a surviving document."""
-    ids = pa.chunked_array([t["id"] for t in tables], pa.string()).combine_chunks()
-    g = pa.array(spans["g"].to_numpy())
-    first = pa.array(spans["first_g"].to_numpy())
+    g = spans["g"].to_numpy()
+    first = spans["first_g"].to_numpy()
+    rows = np.unique(np.concatenate([g, first]))
+    ids = tables.string_column("id", rows)
     table = pa.table({
-        "id": ids.take(g) if len(g) else pa.array([], pa.string()),
+        "id": ids.take(pa.array(np.searchsorted(rows, g))) if len(g)
+        else pa.array([], pa.string()),
         "start": spans["start"], "end": spans["end"], "kind": spans["kind"],
         "count": spans["count"],
-        "first_id": ids.take(first) if len(first) else pa.array([], pa.string()),
+        "first_id": ids.take(pa.array(np.searchsorted(rows, first))) if len(first)
+        else pa.array([], pa.string()),
         "first_start": spans["first_start"],
     })
     write_parquet_atomic(table, os.path.join(out, "spans.parquet"))

@@ -39,6 +39,7 @@ class SignTask:
     config: DedupeConfig
     path: str  # where the task's Arrow file goes
     reject_reason: str | None = None  # set when the whole source is rejected (schema mismatch)
+    lsh: tuple[int, int] | None = None  # (bands, rows): also write each band's LSH keys
 
     @property
     def label(self) -> str:
@@ -183,6 +184,20 @@ def _sign_batch(rb, st: SignTask, parts: list, extra: dict):
     )
 
 
+def _with_band_keys(table: pa.Table, bands: int, rows: int) -> pa.Table:
+    """Add one ``band_BB`` uint64 column per LSH band (keys as :class:`ArraySignatures` makes
+    them), so the decide stage reads 8 bytes a row per band instead of whole signatures."""
+    from dedupe.near.lsh import band_keys
+    from dedupe.pipeline.store import band_column
+
+    k = table.schema.field("sig").type.list_size
+    values = table["sig"].combine_chunks().flatten().to_numpy().reshape(-1, k)
+    for b in range(bands):
+        keys = band_keys(values[:, b * rows : (b + 1) * rows], 1, rows)[:, 0]
+        table = table.append_column(band_column(b), pa.array(keys, pa.uint64()))
+    return table
+
+
 def _ids(batch, rows, st: SignTask) -> pa.Array:
     inp = st.config.input
     if inp.id_column is not None:
@@ -314,6 +329,8 @@ def sign_task(st: SignTask) -> SignResult:
     else:
         table = _rejected_part(st, np.zeros(0, np.int64), [])
     _write_span_files(st, table, extra)
+    if st.lsh is not None:
+        table = _with_band_keys(table, *st.lsh)
     write_ipc(table, st.path)  # last: an existing sign file means the whole task finished
     rejected = int(pc.sum(pc.equal(table["status"], REJECTED)).as_py() or 0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -1,0 +1,198 @@
+"""A run next to persistent indexes: ``--against`` removes what earlier runs kept, ``--write-index``
+and ``--update-index`` store what this run keeps.
+
+Matching happens after the run's own clusters are known. A new row whose digest or signature
+matches an index document is removed, and so is every row of its cluster: the index documents
+count as coming before every new row, so the cluster's survivor is the index document -- the
+answer ``dedupe run OLD NEW`` gives with the ``first`` survivor policy. The manifest names the
+match (``matched_index``, ``matched_id``, ``matched_file``, ``matched_row``: the index path and the
+matched document's id and original file and row), never a placeholder.
+
+Memory: the new rows' signatures are read in batches of at most ``engine.memory_limit`` (half of
+it) and matched one band file at a time (see :func:`dedupe.index.match_index`); the index is
+written in generations of the same size, committed together.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from dedupe.pipeline.decide import EXACT, NEAR, Decisions
+
+__all__ = ["IndexMatches", "apply_matches", "index_fingerprint", "match_against", "store_kept"]
+
+
+@dataclass
+class IndexMatches:
+    """Per row: which ``--against`` index matched it (-1: none), the index document, the
+    estimated Jaccard, whether the match was exact; plus the matched documents' names."""
+
+    index: np.ndarray  # int16
+    doc: np.ndarray  # int64
+    similarity: np.ndarray
+    exact: np.ndarray
+    paths: tuple[str, ...]
+    ids: pa.Array | None = None  # filled by name_matches
+    files: pa.Array | None = None
+    rows: np.ndarray | None = None
+
+
+def index_fingerprint(paths) -> list[str]:
+    """What a run's result depends on in each ``--against`` index: its header (rows,
+    generations), so an updated index never reuses a killed run's stale work."""
+    out = []
+    for p in paths:
+        try:
+            with open(os.path.join(p, "header.json"), encoding="utf-8") as fh:
+                h = json.load(fh)
+            out.append(f"{p}|{h.get('rows')}|{len(h.get('generations', []))}|{h.get('updated')}")
+        except OSError:
+            out.append(f"{p}|missing")
+    return out
+
+
+def _budget_rows(cfg) -> int:
+    return max(1 << 12, cfg.engine.memory_bytes // 2 // (4 * cfg.minhash.num_perm))
+
+
+def _chunks(rows: np.ndarray, size: int):
+    for i in range(0, len(rows), size):
+        yield rows[i : i + size]
+
+
+def match_against(cfg, files, digest: np.ndarray, valid: np.ndarray, bands: int,
+                  rows: int) -> IndexMatches:
+    """Match the ``valid`` rows against each ``--against`` index in order (first match wins)."""
+    from dedupe.index import check_compatible, index_params, match_index, open_index
+
+    n = len(valid)
+    m = IndexMatches(np.full(n, -1, np.int16), np.full(n, -1, np.int64), np.full(n, np.nan),
+                     np.zeros(n, bool), tuple(cfg.index.against))
+    params = index_params(cfg, bands, rows)
+    for j, path in enumerate(cfg.index.against):
+        index = open_index(path)
+        check_compatible(index.params, params, path)
+        for part in _chunks(np.flatnonzero(valid & (m.doc < 0)), _budget_rows(cfg)):
+            found = match_index(index, digest[part], files.gather(part),
+                                threshold=cfg.lsh.threshold, bands=bands, rows=rows)
+            hit = found.doc >= 0
+            g = part[hit]
+            m.index[g], m.doc[g] = j, found.doc[hit]
+            m.similarity[g], m.exact[g] = found.similarity[hit], found.exact[hit]
+    return m
+
+
+def apply_matches(dec: Decisions, digest: np.ndarray, m: IndexMatches) -> np.ndarray:
+    """Remove every cluster that holds a matched row (pure; changes ``dec`` and ``m``).
+
+    A row without a match of its own takes its cluster's first matched row's match. Returns the
+    rows that took a match this way (their similarity to the index document is still to be
+    estimated).
+    """
+    hit = np.flatnonzero(m.doc >= 0)
+    if len(hit) == 0:
+        return hit
+    label = dec.cluster
+    order = np.lexsort((hit, label[hit]))
+    first = np.ones(len(order), bool)
+    first[1:] = label[hit[order]][1:] != label[hit[order]][:-1]
+    clusters, giver = label[hit[order][first]], hit[order][first]
+    valid = dec.survivor >= 0
+    rows = np.flatnonzero(valid & np.isin(label, clusters))
+    src = giver[np.searchsorted(clusters, label[rows])]
+    own = m.doc[rows] >= 0
+    src = np.where(own, rows, src)
+    inherited = rows[~own]
+    m.index[inherited] = m.index[src[~own]]
+    m.doc[inherited] = m.doc[src[~own]]
+    same_text = (digest[rows] == digest[src]).all(axis=1)
+    m.exact[rows] = m.exact[src] & same_text
+    dec.action[rows] = np.where(m.exact[rows], EXACT, NEAR)
+    dec.similarity[rows] = np.where(own, m.similarity[rows], np.nan)
+    dec.similarity[rows[m.exact[rows]]] = 1.0
+    m.similarity[rows] = dec.similarity[rows]
+    dec.stats["index_matches"] = len(hit)
+    dec.stats["index_removed"] = len(rows)
+    dec.stats["index_exact"] = int(m.exact[rows].sum())
+    return inherited[~m.exact[inherited]]
+
+
+def finish_matches(files, dec: Decisions, m: IndexMatches, inherited: np.ndarray) -> None:
+    """Estimate the similarity of rows that took their cluster's match, and name every match
+    (index document id, original file and row) for the manifest."""
+    from dedupe.index import lookup, open_index, signatures
+    from dedupe.near.minhash import jaccard_estimate
+
+    n = len(m.doc)
+    ids = np.full(n, None, object)
+    names = np.full(n, None, object)
+    src_rows = np.full(n, -1, np.int64)
+    for j, path in enumerate(m.paths):
+        sel = np.flatnonzero(m.index == j)
+        if len(sel) == 0:
+            continue
+        index = open_index(path)
+        i_ids, i_files, i_rows = lookup(index, m.doc[sel])
+        ids[sel] = i_ids.to_numpy(zero_copy_only=False)
+        names[sel] = i_files.to_numpy(zero_copy_only=False)
+        src_rows[sel] = i_rows
+        todo = np.intersect1d(inherited, sel)
+        for part in _chunks(todo, 1 << 16):
+            docs = m.doc[part]
+            uniq = np.unique(docs)
+            theirs = signatures(index, uniq)[np.searchsorted(uniq, docs)]
+            sim = jaccard_estimate(files.gather(part), theirs)
+            dec.similarity[part] = sim
+            m.similarity[part] = sim
+    m.ids = pa.array(ids, pa.string())
+    m.files = pa.array(names, pa.string())
+    m.rows = src_rows
+
+
+def manifest_columns(m: IndexMatches | None, lo: int, hi: int, n: int) -> dict:
+    """The four ``matched_*`` manifest columns of global rows ``lo:hi`` (null: no match)."""
+    if m is None or m.ids is None:
+        return {"matched_index": pa.nulls(hi - lo, pa.string()),
+                "matched_id": pa.nulls(hi - lo, pa.string()),
+                "matched_file": pa.nulls(hi - lo, pa.string()),
+                "matched_row": pa.nulls(hi - lo, pa.int64())}
+    idx = m.index[lo:hi]
+    paths = np.array([*m.paths, None], object)
+    return {"matched_index": pa.array(paths[np.where(idx < 0, len(m.paths), idx)], pa.string()),
+            "matched_id": m.ids.slice(lo, hi - lo),
+            "matched_file": m.files.slice(lo, hi - lo),
+            "matched_row": pa.array(m.rows[lo:hi], pa.int64(), mask=m.rows[lo:hi] < 0)}
+
+
+def store_kept(cfg, files, tasks, kept: np.ndarray, bands: int, rows: int) -> dict:
+    """Write the kept rows to ``--write-index`` (new) or append them to the first ``--against``
+    index (``--update-index``), in generations of at most the memory budget, committed in one
+    header write."""
+    from dedupe.index import IndexRows, append_index, create_index, index_params
+
+    params = index_params(cfg, bands, rows)
+    sources = np.array([t.source.path for t in tasks], object)
+    task_of = np.repeat(np.arange(len(tasks)), files.num_rows)
+    g_all = np.flatnonzero(kept)
+    digest_hi, digest_lo = files.column("digest_hi"), files.column("digest_lo")
+    source_row = files.column("source_row")
+
+    def chunks():
+        for g in _chunks(g_all, _budget_rows(cfg)):
+            yield IndexRows(files.string_column("id", g),
+                            pa.array(sources[task_of[g]], pa.string()), source_row[g],
+                            np.stack([digest_hi[g], digest_lo[g]], axis=1), files.gather(g))
+
+    source = os.path.abspath(cfg.output.out)
+    if cfg.index.update:
+        path = cfg.index.against[0]
+        append_index(path, params, chunks(), source=source)
+    else:
+        path = cfg.index.write
+        create_index(path, params, chunks(), overwrite=cfg.output.overwrite, source=source)
+    return {"path": path, "rows": len(g_all), "mode": "update" if cfg.index.update else "new"}

@@ -1,0 +1,92 @@
+"""The sign stage's files, read back lazily: the run never holds every signature at once.
+
+Each task's Arrow file (see :mod:`dedupe.pipeline.sign`) is memory-mapped only while it is
+read and released afterwards. :class:`SignFiles` behaves as a list of those tables (``len``,
+indexing, iteration, ``num_rows``) and answers the questions the decide stage asks:
+
+* ``column(name)``: one small per-row column over all files, as one array (a copy, so no file
+  stays mapped);
+* ``band(b, idx)``: band ``b``'s LSH keys of the global rows ``idx``, read from the ``band_BB``
+  column the sign stage wrote (8 bytes a row, one band at a time);
+* ``gather(idx)``: the signatures of the sorted global rows ``idx``, file by file.
+
+Memory is then bounded by one band's keys and the signatures of one batch of candidate pairs,
+not by the number of rows times ``num_perm``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from dedupe.io.spill import read_ipc
+
+__all__ = ["SignFiles", "band_column"]
+
+
+def band_column(b: int) -> str:
+    return f"band_{b:02d}"
+
+
+class SignFiles(Sequence):
+    """The sign files of a run, in task order (global row ``g`` is row ``g - offsets[t]`` of
+    file ``t``)."""
+
+    def __init__(self, paths: list[str], num_perm: int):
+        self.paths = list(paths)
+        self.num_perm = num_perm
+        self.num_rows = [read_ipc(p).num_rows for p in self.paths]
+        self.offsets = np.concatenate([[0], np.cumsum(self.num_rows, dtype=np.int64)])
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [read_ipc(p) for p in self.paths[i]]
+        return read_ipc(self.paths[i])
+
+    @property
+    def total_rows(self) -> int:
+        return int(self.offsets[-1])
+
+    def column(self, name: str) -> np.ndarray:
+        parts = [read_ipc(p)[name].to_numpy() for p in self.paths]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def string_column(self, name: str, rows: np.ndarray) -> pa.Array:
+        """Values of a string column at the sorted global ``rows``, read file by file."""
+        rows = np.asarray(rows, np.int64)
+        parts = []
+        for t, lo, hi in self._spans(rows):
+            col = read_ipc(self.paths[t])[name]
+            parts.append(col.take(pa.array(rows[lo:hi] - self.offsets[t])).combine_chunks())
+        return pa.concat_arrays(parts) if parts else pa.array([], pa.string())
+
+    def band(self, b: int, idx: np.ndarray) -> np.ndarray:
+        return self.column(band_column(b))[idx]
+
+    def gather(self, idx: np.ndarray) -> np.ndarray:
+        """``(len(idx), num_perm)`` signatures of the sorted global rows ``idx``."""
+        idx = np.asarray(idx, np.int64)
+        out = np.empty((len(idx), self.num_perm), np.uint32)
+        for t, lo, hi in self._spans(idx):
+            local = idx[lo:hi] - self.offsets[t]
+            start = 0
+            for chunk in read_ipc(self.paths[t])["sig"].chunks:
+                n = len(chunk)
+                sel = (local >= start) & (local < start + n)
+                if sel.any():
+                    values = chunk.flatten().to_numpy().reshape(n, self.num_perm)
+                    out[lo + np.flatnonzero(sel)] = values[local[sel] - start]
+                start += n
+        return out
+
+    def _spans(self, rows: np.ndarray):
+        """``(file, lo, hi)``: the slice of the sorted ``rows`` that falls in each file."""
+        cuts = np.searchsorted(rows, self.offsets)
+        for t in range(len(self.paths)):
+            if cuts[t + 1] > cuts[t]:
+                yield t, int(cuts[t]), int(cuts[t + 1])

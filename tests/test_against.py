@@ -1,0 +1,179 @@
+"""Incremental runs: ``--write-index``, ``--against``, ``--update-index`` through ``dedupe.run``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+import dedupe
+from dedupe.errors import IndexMismatchError
+from dedupe.index import open_index
+from dedupe.synth import make_corpus
+from tests.conftest import ROOT, write_parquet
+
+SERIAL = {"engine__name": "serial", "id_column": "id", "spans": False, "boilerplate": False}
+
+
+def _manifest(out) -> pa.Table:
+    return pq.read_table(out / "manifest.parquet")
+
+
+def _kept_ids(out) -> set[str]:
+    m = _manifest(out)
+    return set(m.filter(pc.equal(m["action"], "kept"))["id"].to_pylist())
+
+
+@pytest.fixture(scope="module")
+def halves(tmp_path_factory):
+    """A generated corpus (planted exact and near copies) cut into an old and a new half."""
+    root = tmp_path_factory.mktemp("halves")
+    table = make_corpus(1200, seed=21)
+    write_parquet(root / "a.parquet", table.slice(0, 600))
+    write_parquet(root / "b.parquet", table.slice(600))
+    return root
+
+
+def _exact_only_corpus(rng, n_unique: int) -> pa.Table:
+    words = [f"w{i}" for i in range(500)]
+    texts = [" ".join(rng.choice(words, 60)) for _ in range(n_unique)]
+    copies = rng.integers(0, n_unique, n_unique // 2)
+    rows = texts + [texts[c] for c in copies]
+    order = rng.permutation(len(rows))
+    return pa.table({"id": [f"r{i}" for i in range(len(rows))],
+                     "text": [rows[i] for i in order]})
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_exact_duplicates_same_survivors_at_once_or_in_two_increments(tmp_path, seed):
+    table = _exact_only_corpus(np.random.default_rng(seed), 300)
+    write_parquet(tmp_path / "a.parquet", table.slice(0, 200))
+    write_parquet(tmp_path / "b.parquet", table.slice(200))
+    dedupe.run([tmp_path / "a.parquet", tmp_path / "b.parquet"], tmp_path / "all", **SERIAL)
+    dedupe.run(tmp_path / "a.parquet", tmp_path / "old", write_index=str(tmp_path / "idx"),
+               **SERIAL)
+    dedupe.run(tmp_path / "b.parquet", tmp_path / "new", against=[str(tmp_path / "idx")],
+               **SERIAL)
+    assert _kept_ids(tmp_path / "all") == _kept_ids(tmp_path / "old") | _kept_ids(tmp_path / "new")
+
+
+def test_near_duplicates_same_pairs_found(halves, tmp_path):
+    """The incremental run removes a new row exactly when the one-pass run joins it to an old
+    document with a pair at the threshold. The index holds the old survivors only, so a new row
+    joined in one pass merely through a removed old copy (its similarity to the old survivor
+    below the threshold) stays; nothing is removed that one pass keeps."""
+    a, b = halves / "a.parquet", halves / "b.parquet"
+    dedupe.run([a, b], tmp_path / "all", **SERIAL)
+    dedupe.run(a, tmp_path / "old", write_index=str(tmp_path / "idx"), **SERIAL)
+    dedupe.run(b, tmp_path / "new", against=[str(tmp_path / "idx")], **SERIAL)
+    whole = _manifest(tmp_path / "all").to_pylist()
+    new = _manifest(tmp_path / "new")
+    old_ids = set(pq.read_table(a)["id"].to_pylist())
+    survivor = {r["id"]: r["survivor_id"] for r in whole}
+    joined_old = {r["id"]: r for r in whole
+                  if r["source_file"].endswith("b.parquet") and r["survivor_id"] in old_ids}
+    matched = {i: s for i, s in zip(new["id"].to_pylist(), new["matched_id"].to_pylist())
+               if s is not None}
+    assert len(joined_old) > 50
+    assert set(matched) <= set(joined_old)
+    for row, old in matched.items():  # the same old cluster (one pass may merge two through
+        assert survivor[old] == joined_old[row]["survivor_id"]  # new rows)
+    missing = set(joined_old) - set(matched)
+    assert len(missing) <= 0.05 * len(joined_old)
+    for row in missing:
+        assert joined_old[row]["similarity"] < 0.75
+    both_kept = _kept_ids(tmp_path / "all") - old_ids
+    assert _kept_ids(tmp_path / "new") - both_kept <= missing
+
+
+def test_matches_name_the_file_and_row_they_came_from(halves, tmp_path):
+    a, b = halves / "a.parquet", halves / "b.parquet"
+    dedupe.run(a, tmp_path / "old", write_index=str(tmp_path / "idx"), **SERIAL)
+    dedupe.run(b, tmp_path / "new", against=[str(tmp_path / "idx")], **SERIAL)
+    m = _manifest(tmp_path / "new")
+    hits = m.filter(pc.is_valid(m["matched_id"])).to_pylist()
+    assert hits
+    old = pq.read_table(a)
+    new = pq.read_table(b)
+    for row in hits:
+        assert row["matched_index"] == str(tmp_path / "idx")
+        assert row["matched_file"] == str(a)
+        assert old["id"][row["matched_row"]].as_py() == row["matched_id"] == row["survivor_id"]
+        assert row["action"] in ("exact_duplicate", "near_duplicate")
+        assert row["output_file"] is None
+        if row["action"] == "exact_duplicate":
+            assert row["similarity"] == 1.0
+        else:
+            assert 0.0 < row["similarity"] <= 1.0
+        assert row["id"] == new["id"][row["source_row"]].as_py()
+    # rows that matched nothing have all four columns null
+    rest = m.filter(pc.is_null(m["matched_id"]))
+    for col in ("matched_index", "matched_file", "matched_row"):
+        assert rest[col].null_count == rest.num_rows
+
+
+def test_first_of_several_indexes_wins_and_update_appends(halves, tmp_path):
+    a, b = halves / "a.parquet", halves / "b.parquet"
+    dedupe.run(a, tmp_path / "r1", write_index=str(tmp_path / "i1"), **SERIAL)
+    dedupe.run(a, tmp_path / "r2", write_index=str(tmp_path / "i2"), **SERIAL)
+    dedupe.run(a, tmp_path / "r3", against=[str(tmp_path / "i2"), str(tmp_path / "i1")],
+               **SERIAL)
+    m = _manifest(tmp_path / "r3")
+    assert set(m["action"].to_pylist()) <= {"exact_duplicate", "near_duplicate"}
+    assert set(m["matched_index"].to_pylist()) == {str(tmp_path / "i2")}
+    before = open_index(tmp_path / "i1").num_docs
+    rep = dedupe.run(b, tmp_path / "r4", against=[str(tmp_path / "i1")], update_index=True,
+                     **SERIAL)
+    assert open_index(tmp_path / "i1").num_docs == before + rep.counts["kept"]
+    assert rep.outputs["index"]["rows"] == rep.counts["kept"]
+    # the updated index now removes everything the second half kept
+    again = dedupe.run(b, tmp_path / "r5", against=[str(tmp_path / "i1")], **SERIAL)
+    assert again.counts["kept"] == 0
+
+
+def test_mismatched_index_refused_naming_the_parameter(halves, tmp_path):
+    a = halves / "a.parquet"
+    dedupe.run(a, tmp_path / "old", write_index=str(tmp_path / "idx"), **SERIAL)
+    with pytest.raises(IndexMismatchError, match="minhash.ngram") as err:
+        dedupe.run(a, tmp_path / "new", against=[str(tmp_path / "idx")], ngram=3, **SERIAL)
+    assert str(tmp_path / "idx") in str(err.value)
+    with pytest.raises(IndexMismatchError, match="normalize.lowercase"):
+        dedupe.run(a, tmp_path / "new2", against=[str(tmp_path / "idx")],
+                   normalize__lowercase=False, **SERIAL)
+
+
+def test_killed_update_leaves_the_index_readable(halves, tmp_path):
+    a, b = halves / "a.parquet", halves / "b.parquet"
+    idx = tmp_path / "idx"
+    dedupe.run(a, tmp_path / "old", write_index=str(idx), **SERIAL)
+    before = open_index(idx)
+    script = textwrap.dedent(f"""
+        import os, signal
+        import dedupe, dedupe.index.store as store
+        def die(*a, **k):
+            os.kill(os.getpid(), signal.SIGKILL)
+        store._commit_header = die  # killed after the new generation is on disk
+        dedupe.run({str(b)!r}, {str(tmp_path / "new")!r}, against=[{str(idx)!r}],
+                   update_index=True, engine__name="serial", id_column="id", spans=False,
+                   boilerplate=False)
+    """)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True)
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    after = open_index(idx)
+    assert after.num_docs == before.num_docs
+    assert [g.name for g in after.generations] == [g.name for g in before.generations]
+    assert any(name.startswith("gen-00001") or ".tmp-" in name for name in os.listdir(idx))
+    # the same command again finishes and appends once
+    rep = dedupe.run(b, tmp_path / "new", against=[str(idx)], update_index=True, overwrite=True,
+                     **SERIAL)
+    final = open_index(idx)
+    assert final.num_docs == before.num_docs + rep.counts["kept"]
+    assert len(final.generations) == 2
