@@ -8,8 +8,8 @@ answer ``dedupe run OLD NEW`` gives with the ``first`` survivor policy. The mani
 match (``matched_index``, ``matched_id``, ``matched_file``, ``matched_row``: the index path and the
 matched document's id and original file and row), never a placeholder.
 
-Memory: the new rows' signatures are read in batches of at most ``engine.memory_limit`` (half of
-it) and matched one band file at a time (see :func:`dedupe.index.match_index`); the index is
+Memory: the new rows' signatures are read in batches of a quarter of ``engine.memory_limit`` and
+matched one band file at a time (see :func:`dedupe.index.match_index`); the index is
 written in generations of the same size, committed together.
 """
 
@@ -57,7 +57,9 @@ def index_fingerprint(paths) -> list[str]:
 
 
 def _budget_rows(cfg) -> int:
-    return max(1 << 12, cfg.engine.memory_bytes // 2 // (4 * cfg.minhash.num_perm))
+    """Signatures per batch: a quarter of ``engine.memory_limit`` (the batch is copied once
+    more on its way into Arrow, and the run's per-row arrays come on top)."""
+    return max(1 << 12, cfg.engine.memory_bytes // 4 // (4 * cfg.minhash.num_perm))
 
 
 def _chunks(rows: np.ndarray, size: int):

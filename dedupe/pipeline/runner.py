@@ -34,7 +34,7 @@ from dedupe.pipeline.decide import ACTIONS, KEPT, decide, lsh_params
 from dedupe.pipeline.manifest import manifest_table
 from dedupe.pipeline.schema import check_schemas
 from dedupe.pipeline.sign import SignTask, sign_task, spans_enabled
-from dedupe.pipeline.spans_plan import collect_spans, merged_lengths
+from dedupe.pipeline.spans_plan import collect_spans
 from dedupe.pipeline.store import SignFiles
 from dedupe.pipeline.write import ShardTask, plan_shards, write_shard
 from dedupe.report import RunReport, StageTimer, versions
@@ -149,6 +149,19 @@ def _shard_result_from_file(st):
     return {"rows": pq.read_metadata(st.path).num_rows, "seconds": 0.0, "peak_rss": 0}
 
 
+_INPUT_BYTES_PER_PARTITION = 64 << 20
+
+
+def _sized_partitions(cfg: DedupeConfig, sources) -> DedupeConfig:
+    """At least ``spans.partitions`` boilerplate key partitions, and one per 64 MB of input
+    files, so that one partition's line records (about twice the compressed input) stay near
+    128 MB in a worker however large the corpus."""
+    want = -(-sum(max(0, s.size or 0) for s in sources) // _INPUT_BYTES_PER_PARTITION)
+    if want <= cfg.spans.partitions:
+        return cfg
+    return replace(cfg, spans=replace(cfg.spans, partitions=int(want)))
+
+
 def _decide(cfg: DedupeConfig, files: SignFiles):
     """The decide stage over the sign files: small per-row columns in memory, signatures read
     one band or one batch of pairs at a time (see :mod:`dedupe.pipeline.store`)."""
@@ -204,6 +217,7 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
     if source_names:
         sources = [replace(s, path=source_names.get(s.path, s.path)) for s in sources]
     schema, task_reasons = check_schemas(sources, cfg)
+    cfg = _sized_partitions(cfg, sources)
     fingerprint = run_fingerprint(cfg, sources)
     resumed = prepare_out(out, cfg.output.overwrite, fingerprint)
     work = os.path.join(cfg.output.workdir or os.path.join(out, "_work"), fingerprint)
@@ -247,7 +261,7 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
             with StageTimer("spans") as st:
                 spans, span_stats = collect_spans(cfg, engine, work, [s.path for s in sign_tasks],
                                                   tables, dec.action == KEPT, progress)
-                removed = merged_lengths(spans, len(dec.action))
+                removed = spans.removed
                 _apply_filters(cfg, dec, tables, tables.column("length"), removed)
                 st.rows = spans.num_rows
                 st.peak_rss_worker = span_stats.get("peak_rss", 0)
@@ -299,7 +313,8 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
 
 
 def _edits_for(spans, g_sel: np.ndarray, source_rows: np.ndarray):
-    """``(source_row, start, end)`` arrays of the spans of global rows ``g_sel`` (sorted)."""
+    """``(source_row, start, end)`` arrays of the spans of global rows ``g_sel`` (sorted; the
+    task's spans table)."""
     g = spans["g"].to_numpy()
     lo, hi = np.searchsorted(g, g_sel[0]), np.searchsorted(g, g_sel[-1], side="right")
     gg = g[lo:hi]
@@ -332,7 +347,7 @@ def _plan_write(cfg, tasks, tables, dec, out, schema, spans=None):
             glob_idx = offsets[t] + np.flatnonzero(dec.action[offsets[t] : offsets[t + 1]] == KEPT)
             sel = glob_idx[lo:hi]
             if cfg.spans.remove and spans is not None and spans.num_rows and len(sel):
-                edits.append(_edits_for(spans, sel, kept_rows[t][lo:hi]))
+                edits.append(_edits_for(spans.task(t), sel, kept_rows[t][lo:hi]))
             else:
                 edits.append(None)
             out_file[sel] = s
@@ -414,9 +429,7 @@ def _write_manifest(out, tasks, tables, dec, out_file, out_row, meta, spans=None
         dtype=object,
     )
     counts = dict.fromkeys(ACTIONS, 0)
-    n_spans = None
-    if spans is not None:
-        n_spans = np.bincount(spans["g"].to_numpy(), minlength=len(dec.action))
+    n_spans = spans.n_spans if spans is not None else None
     lo = 0
     for task, table in zip(tasks, tables):
         hi = lo + table.num_rows
@@ -467,21 +480,30 @@ def _extra_columns(table, n_spans, removed, lo, hi) -> dict:
 
 
 def _write_spans(out: str, tables, spans) -> None:
-    """``spans.parquet``: one row per flagged span of a surviving document."""
-    g = spans["g"].to_numpy()
-    first = spans["first_g"].to_numpy()
-    rows = np.unique(np.concatenate([g, first]))
-    ids = tables.string_column("id", rows)
-    table = pa.table({
-        "id": ids.take(pa.array(np.searchsorted(rows, g))) if len(g)
-        else pa.array([], pa.string()),
-        "start": spans["start"], "end": spans["end"], "kind": spans["kind"],
-        "count": spans["count"],
-        "first_id": ids.take(pa.array(np.searchsorted(rows, first))) if len(first)
-        else pa.array([], pa.string()),
-        "first_start": spans["first_start"],
-    })
-    write_parquet_atomic(table, os.path.join(out, "spans.parquet"))
+    """``spans.parquet``: one row per flagged span of a surviving document, written task by
+    task (one row group each) under a temporary name."""
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([("id", pa.string()), ("start", pa.int64()), ("end", pa.int64()),
+                        ("kind", pa.string()), ("count", pa.int64()), ("first_id", pa.string()),
+                        ("first_start", pa.int64())])
+    path = os.path.join(out, "spans.parquet")
+    tmp = os.path.join(out, ".spans.parquet.tmp")
+    with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+        for t in range(len(tables)):
+            part = spans.task(t)
+            if part.num_rows == 0:
+                continue
+            g, first = part["g"].to_numpy(), part["first_g"].to_numpy()
+            rows = np.unique(np.concatenate([g, first]))
+            ids = tables.string_column("id", rows)
+            writer.write_table(pa.table({
+                "id": ids.take(pa.array(np.searchsorted(rows, g))),
+                "start": part["start"], "end": part["end"], "kind": part["kind"],
+                "count": part["count"],
+                "first_id": ids.take(pa.array(np.searchsorted(rows, first))),
+                "first_start": part["first_start"]}, schema=schema))
+    os.replace(tmp, path)
 
 
 def _top_lines(top: list[dict], tasks, tables, cfg) -> list[dict]:
@@ -542,14 +564,7 @@ def _report(cfg, sources, dec, counts, stages, shard_tasks, started, spans=None,
 
 
 def _span_summary(spans, stats) -> dict:
-    kinds = spans["kind"].to_numpy(zero_copy_only=False) if spans.num_rows else np.zeros(0)
-    length = spans["end"].to_numpy() - spans["start"].to_numpy() if spans.num_rows else kinds
-    out = {"file": "spans.parquet"}
-    for kind in ("repeat", "boilerplate"):
-        sel = kinds == kind
-        out[kind] = {"spans": int(sel.sum()), "chars": int(length[sel].sum()) if len(sel) else 0,
-                     "documents": len(np.unique(spans["g"].to_numpy()[sel]))
-                     if sel.any() else 0}
+    out = {"file": "spans.parquet", **{k: dict(v) for k, v in spans.summary.items()}}
     out["boilerplate_keys"] = int(stats.get("keys", 0))
     out["top_boilerplate"] = stats.get("top_lines", [])
     return out

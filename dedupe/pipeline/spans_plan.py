@@ -17,7 +17,7 @@ from dedupe.io.spill import read_ipc
 from dedupe.pipeline.sign import span_paths
 from dedupe.pipeline.spans_stage import BoilerplateTask, count_partition, load_flagged
 
-__all__ = ["SPANS_SCHEMA", "collect_spans", "merged_lengths"]
+__all__ = ["SPANS_SCHEMA", "SpanStore", "collect_spans", "merged_lengths"]
 
 SPANS_SCHEMA = pa.schema([
     ("g", pa.int64()), ("start", pa.int64()), ("end", pa.int64()), ("kind", pa.string()),
@@ -25,29 +25,90 @@ SPANS_SCHEMA = pa.schema([
 ])
 
 
-def _repeats(sign_paths, tables, offsets, kept) -> pa.Table:
-    parts = []
-    for path, table, off in zip(sign_paths, tables, offsets):
-        rep = read_ipc(span_paths(path)[0])
-        if rep.num_rows == 0:
-            continue
-        g = off + np.searchsorted(table["source_row"].to_numpy(), rep["source_row"].to_numpy())
-        keep = kept[g]
-        parts.append(pa.table({
-            "g": g[keep], "start": rep["start"].to_numpy()[keep],
-            "end": rep["end"].to_numpy()[keep], "kind": pa.array(["repeat"] * int(keep.sum())),
-            "count": rep["count"].to_numpy()[keep], "first_g": g[keep],
-            "first_start": rep["first_start"].to_numpy()[keep]}, schema=SPANS_SCHEMA))
-    return pa.concat_tables(parts) if parts else SPANS_SCHEMA.empty_table()
+def _repeats(path: str, table_rows: np.ndarray, offset: int, kept) -> pa.Table:
+    """The repeat spans of one task's kept rows, in global row numbers."""
+    rep = read_ipc(span_paths(path)[0])
+    if rep.num_rows == 0:
+        return SPANS_SCHEMA.empty_table()
+    g = offset + np.searchsorted(table_rows, rep["source_row"].to_numpy())
+    keep = kept[g]
+    return pa.table({
+        "g": g[keep], "start": rep["start"].to_numpy()[keep],
+        "end": rep["end"].to_numpy()[keep], "kind": pa.array(["repeat"] * int(keep.sum())),
+        "count": rep["count"].to_numpy()[keep], "first_g": g[keep],
+        "first_start": rep["first_start"].to_numpy()[keep]}, schema=SPANS_SCHEMA)
 
 
-def collect_spans(cfg, engine, work: str, sign_paths, tables, kept: np.ndarray, progress=None):
-    """``(spans table in global row order, boilerplate stats)`` for the kept rows."""
-    offsets = np.concatenate([[0], np.cumsum([t.num_rows for t in tables])])[:-1]
-    parts = []
+class SpanStore:
+    """The spans of the surviving rows, one task at a time (never all of them in memory).
+
+    ``task(t)``: the spans of task ``t``'s rows (global row ``g``, sorted by row, start, kind);
+    ``removed``/``n_spans``: per global row, the characters ``--remove-spans`` takes and the
+    number of spans; ``summary``: spans, characters and documents per kind. A task's spans are
+    its repeat file plus one slice of each boilerplate partition file (sorted by row).
+    """
+
+    def __init__(self, cfg, sign_paths, files, kept: np.ndarray, boiler_paths: list[str]):
+        self.cfg = cfg
+        self.sign_paths = list(sign_paths)
+        self.files = files
+        self.kept = kept
+        self.boiler_paths = boiler_paths
+        self.offsets = files.offsets
+        n = len(kept)
+        self.removed = np.zeros(n, np.int64)
+        self.n_spans = np.zeros(n, np.int64)
+        self.num_rows = 0
+        self.summary = {kind: {"spans": 0, "chars": 0, "documents": 0}
+                        for kind in ("repeat", "boilerplate")}
+        self._cache: tuple[int, pa.Table] | None = None
+        for t in range(len(self.sign_paths)):
+            self._account(t, self.task(t))
+
+    def task(self, t: int) -> pa.Table:
+        if self._cache is not None and self._cache[0] == t:
+            return self._cache[1]
+        lo, hi = int(self.offsets[t]), int(self.offsets[t + 1])
+        parts = []
+        if self.cfg.spans.repeats:
+            parts.append(_repeats(self.sign_paths[t], self.files[t]["source_row"].to_numpy(), lo,
+                                  self.kept))
+        if self.boiler_paths:
+            flagged = load_flagged(self.boiler_paths, (lo, hi))
+            parts.append(pa.table({
+                "g": flagged["g"], "start": flagged["start"], "end": flagged["end"],
+                "kind": pa.array(["boilerplate"] * flagged.num_rows, pa.string()),
+                "count": flagged["count"], "first_g": flagged["first_g"],
+                "first_start": flagged["first_start"]}, schema=SPANS_SCHEMA))
+        spans = pa.concat_tables(parts) if parts else SPANS_SCHEMA.empty_table()
+        spans = spans.sort_by([("g", "ascending"), ("start", "ascending"),
+                               ("kind", "descending")])
+        self._cache = (t, spans)
+        return spans
+
+    def _account(self, t: int, spans: pa.Table) -> None:
+        lo, hi = int(self.offsets[t]), int(self.offsets[t + 1])
+        self.num_rows += spans.num_rows
+        if spans.num_rows == 0:
+            return
+        g = spans["g"].to_numpy()
+        self.removed[lo:hi] = merged_lengths(spans, hi - lo, lo)
+        self.n_spans[lo:hi] = np.bincount(g - lo, minlength=hi - lo)
+        kinds = spans["kind"].to_numpy(zero_copy_only=False)
+        length = spans["end"].to_numpy() - spans["start"].to_numpy()
+        for kind, acc in self.summary.items():
+            sel = kinds == kind
+            acc["spans"] += int(sel.sum())
+            acc["chars"] += int(length[sel].sum())
+            acc["documents"] += len(np.unique(g[sel]))
+
+
+def collect_spans(cfg, engine, work: str, sign_paths, files, kept: np.ndarray, progress=None):
+    """``(SpanStore of the kept rows, boilerplate stats)``: counts boilerplate keys partition by
+    partition (one engine task each), then reads the spans back task by task."""
+    offsets = files.offsets[:-1]
     stats = {"keys": 0}
-    if cfg.spans.repeats:
-        parts.append(_repeats(sign_paths, tables, offsets, kept))
+    boiler_paths: list[str] = []
     if cfg.spans.boilerplate or cfg.spans.windows:
         kept_path = os.path.join(work, "kept.npy")
         np.save(kept_path, kept)
@@ -60,17 +121,21 @@ def collect_spans(cfg, engine, work: str, sign_paths, tables, kept: np.ndarray, 
         todo = [t for t in tasks if not os.path.exists(t.out_path)]
         results = engine.map(count_partition, todo, stage="boilerplate", progress=progress)
         stats["peak_rss"] = max([r["peak_rss"] for r in results], default=0)
-        flagged = load_flagged([t.out_path for t in tasks])
-        stats["keys"] = len(np.unique(flagged["key"].to_numpy()))
-        stats["top"] = _top_keys(flagged)
-        parts.append(pa.table({
-            "g": flagged["g"], "start": flagged["start"], "end": flagged["end"],
-            "kind": pa.array(["boilerplate"] * flagged.num_rows, pa.string()),
-            "count": flagged["count"], "first_g": flagged["first_g"],
-            "first_start": flagged["first_start"]}, schema=SPANS_SCHEMA))
-    spans = pa.concat_tables(parts) if parts else SPANS_SCHEMA.empty_table()
-    spans = spans.sort_by([("g", "ascending"), ("start", "ascending"), ("kind", "descending")])
-    return spans, stats
+        boiler_paths = [t.out_path for t in tasks]
+        stats["keys"], stats["top"] = _keys_and_top(boiler_paths)
+    return SpanStore(cfg, sign_paths, files, kept, boiler_paths), stats
+
+
+def _keys_and_top(paths: list[str], n: int = 20) -> tuple[int, list[dict]]:
+    """Distinct flagged keys, and the ``n`` lines in the most documents, over the partition
+    files (a key lives in one partition, so each file is read alone)."""
+    keys, tops = 0, []
+    for p in paths:
+        flagged = read_ipc(p)
+        keys += len(np.unique(flagged["key"].to_numpy()))
+        tops += _top_keys(flagged, n)
+    tops.sort(key=lambda it: (-it["docs"], it["key"]))
+    return keys, [{k: v for k, v in it.items() if k != "key"} for it in tops[:n]]
 
 
 def _top_keys(flagged: pa.Table, n: int = 20) -> list[dict]:
@@ -85,7 +150,8 @@ def _top_keys(flagged: pa.Table, n: int = 20) -> list[dict]:
         if key[i] in seen:
             continue
         seen.add(key[i])
-        out.append({"docs": int(count[i]), "g": int(flagged["first_g"][i].as_py()),
+        out.append({"docs": int(count[i]), "key": int(key[i]),
+                    "g": int(flagged["first_g"][i].as_py()),
                     "start": int(flagged["first_start"][i].as_py()),
                     "end": int(flagged["first_start"][i].as_py() + flagged["end"][i].as_py()
                                - flagged["start"][i].as_py())})
@@ -94,8 +160,9 @@ def _top_keys(flagged: pa.Table, n: int = 20) -> list[dict]:
     return out
 
 
-def merged_lengths(spans: pa.Table, n_rows: int) -> np.ndarray:
-    """Characters each row loses when its spans (merged where they overlap) are cut out."""
+def merged_lengths(spans: pa.Table, n_rows: int, first_row: int = 0) -> np.ndarray:
+    """Characters each of the rows ``first_row .. first_row + n_rows`` loses when its spans
+    (merged where they overlap) are cut out."""
     removed = np.zeros(n_rows, np.int64)
     if spans.num_rows == 0:
         return removed
@@ -114,5 +181,5 @@ def merged_lengths(spans: pa.Table, n_rows: int) -> np.ndarray:
     reach[1:] = cm[:-1] - g[1:] * big
     reach = np.where(same_row, reach, -1)
     gain = np.maximum(0, e - np.maximum(s, reach))
-    np.add.at(removed, g, gain)
+    np.add.at(removed, g - first_row, gain)
     return removed

@@ -173,15 +173,24 @@ def count_partition(bt: BoilerplateTask) -> dict:
     out = pa.table({"g": g[flag], "start": start[flag], "end": end[flag],
                     "count": count[flag].astype(np.int64), "first_g": first_g[flag],
                     "first_start": first_start[flag], "key": key[flag]})
-    write_ipc(out, bt.out_path)
+    # by row, so that the rows of one task are one slice of the file
+    write_ipc(out.sort_by([("g", "ascending"), ("start", "ascending")]), bt.out_path)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return {"rows": int(out.num_rows), "seconds": time.perf_counter() - t0, "peak_rss": peak,
             "keys": len(hot)}
 
 
-def load_flagged(paths: list[str]) -> pa.Table:
-    """All flagged boilerplate lines, one row per (document, line), the highest count kept."""
-    tables = [read_ipc(p) for p in paths]
+def load_flagged(paths: list[str], rows: tuple[int, int] | None = None) -> pa.Table:
+    """Flagged boilerplate lines, one row per (document, line), the highest count kept: all of
+    them, or those of the global rows ``rows = (lo, hi)`` (one slice of each sorted file)."""
+    tables = []
+    for p in paths:
+        t = read_ipc(p)
+        if rows is not None:
+            g = t["g"].to_numpy()
+            lo, hi = np.searchsorted(g, rows[0]), np.searchsorted(g, rows[1])
+            t = t.slice(lo, hi - lo)
+        tables.append(t)
     table = pa.concat_tables(tables) if tables else None
     if table is None or table.num_rows == 0:
         return pa.table({"g": pa.array([], pa.int64()), "start": pa.array([], pa.int64()),
