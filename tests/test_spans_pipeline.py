@@ -144,6 +144,41 @@ def test_boilerplate_is_deterministic_across_workers(tmp_path, policy):
     assert a.equals(b) and a.num_rows > 0
 
 
+def test_spans_independent_of_partitions_and_tasks(tmp_path):
+    """Key partitions and task boundaries only change how the work is cut, never the spans,
+    the characters removed or the manifest."""
+    from dedupe.synth import make_corpus
+
+    table = make_corpus(400, seed=4)
+    outs = []
+    for name, partitions, group in (("a", 1, 400), ("b", 37, 50), ("c", 16, 7)):
+        path = tmp_path / f"{name}.parquet"
+        pq.write_table(table, path, row_group_size=group)
+        dedupe.run([path], tmp_path / name, engine__name="serial", id_column="id",
+                   spans__partitions=partitions, remove_spans=True)
+        outs.append(tmp_path / name)
+    spans = [pq.read_table(o / "spans.parquet") for o in outs]
+    assert spans[0].num_rows > 100
+    assert all(s.equals(spans[0]) for s in spans[1:])
+    cols = ["id", "action", "spans", "span_chars"]
+    manifests = [pq.read_table(o / "manifest.parquet", columns=cols).sort_by("id") for o in outs]
+    assert all(m.equals(manifests[0]) for m in manifests[1:])
+    texts = [pq.read_table(o / "data", columns=["id", "text"]).sort_by("id") for o in outs]
+    assert all(t.equals(texts[0]) for t in texts[1:])
+
+
+def test_partitions_grow_with_the_input():
+    from dedupe.config import load_config
+    from dedupe.io.sources import Source
+    from dedupe.pipeline.runner import _sized_partitions
+
+    cfg = load_config(None)
+    small = [Source("a", "a", "parquet", None, 10 << 20)]
+    assert _sized_partitions(cfg, small).spans.partitions == 16
+    big = [Source(f"f{i}", f"f{i}", "parquet", None, 860 << 20) for i in range(10)]
+    assert _sized_partitions(cfg, big).spans.partitions == 135
+
+
 def test_shared_passages_across_pages_with_windows(tmp_path):
     passage = " ".join(f"shared{j} word{j}" for j in range(20))
     a = f"{body(1)} {passage} {body(2, 10)}"

@@ -20,6 +20,9 @@ __all__ = ["estimate"]
 
 # bytes per row of the sign file besides the signature: digest 16, id ~40, lengths and flags 40
 _SIGN_ROW_OVERHEAD = 100
+# the main process's per-row arrays (digest, status, lengths, exact groups, union-find, the
+# decision, output positions, survivor ids), measured at 1M rows
+_MAIN_BYTES_PER_ROW = 160
 # boilerplate line records: about one line per 80 characters, 32 bytes each, exact + skeleton
 _LINE_RECORD_PER_TEXT_BYTE = 2 * 32 / 80
 # numpy temporaries of a worker per text byte of a batch (code points, tokens, shingles, blocks)
@@ -72,10 +75,13 @@ def estimate(cfg) -> dict:
     tasks = plan_tasks(sources)
     k = cfg.minhash.num_perm
     bands, r = lsh_params(cfg)
-    sign_disk = rows * (k * 4 + _SIGN_ROW_OVERHEAD)
+    sign_disk = rows * (k * 4 + bands * 8 + _SIGN_ROW_OVERHEAD)
     line_disk = int(text_bytes * _LINE_RECORD_PER_TEXT_BYTE) if cfg.spans.boilerplate else 0
     window_disk = int(text_bytes / 6 * 32) if cfg.spans.windows else 0
-    main_memory = rows * (k * 4 + _SIGN_ROW_OVERHEAD + bands * 8 * 2 + 64)
+    # per-row arrays of the decide, write and manifest steps, plus the signatures of one batch
+    # of candidate pairs (a quarter of the memory limit at most; about one per duplicate row)
+    pair_batch = min(cfg.engine.memory_bytes // 4, int(rows * 0.5) * k * 4)
+    main_memory = rows * _MAIN_BYTES_PER_ROW + pair_batch + (100 << 20)
     avg_doc = text_bytes / rows if rows else 0
     worker_memory = int(cfg.input.batch_rows * avg_doc * _WORKER_BYTES_PER_TEXT_BYTE) + (150 << 20)
     return {
