@@ -91,6 +91,14 @@ def print_summary(report, console: Console | None = None) -> None:
         console.print(f"spans: {rep.get('spans', 0):,} repeated inside pages, "
                       f"{bp.get('spans', 0):,} boilerplate in {bp.get('documents', 0):,} pages "
                       f"-> {report.out}/spans.parquet")
+    if "index_removed" in lsh:
+        console.print(f"against {', '.join(report.outputs.get('against', []))}: "
+                      f"{lsh['index_removed']:,} rows removed ({lsh['index_exact']:,} exact; "
+                      f"{lsh['index_matches']:,} matched an index document themselves)")
+    if "index" in report.outputs:
+        ix = report.outputs["index"]
+        verb = "appended to" if ix["mode"] == "update" else "written to"
+        console.print(f"index: {ix['rows']:,} kept rows {verb} {ix['path']}")
     stages = "  ".join(f"{s['name']} {s['seconds']:.1f}s" for s in report.stages)
     console.print(f"{report.rows:,} rows in {report.seconds:.1f}s ({stages})")
     console.print(f"report: {report.out}/report.md")

@@ -145,6 +145,14 @@ class RunReport:
             f"- buckets over {self.parameters['lsh']['max_bucket_size']} members: "
             f"{lsh['oversized_buckets']} (largest bucket {lsh['largest_bucket']}); "
             f"largest cluster {lsh['largest_cluster']}",
+            *([f"- against {', '.join(self.outputs.get('against', []))}: "
+               f"{lsh['index_removed']:,} rows removed, {lsh['index_exact']:,} of them exact "
+               f"copies; {lsh['index_matches']:,} matched an index document themselves, the "
+               "rest were in their clusters (manifest columns matched_*)"]
+              if "index_removed" in lsh else []),
+            *([f"- index: {self.outputs['index']['rows']:,} kept rows "
+               f"{'appended to' if self.outputs['index']['mode'] == 'update' else 'written to'} "
+               f"{self.outputs['index']['path']}"] if "index" in self.outputs else []),
             "",
             "Probability that a pair becomes a candidate (S-curve):",
             "",

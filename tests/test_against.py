@@ -177,3 +177,31 @@ def test_killed_update_leaves_the_index_readable(halves, tmp_path):
     final = open_index(idx)
     assert final.num_docs == before.num_docs + rep.counts["kept"]
     assert len(final.generations) == 2
+
+
+def test_boilerplate_of_earlier_runs_counts_in_later_ones(tmp_path):
+    """A footer flagged in the old run's pages is boilerplate in one new page against it."""
+    from dedupe.index import boilerplate_counts
+
+    def body(i):
+        return " ".join(f"w{i}x{j}y{(i * 31 + j * 7) % 97}" for j in range(60))
+
+    footer = "Copyright Example News Group all rights reserved worldwide"
+    old = [{"id": f"o{i}", "text": f"{body(i)}\n{footer}"} for i in range(5)]
+    new = [{"id": "n0", "text": f"{body(100)}\n{footer}"}]
+    write_parquet(tmp_path / "old.parquet", old)
+    write_parquet(tmp_path / "new.parquet", new)
+    opts = {"engine__name": "serial", "id_column": "id", "spans": False}
+    dedupe.run(tmp_path / "old.parquet", tmp_path / "r_old", write_index=str(tmp_path / "idx"),
+               **opts)
+    keys, pages = boilerplate_counts(open_index(tmp_path / "idx"))
+    assert len(keys) >= 1 and pages.max() == 5
+    dedupe.run(tmp_path / "new.parquet", tmp_path / "alone", **opts)
+    dedupe.run(tmp_path / "new.parquet", tmp_path / "with", against=[str(tmp_path / "idx")],
+               **opts)
+    assert pq.read_table(tmp_path / "alone" / "spans.parquet").num_rows == 0
+    spans = pq.read_table(tmp_path / "with" / "spans.parquet").to_pylist()
+    text = new[0]["text"]
+    assert [text[s["start"]:s["end"]] for s in spans] == [footer]
+    assert spans[0]["count"] == 6  # five earlier pages and this one
+    assert pq.read_table(tmp_path / "with" / "manifest.parquet")["action"].to_pylist() == ["kept"]

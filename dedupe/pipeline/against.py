@@ -97,6 +97,7 @@ def apply_matches(dec: Decisions, digest: np.ndarray, m: IndexMatches) -> np.nda
     estimated).
     """
     hit = np.flatnonzero(m.doc >= 0)
+    dec.stats.update(index_matches=0, index_removed=0, index_exact=0)
     if len(hit) == 0:
         return hit
     label = dec.cluster
@@ -171,10 +172,12 @@ def manifest_columns(m: IndexMatches | None, lo: int, hi: int, n: int) -> dict:
             "matched_row": pa.array(m.rows[lo:hi], pa.int64(), mask=m.rows[lo:hi] < 0)}
 
 
-def store_kept(cfg, files, tasks, kept: np.ndarray, bands: int, rows: int) -> dict:
+def store_kept(cfg, files, tasks, kept: np.ndarray, bands: int, rows: int,
+               boilerplate=None) -> dict:
     """Write the kept rows to ``--write-index`` (new) or append them to the first ``--against``
     index (``--update-index``), in generations of at most the memory budget, committed in one
-    header write."""
+    header write. ``boilerplate``: ``(keys, pages)`` of the run's boilerplate lines, stored with
+    the first generation so later runs count those pages too."""
     from dedupe.index import IndexRows, append_index, create_index, index_params
 
     params = index_params(cfg, bands, rows)
@@ -185,10 +188,11 @@ def store_kept(cfg, files, tasks, kept: np.ndarray, bands: int, rows: int) -> di
     source_row = files.column("source_row")
 
     def chunks():
-        for g in _chunks(g_all, _budget_rows(cfg)):
+        for i, g in enumerate(_chunks(g_all, _budget_rows(cfg))):
             yield IndexRows(files.string_column("id", g),
                             pa.array(sources[task_of[g]], pa.string()), source_row[g],
-                            np.stack([digest_hi[g], digest_lo[g]], axis=1), files.gather(g))
+                            np.stack([digest_hi[g], digest_lo[g]], axis=1), files.gather(g),
+                            boilerplate if i == 0 else None)
 
     source = os.path.abspath(cfg.output.out)
     if cfg.index.update:

@@ -294,8 +294,13 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
         from dedupe.pipeline.against import store_kept
 
         with StageTimer("write-index") as st:
+            boiler = None
+            if spans is not None and spans.boiler_paths:
+                from dedupe.pipeline.spans_plan import boilerplate_key_counts
+
+                boiler = boilerplate_key_counts(spans.boiler_paths)
             index_out = store_kept(cfg, tables, tasks, dec.action == KEPT, dec.stats["bands"],
-                                   dec.stats["rows"])
+                                   dec.stats["rows"], boiler)
             st.rows = index_out["rows"]
         stages.append(st)
     if not cfg.output.workdir:

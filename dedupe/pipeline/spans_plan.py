@@ -105,18 +105,20 @@ class SpanStore:
 
 def collect_spans(cfg, engine, work: str, sign_paths, files, kept: np.ndarray, progress=None):
     """``(SpanStore of the kept rows, boilerplate stats)``: counts boilerplate keys partition by
-    partition (one engine task each), then reads the spans back task by task."""
+    partition (one engine task each), then reads the spans back task by task. Boilerplate
+    keys stored in ``--against`` indexes add their earlier page counts."""
     offsets = files.offsets[:-1]
     stats = {"keys": 0}
     boiler_paths: list[str] = []
     if cfg.spans.boilerplate or cfg.spans.windows:
         kept_path = os.path.join(work, "kept.npy")
         np.save(kept_path, kept)
+        known_path = _known_keys(cfg, work)
         tasks = [BoilerplateTask(p, tuple(span_paths(s)[1] for s in sign_paths),
                                  tuple(int(o) for o in offsets), kept_path,
                                  os.path.join(work, f"boiler-{p:04d}.arrow"),
                                  cfg.spans.boilerplate_min_docs,
-                                 cfg.spans.boilerplate_policy == "keep_first")
+                                 cfg.spans.boilerplate_policy == "keep_first", known_path)
                  for p in range(cfg.spans.partitions)]
         todo = [t for t in tasks if not os.path.exists(t.out_path)]
         results = engine.map(count_partition, todo, stage="boilerplate", progress=progress)
@@ -124,6 +126,40 @@ def collect_spans(cfg, engine, work: str, sign_paths, files, kept: np.ndarray, p
         boiler_paths = [t.out_path for t in tasks]
         stats["keys"], stats["top"] = _keys_and_top(boiler_paths)
     return SpanStore(cfg, sign_paths, files, kept, boiler_paths), stats
+
+
+def _known_keys(cfg, work: str) -> str | None:
+    """Sum the boilerplate key counts of the ``--against`` indexes into one sorted ``.npz``."""
+    if not cfg.index.against:
+        return None
+    from dedupe.index import boilerplate_counts, open_index
+
+    keys, docs = [], []
+    for path in cfg.index.against:
+        k, d = boilerplate_counts(open_index(path))
+        keys.append(np.asarray(k, np.uint64))
+        docs.append(np.asarray(d, np.int64))
+    k, d = np.concatenate(keys), np.concatenate(docs)
+    if len(k) == 0:
+        return None
+    uniq, inv = np.unique(k, return_inverse=True)
+    total = np.bincount(inv, weights=d, minlength=len(uniq)).astype(np.int64)
+    path = os.path.join(work, "known-boilerplate.npz")
+    np.savez(path, keys=uniq, docs=total)
+    return path
+
+
+def boilerplate_key_counts(paths: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(keys, pages)`` of every key flagged as boilerplate, from the partition files (what an
+    index stores for later runs)."""
+    keys, docs = [np.zeros(0, np.uint64)], [np.zeros(0, np.int64)]
+    for p in paths:
+        t = read_ipc(p)
+        k, c = t["key"].to_numpy(), t["count"].to_numpy()
+        uniq, first = np.unique(k, return_index=True)
+        keys.append(uniq.astype(np.uint64))
+        docs.append(c[first].astype(np.int64))
+    return np.concatenate(keys), np.concatenate(docs)
 
 
 def _keys_and_top(paths: list[str], n: int = 20) -> tuple[int, list[dict]]:

@@ -135,10 +135,24 @@ class BoilerplateTask:
     out_path: str
     min_docs: int
     keep_first: bool
+    # .npz of boilerplate keys and page counts from --against indexes (earlier runs' pages)
+    known_path: str | None = None
 
     @property
     def label(self) -> str:
         return f"boilerplate partition {self.partition}"
+
+
+def _known_counts(bt: BoilerplateTask, uniq: np.ndarray) -> np.ndarray:
+    """Pages of earlier runs (``--against`` indexes) that had each key of ``uniq`` as
+    boilerplate: 0 for keys they never flagged."""
+    if bt.known_path is None or len(uniq) == 0:
+        return np.zeros(len(uniq), np.int64)
+    known = np.load(bt.known_path)
+    keys, docs = known["keys"], known["docs"]
+    pos = np.minimum(np.searchsorted(keys, uniq), max(len(keys) - 1, 0))
+    hit = (keys[pos] == uniq) if len(keys) else np.zeros(len(uniq), bool)
+    return np.where(hit, docs[pos] if len(keys) else 0, 0)
 
 
 def count_partition(bt: BoilerplateTask) -> dict:
@@ -158,6 +172,7 @@ def count_partition(bt: BoilerplateTask) -> dict:
                           for c in ("g", "start", "end", "key"))
     key = key.astype(np.uint64)
     uniq, counts, _ = count_keys(key, g)
+    counts = counts + _known_counts(bt, uniq)
     hot = uniq[counts >= bt.min_docs]
     sel = np.flatnonzero(np.isin(key, hot))
     g, start, end, key = g[sel], start[sel], end[sel], key[sel]
