@@ -16,6 +16,9 @@ Three steps, each a fresh process, on the corpus of ``bench_scale.py generate``:
     ``dedupe run QUERIES --against INDEX`` as a child process, sampled like ``bench_scale.py``
     (wall, peak RSS of the process tree and of the main process); then checks the planted
     copies: how many were matched, and to the right old document.
+
+``python benchmarks/bench_index.py scratch --old CORPUS --queries QUERIES --out OUT``
+    the alternative the index saves: old and new pages deduplicated together from scratch.
 """
 
 from __future__ import annotations
@@ -107,6 +110,17 @@ def run(args) -> int:
     return 0
 
 
+def scratch(args) -> int:
+    """The alternative: old and new deduplicated together from scratch, same options."""
+    paths = sorted(str(p) for p in Path(args.old).glob("part-*.parquet"))
+    paths += sorted(str(p) for p in Path(args.queries).glob("part-*.parquet"))
+    r = measure(paths, Path(args.out), args.options.split())
+    print(json.dumps(r, indent=1))
+    if args.out_json:
+        Path(args.out_json).write_text(json.dumps(r, indent=1))
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -121,8 +135,14 @@ def main(argv=None) -> int:
     r.add_argument("--out", default="/tmp/dedupe-index-run")
     r.add_argument("--options", default="--no-spans --no-boilerplate")
     r.add_argument("--out-json")
+    s = sub.add_parser("scratch")
+    s.add_argument("--old", required=True)
+    s.add_argument("--queries", required=True)
+    s.add_argument("--out", default="/tmp/dedupe-index-scratch")
+    s.add_argument("--options", default="--no-spans --no-boilerplate")
+    s.add_argument("--out-json")
     args = p.parse_args(argv)
-    return queries(args) if args.cmd == "queries" else run(args)
+    return {"queries": queries, "run": run, "scratch": scratch}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,9 @@ Two steps, each a fresh process:
     summed RSS of its process tree and the size of its work folder every 0.2 s. Prints the
     scaling table (docs, wall s, docs/s, peak RSS of the tree and of the main process, peak
     work-folder size, output size) and, with ``--plot``, draws time and memory against size.
+
+``python benchmarks/bench_scale.py table --json a.json b.json --plot scale.png``
+    the table and plot again from the ``--out-json`` files of several ``run`` invocations.
 """
 
 from __future__ import annotations
@@ -123,18 +126,32 @@ def run(args) -> int:
             import shutil
 
             shutil.rmtree(out, ignore_errors=True)
-    print()
-    print("| docs | wall s | docs/s | peak RSS, all processes (MiB) | peak RSS, main (MiB) "
-          "| peak work folder (MiB) | output (MiB) |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
-    for r in results:
-        print(f"| {r['docs']:,} | {r['wall_s']:,} | {r['docs_per_s']:,} | "
-              f"{r['peak_rss_tree_mib']:,} | {r['peak_rss_main_mib']:,} | "
-              f"{r['peak_work_mib']:,} | {r['output_mib']:,} |")
     if args.out_json:
         Path(args.out_json).write_text(json.dumps(results, indent=1))
-    if args.plot:
-        _plot(results, args.plot)
+    _table(results, args.plot)
+    return 0
+
+
+def _table(results: list[dict], plot: str | None) -> None:
+    results = sorted(results, key=lambda r: r["docs"])
+    print()
+    print("| docs | wall s | docs/s | s per 1M docs | peak RSS, all processes (MiB) "
+          "| peak RSS, main (MiB) | peak work folder (MiB) | output (MiB) | stages (s) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for r in results:
+        stages = ", ".join(f"{k} {v}" for k, v in r["stages"].items())
+        print(f"| {r['docs']:,} | {r['wall_s']:,} | {r['docs_per_s']:,} | "
+              f"{r['wall_s'] / r['docs'] * 1e6:.0f} | "
+              f"{r['peak_rss_tree_mib']:,} | {r['peak_rss_main_mib']:,} | "
+              f"{r['peak_work_mib']:,} | {r['output_mib']:,} | {stages} |")
+    if plot:
+        _plot(results, plot)
+
+
+def table(args) -> int:
+    """The table (and plot) from the JSON files of earlier ``run`` invocations."""
+    results = [r for path in args.json for r in json.loads(Path(path).read_text())]
+    _table(results, args.plot)
     return 0
 
 
@@ -182,10 +199,11 @@ def main(argv=None) -> int:
     r.add_argument("--keep", action="store_true", help="keep each run folder")
     r.add_argument("--out-json")
     r.add_argument("--plot", help="PNG path for time and memory against corpus size")
+    t = sub.add_parser("table")
+    t.add_argument("--json", nargs="+", required=True)
+    t.add_argument("--plot")
     args = p.parse_args(argv)
-    if args.cmd == "generate":
-        return generate(args)
-    return run(args)
+    return {"generate": generate, "run": run, "table": table}[args.cmd](args)
 
 
 if __name__ == "__main__":
