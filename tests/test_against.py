@@ -156,7 +156,7 @@ def test_killed_update_leaves_the_index_readable(halves, tmp_path):
     before = open_index(idx)
     script = textwrap.dedent(f"""
         import os, signal
-        import dedupe, dedupe.index.store as store
+        import dedupe, dedupe.index.writer as store
         def die(*a, **k):
             os.kill(os.getpid(), signal.SIGKILL)
         store._commit_header = die  # killed after the new generation is on disk

@@ -37,6 +37,7 @@ from dedupe.index import (
     match_index,
     open_index,
     store,
+    writer,
 )
 from dedupe.index.build import read_run_config
 from dedupe.near.cluster import connected_components
@@ -71,7 +72,7 @@ def random_rows(rng, n: int, k: int = 16, *, alphabet: int = 1 << 32, prefix: st
 @pytest.fixture
 def small_row_groups():
     """Seven docs a row group, so readers must pick row groups out of several."""
-    with mock.patch.object(store, "DOCS_ROW_GROUP", 7):
+    with mock.patch.object(writer, "DOCS_ROW_GROUP", 7):
         yield
 
 
@@ -302,7 +303,7 @@ def test_match_agrees_with_brute_force(seed, n_index, n_query, n_gens, threshold
     cuts = [*sorted(inner.tolist()), n_index]
     bounds = list(zip([0, *cuts[:-1]], cuts))
     params = small_params()
-    with tempfile.TemporaryDirectory() as tmp, mock.patch.object(store, "DOCS_ROW_GROUP", 4):
+    with tempfile.TemporaryDirectory() as tmp, mock.patch.object(writer, "DOCS_ROW_GROUP", 4):
         path = os.path.join(tmp, "idx")
         for g, (lo, hi) in enumerate(bounds):
             part = IndexRows(pa.array([str(i) for i in range(lo, hi)]), pa.array(["f"] * (hi - lo)),
@@ -388,7 +389,7 @@ def test_match_refuses_other_layouts(tmp_path):
 _CRASH_SCRIPT = """
 import sys, time
 import numpy as np, pyarrow as pa
-from dedupe.index import store
+from dedupe.index import writer as store
 point, path, marker, params = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 
 def pause(*args, **kwargs):

@@ -19,7 +19,8 @@ from dedupe.index.query import (
     match_index,
     signatures,
 )
-from dedupe.index.store import Index, IndexRows, append_index, create_index, open_index
+from dedupe.index.store import Index, IndexRows, open_index
+from dedupe.index.writer import append_index, create_index
 
 __all__ = [
     "FORMAT_VERSION",

@@ -24,7 +24,8 @@ import pyarrow.parquet as pq
 from dedupe.config import DedupeConfig
 from dedupe.errors import ConfigError, InputError
 from dedupe.index.format import index_params
-from dedupe.index.store import Index, IndexRows, create_index
+from dedupe.index.store import Index, IndexRows
+from dedupe.index.writer import create_index
 from dedupe.pipeline.sign import _truncate, sign_arrays
 
 __all__ = ["build_from_run", "read_run_config"]

@@ -16,22 +16,25 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from dedupe.config import DedupeConfig
 from dedupe.engines import make_engine
 from dedupe.errors import DedupeError, OutputError
 from dedupe.io.sources import expand_inputs, plan_tasks
 from dedupe.io.spill import read_ipc
-from dedupe.io.writers import write_parquet_atomic
 from dedupe.near.lsh import s_curve
-from dedupe.pipeline.against import manifest_columns
-from dedupe.pipeline.decide import ACTIONS, KEPT, decide, lsh_params
-from dedupe.pipeline.manifest import manifest_table
+from dedupe.pipeline.decide import KEPT, decide, lsh_params
+from dedupe.pipeline.outputs import (
+    scheme_metadata,
+    span_summary,
+    top_lines,
+    write_manifest,
+    write_spans,
+)
 from dedupe.pipeline.schema import check_schemas
 from dedupe.pipeline.sign import SignTask, sign_task, spans_enabled
 from dedupe.pipeline.spans_plan import collect_spans
@@ -277,12 +280,12 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
             st.peak_rss_worker = max([r["peak_rss"] for r in wres], default=0)
         stages.append(st)
         with StageTimer("manifest", tasks=len(tasks)) as st:
-            meta = _scheme_metadata(cfg, dec)
-            counts = _write_manifest(out, tasks, tables, dec, out_file, out_row, meta, spans,
+            meta = scheme_metadata(cfg, dec)
+            counts = write_manifest(out, tasks, tables, dec, out_file, out_row, meta, spans,
                                      removed, matches)
             if spans is not None:
-                _write_spans(out, tables, spans)
-                span_stats["top_lines"] = _top_lines(span_stats.pop("top", []), tasks, tables,
+                write_spans(out, tables, spans)
+                span_stats["top_lines"] = top_lines(span_stats.pop("top", []), tasks, tables,
                                                      cfg)
             st.rows = sum(counts.values())
         stages.append(st)
@@ -400,136 +403,6 @@ def _apply_filters(cfg, dec, tables, length, removed) -> None:
     dec.note = note
 
 
-def _scheme_metadata(cfg, dec) -> dict[str, str]:
-    """Everything a later run must match to compare signatures, stored in the manifest."""
-    from dedupe import __version__
-    from dedupe.text.hashing import HASH_SCHEME
-
-    mh = cfg.minhash
-    return {
-        "dedupe_version": __version__,
-        "hash_scheme": HASH_SCHEME,
-        "hash_function": mh.hash_scheme,
-        "shingle": mh.shingle,
-        "ngram": str(mh.ngram),
-        "num_perm": str(mh.num_perm),
-        "seed": str(mh.seed),
-        "normalize": json.dumps(asdict(cfg.normalize), sort_keys=True),
-        "threshold": str(cfg.lsh.threshold),
-        "bands": str(dec.stats["bands"]),
-        "rows": str(dec.stats["rows"]),
-    }
-
-
-def _write_manifest(out, tasks, tables, dec, out_file, out_row, meta, spans=None,
-                    removed=None, matches=None) -> dict[str, int]:
-    folder = os.path.join(out, "manifest.parquet")
-    os.makedirs(folder, exist_ok=True)
-    survivor_ids = _survivor_ids(tables, dec.survivor)
-    if matches is not None:  # rows removed by an index: their survivor is the index document
-        survivor_ids = pc.if_else(pa.array(matches.index >= 0), matches.ids, survivor_ids)
-    names = np.array(
-        [f"data/part-{i:05d}.parquet" for i in range(max(out_file.max(initial=-1), -1) + 1)]
-        + [None],
-        dtype=object,
-    )
-    counts = dict.fromkeys(ACTIONS, 0)
-    n_spans = spans.n_spans if spans is not None else None
-    lo = 0
-    for task, table in zip(tasks, tables):
-        hi = lo + table.num_rows
-        files = pa.array(names[out_file[lo:hi]], pa.string())
-        m = manifest_table(
-            table,
-            task.source.path,
-            dec.action[lo:hi],
-            dec.cluster[lo:hi],
-            dec.cluster_size[lo:hi],
-            survivor_ids[lo:hi],
-            dec.similarity[lo:hi],
-            files,
-            out_row[lo:hi],
-            None if dec.note is None else dec.note[lo:hi],
-            {**manifest_columns(matches, lo, hi, len(dec.action)),
-             **_extra_columns(table, n_spans, removed, lo, hi)},
-        )
-        m = m.replace_schema_metadata({f"dedupe.{k}": v for k, v in meta.items()})
-        write_parquet_atomic(m, os.path.join(folder, f"part-{task.index:05d}.parquet"))
-        for i, a in enumerate(ACTIONS):
-            counts[a] += int((dec.action[lo:hi] == i).sum())
-        lo = hi
-    return counts
-
-
-def _survivor_ids(files: SignFiles, survivor: np.ndarray) -> pa.Array:
-    """The id of every row's survivor (null for rejected rows), reading only the ids of rows
-    that are some row's survivor."""
-    have = survivor >= 0
-    distinct = np.unique(survivor[have])
-    ids = files.string_column("id", distinct)
-    pos = np.searchsorted(distinct, np.where(have, survivor, distinct[0] if len(distinct) else 0))
-    if not len(distinct):
-        return pa.nulls(len(survivor), pa.string())
-    return pc.if_else(pa.array(have), ids.take(pa.array(pos)), pa.scalar(None, pa.string()))
-
-
-def _extra_columns(table, n_spans, removed, lo, hi) -> dict:
-    extra = {}
-    if n_spans is not None:
-        extra["spans"] = n_spans[lo:hi].astype(np.int64)
-        extra["span_chars"] = removed[lo:hi].astype(np.int64)
-    for name in table.column_names:
-        if name.startswith("stat_"):
-            extra[name[5:]] = table[name].to_numpy(zero_copy_only=False)
-    return extra
-
-
-def _write_spans(out: str, tables, spans) -> None:
-    """``spans.parquet``: one row per flagged span of a surviving document, written task by
-    task (one row group each) under a temporary name."""
-    import pyarrow.parquet as pq
-
-    schema = pa.schema([("id", pa.string()), ("start", pa.int64()), ("end", pa.int64()),
-                        ("kind", pa.string()), ("count", pa.int64()), ("first_id", pa.string()),
-                        ("first_start", pa.int64())])
-    path = os.path.join(out, "spans.parquet")
-    tmp = os.path.join(out, ".spans.parquet.tmp")
-    with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
-        for t in range(len(tables)):
-            part = spans.task(t)
-            if part.num_rows == 0:
-                continue
-            g, first = part["g"].to_numpy(), part["first_g"].to_numpy()
-            rows = np.unique(np.concatenate([g, first]))
-            ids = tables.string_column("id", rows)
-            writer.write_table(pa.table({
-                "id": ids.take(pa.array(np.searchsorted(rows, g))),
-                "start": part["start"], "end": part["end"], "kind": part["kind"],
-                "count": part["count"],
-                "first_id": ids.take(pa.array(np.searchsorted(rows, first))),
-                "first_start": part["first_start"]}, schema=schema))
-    os.replace(tmp, path)
-
-
-def _top_lines(top: list[dict], tasks, tables, cfg) -> list[dict]:
-    """Attach the text to the most frequent boilerplate lines (reads only the rows needed)."""
-    from dedupe.pipeline.fetch import fetch_values
-
-    if not top:
-        return []
-    offsets = np.concatenate([[0], np.cumsum([t.num_rows for t in tables])])
-    texts = fetch_values(tasks, tables, [it["g"] for it in top], cfg.input.text_column)
-    out = []
-    for it in top:
-        t = int(np.searchsorted(offsets, it["g"], side="right") - 1)
-        text = texts.get(it["g"]) or ""
-        out.append({"docs": it["docs"], "text": text[it["start"] : it["end"]],
-                    "source_file": tasks[t].source.path,
-                    "source_row": int(tables[t]["source_row"][it["g"] - offsets[t]].as_py()),
-                    "start": it["start"], "end": it["end"]})
-    return out
-
-
 def _check_accounting(sign_results, counts, write_results) -> None:
     seen = sum(r.rows for r in sign_results)
     listed = sum(counts.values())
@@ -564,15 +437,8 @@ def _report(cfg, sources, dec, counts, stages, shard_tasks, started, spans=None,
         },
         versions=versions(),
         seconds=round(time.perf_counter() - started, 3),
-        spans=_span_summary(spans, span_stats) if spans is not None else {},
+        spans=span_summary(spans, span_stats) if spans is not None else {},
     )
-
-
-def _span_summary(spans, stats) -> dict:
-    out = {"file": "spans.parquet", **{k: dict(v) for k, v in spans.summary.items()}}
-    out["boilerplate_keys"] = int(stats.get("keys", 0))
-    out["top_boilerplate"] = stats.get("top_lines", [])
-    return out
 
 
 def _write_report(out: str, report: RunReport) -> None:

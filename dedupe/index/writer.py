@@ -1,0 +1,244 @@
+"""Writing an index: new generations, made visible by one header replacement (see
+:mod:`dedupe.index.store` for the layout and the crash-safety rule)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import shutil
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dedupe.errors import OutputError
+from dedupe.index.format import FORMAT_VERSION, band_key, check_compatible, has_signature
+from dedupe.index.store import (
+    _FORMAT,
+    _GEN,
+    DOCS_ROW_GROUP,
+    HEADER,
+    Index,
+    IndexRows,
+    _read_header,
+    open_index,
+)
+
+__all__ = ["append_index", "create_index"]
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def create_index(path: str | os.PathLike, params: dict, arrays, *,
+                 overwrite: bool = False, source: str = "") -> Index:
+    """Create an index at ``path`` with ``arrays`` as its first generation.
+
+    ``arrays`` is one :class:`IndexRows` or an iterable of them (one generation each, all
+    committed together by the one header write, so a large run is indexed chunk by chunk).
+    An existing non-empty folder is refused unless ``overwrite``; even then only a folder that
+    holds a dedupe index is deleted.
+    """
+    from dedupe import __version__
+
+    path = str(path)
+    if os.path.exists(path):
+        if not os.path.isdir(path):
+            raise OutputError(f"{path} exists and is not a folder")
+        if os.listdir(path):
+            if not overwrite:
+                raise OutputError(f"{path} already exists and is not empty; pass --overwrite "
+                                  "to replace it")
+            if not os.path.exists(os.path.join(path, HEADER)):
+                raise OutputError(f"{path} is not a dedupe index (no header.json); refusing to "
+                                  "delete it: choose another folder")
+            shutil.rmtree(path)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {path}: {exc.strerror or exc}") from None
+    header = {"format": _FORMAT, "format_version": FORMAT_VERSION,
+              "dedupe_version": __version__, "created": _now(),
+              "params": dict(params), "rows": 0, "generations": []}
+    with _writer_lock(path):
+        _remove_strays(path, header)
+        _add_generations(path, header, arrays, params, source)
+    return open_index(path)
+
+
+def append_index(path: str | os.PathLike, params: dict, arrays, *,
+                 source: str = "") -> Index:
+    """Add ``arrays`` (one :class:`IndexRows` or an iterable of them) as new generations; doc
+    numbers continue after the last one. All of them become visible in one header write: a
+    crash before it leaves the index exactly as it was.
+
+    Raises :class:`dedupe.errors.IndexMismatchError` when ``params`` differ from the index's.
+    """
+    path = str(path)
+    check_compatible(_read_header(path)["params"], params, path)
+    with _writer_lock(path):
+        header = _read_header(path)  # again, under the lock
+        _remove_strays(path, header)
+        _add_generations(path, header, arrays, params, source)
+    return open_index(path)
+
+
+def _add_generations(path: str, header: dict, arrays, params: dict, source: str) -> None:
+    chunks = [arrays] if isinstance(arrays, IndexRows) else arrays
+    for chunk in chunks:
+        _check_rows(chunk, params, path)
+        header = _add_generation(path, header, chunk, source)
+    _commit_header(path, header)
+
+
+def _check_rows(arrays: IndexRows, params: dict, path: str) -> None:
+    n, k = len(arrays), int(params["minhash.num_perm"])
+    if arrays.sigs.shape != (n, k) or arrays.digest.shape != (n, 2):
+        raise OutputError(f"cannot write index {path}: signatures {arrays.sigs.shape} and "
+                          f"digests {arrays.digest.shape} do not fit {n} rows of {k} permutations")
+    if len(arrays.ids) != n or len(arrays.source_file) != n:
+        raise OutputError(f"cannot write index {path}: ids, source files and rows differ in length")
+
+
+@contextlib.contextmanager
+def _writer_lock(path: str):
+    """An advisory lock on ``INDEX/.lock`` for the whole write; released if the writer dies."""
+    import fcntl
+
+    with open(os.path.join(path, ".lock"), "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputError(f"another process is writing the index {path}; try again when "
+                              "it has finished") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _remove_strays(path: str, header: dict) -> None:
+    """Delete what a killed writer left: temporary folders and generations the header omits."""
+    listed = {g["name"] for g in header["generations"]}
+    for name in os.listdir(path):
+        stray = name.startswith(".gen-") and ".tmp-" in name
+        stray = stray or (_GEN.match(name) is not None and name not in listed)
+        stray = stray or name == HEADER + ".tmp"
+        if stray:
+            full = os.path.join(path, name)
+            if os.path.isdir(full):
+                shutil.rmtree(full)
+            else:
+                os.unlink(full)
+
+
+def _add_generation(path: str, header: dict, arrays: IndexRows, source: str) -> dict:
+    """Write the generation folder and rename it into place; return the header that lists it
+    (the caller commits it, last)."""
+    number = 1 + max([int(_GEN.match(g["name"]).group(1)) for g in header["generations"]],
+                     default=-1)
+    name = f"gen-{number:05d}"
+    tmp = os.path.join(path, f".{name}.tmp-{os.getpid()}")
+    first_doc = int(header["rows"])
+    params = header["params"]
+    try:
+        os.makedirs(os.path.join(tmp, "bands"))
+        _write_docs(tmp, arrays, first_doc)
+        _write_digests(tmp, arrays.digest, first_doc)
+        _write_bands(tmp, arrays.sigs, first_doc, int(params["lsh.bands"]),
+                     int(params["lsh.rows"]))
+        if arrays.boilerplate_keys is not None:
+            _write_boilerplate(tmp, *arrays.boilerplate_keys)
+        _fsync_tree(tmp)
+        os.rename(tmp, os.path.join(path, name))
+        _fsync_dir(path)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OutputError(f"cannot write index {path}: {exc.strerror or exc}") from None
+    now = _now()
+    header = {**header, "updated": now, "rows": first_doc + len(arrays),
+              "generations": [*header["generations"],
+                              {"name": name, "rows": len(arrays), "first_doc": first_doc,
+                               "created": now, "source": source}]}
+    return header
+
+
+def _commit_header(path: str, header: dict) -> None:
+    """Make the new header visible in one ``os.replace``: the commit point of a write."""
+    tmp = os.path.join(path, HEADER + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(header, fh, indent=2, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, os.path.join(path, HEADER))
+    _fsync_dir(path)
+
+
+def _fsync_tree(folder: str) -> None:
+    for root, _, files in os.walk(folder):
+        for name in files:
+            fd = os.open(os.path.join(root, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(root)
+
+
+def _fsync_dir(folder: str) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_docs(folder: str, arrays: IndexRows, first_doc: int) -> None:
+    n, k = arrays.sigs.shape
+    sigs = np.ascontiguousarray(arrays.sigs, np.uint32)
+    table = pa.table({
+        "doc": np.arange(first_doc, first_doc + n, dtype=np.int64),
+        "id": _strings(arrays.ids),
+        "source_file": _strings(arrays.source_file),
+        "source_row": np.asarray(arrays.source_row, np.int64),
+        "digest_hi": np.ascontiguousarray(arrays.digest[:, 0], np.uint64),
+        "digest_lo": np.ascontiguousarray(arrays.digest[:, 1], np.uint64),
+        "sig": pa.FixedSizeListArray.from_arrays(pa.array(sigs.reshape(-1)), k),
+    })
+    pq.write_table(table, os.path.join(folder, "docs.parquet"), row_group_size=DOCS_ROW_GROUP,
+                   compression="zstd")
+
+
+def _strings(values) -> pa.Array:
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return values.cast(pa.string())
+    return pa.array(values, pa.string())
+
+
+def _write_digests(folder: str, digest: np.ndarray, first_doc: int) -> None:
+    order = np.lexsort((digest[:, 1], digest[:, 0]))  # stable: equal digests keep doc order
+    table = pa.table({"digest_hi": digest[order, 0].astype(np.uint64),
+                      "digest_lo": digest[order, 1].astype(np.uint64),
+                      "doc": order.astype(np.int64) + first_doc})
+    pq.write_table(table, os.path.join(folder, "digests.parquet"), compression="zstd")
+
+
+def _write_bands(folder: str, sigs: np.ndarray, first_doc: int, bands: int, rows: int) -> None:
+    """One sorted ``(key, doc)`` file per band; one band's keys in memory at a time."""
+    docs = np.flatnonzero(has_signature(sigs))
+    for b in range(bands):
+        keys = band_key(sigs, b, rows)[docs]
+        order = np.argsort(keys, kind="stable")  # stable: equal keys keep doc order
+        table = pa.table({"key": keys[order], "doc": docs[order] + first_doc})
+        pq.write_table(table, os.path.join(folder, "bands", f"band-{b:03d}.parquet"),
+                       compression="zstd")
+
+
+def _write_boilerplate(folder: str, keys: np.ndarray, counts: np.ndarray) -> None:
+    keys = np.asarray(keys, np.uint64)
+    order = np.argsort(keys, kind="stable")
+    table = pa.table({"key": keys[order], "docs": np.asarray(counts, np.int64)[order]})
+    pq.write_table(table, os.path.join(folder, "boilerplate.parquet"), compression="zstd")
