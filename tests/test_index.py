@@ -36,7 +36,6 @@ from dedupe.index import (
     lookup,
     match_index,
     open_index,
-    store,
     writer,
 )
 from dedupe.index.build import read_run_config
