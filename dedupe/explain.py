@@ -69,12 +69,18 @@ def explain(run_dir: str, row_id: str) -> Explanation:
     if row is None:
         raise DedupeError(f"no row with id {row_id!r} in {run_dir}/manifest.parquet")
     survivor = None
-    if row["survivor_id"] is not None and row["survivor_id"] != row["id"]:
+    if row.get("matched_id") is not None:  # removed by an --against index: an earlier run's row
+        survivor = {"id": row["matched_id"], "source_file": row["matched_file"],
+                    "source_row": row["matched_row"], "index": row["matched_index"]}
+    elif row["survivor_id"] is not None and row["survivor_id"] != row["id"]:
         survivor = _manifest_row(run_dir, "id", row["survivor_id"])
     text = _read_text(row["source_file"], row["source_row"], text_column, fmt)
     stext = None
     if survivor is not None:
-        stext = _read_text(survivor["source_file"], survivor["source_row"], text_column, fmt)
+        try:
+            stext = _read_text(survivor["source_file"], survivor["source_row"], text_column, fmt)
+        except DedupeError:  # an earlier run's input that is no longer where it was
+            stext = None
     return Explanation(row, survivor, text, stext)
 
 

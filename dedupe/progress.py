@@ -134,6 +134,12 @@ def print_explanation(exp, width: int | None = None, console: Console | None = N
             f"{escape(str(row['survivor_id']))}, estimated Jaccard to survivor "
             f"{row['similarity']:.3f}"
         )
+    if exp.survivor is not None and exp.survivor.get("index"):
+        console.print(
+            f"matched in index {escape(exp.survivor['index'])}: {escape(exp.survivor['id'])} "
+            f"({escape(str(exp.survivor['source_file']))} row {exp.survivor['source_row']})"
+            + ("" if exp.survivor_text is not None else " -- its file cannot be read now")
+        )
     if exp.survivor is None or exp.text is None or exp.survivor_text is None:
         if exp.text is not None:
             console.print(Text(exp.text[:width] if width else exp.text))

@@ -205,3 +205,22 @@ def test_boilerplate_of_earlier_runs_counts_in_later_ones(tmp_path):
     assert [text[s["start"]:s["end"]] for s in spans] == [footer]
     assert spans[0]["count"] == 6  # five earlier pages and this one
     assert pq.read_table(tmp_path / "with" / "manifest.parquet")["action"].to_pylist() == ["kept"]
+
+
+def test_explain_shows_the_index_document(halves, tmp_path):
+    from click.testing import CliRunner
+
+    from dedupe.cli import main
+
+    a, b = halves / "a.parquet", halves / "b.parquet"
+    dedupe.run(a, tmp_path / "old", write_index=str(tmp_path / "idx"), **SERIAL)
+    dedupe.run(b, tmp_path / "new", against=[str(tmp_path / "idx")], **SERIAL)
+    m = _manifest(tmp_path / "new")
+    row = m.filter(pc.equal(m["action"], "near_duplicate")).filter(
+        pc.is_valid(m.filter(pc.equal(m["action"], "near_duplicate"))["matched_id"])
+    ).to_pylist()[0]
+    result = CliRunner(env={"COLUMNS": "400"}).invoke(
+        main, ["explain", str(tmp_path / "new"), row["id"]])
+    assert result.exit_code == 0, result.output
+    assert f"matched in index {tmp_path / 'idx'}: {row['matched_id']}" in result.output
+    assert f"survivor: {row['matched_id']}" in result.output
