@@ -97,7 +97,9 @@ def print_summary(report, console: Console | None = None) -> None:
                       f"{lsh['index_matches']:,} matched an index document themselves)")
     if "index" in report.outputs:
         ix = report.outputs["index"]
-        verb = "appended to" if ix["mode"] == "update" else "written to"
+        from dedupe.report import INDEX_VERBS
+
+        verb = INDEX_VERBS.get(ix["mode"], ix["mode"])
         console.print(f"index: {ix['rows']:,} kept rows {verb} {ix['path']}")
     stages = "  ".join(f"{s['name']} {s['seconds']:.1f}s" for s in report.stages)
     console.print(f"{report.rows:,} rows in {report.seconds:.1f}s ({stages})")

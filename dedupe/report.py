@@ -8,7 +8,11 @@ import resource
 import time
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["RunReport", "StageTimer", "peak_rss_bytes", "versions"]
+__all__ = ["INDEX_VERBS", "RunReport", "StageTimer", "peak_rss_bytes", "versions"]
+
+# how the report words outputs["index"]["mode"]
+INDEX_VERBS = {"new": "written to", "update": "appended to",
+               "already there": "already in (an earlier attempt of this run added them)"}
 
 
 def peak_rss_bytes(children: bool = False) -> int:
@@ -151,7 +155,7 @@ class RunReport:
                "rest were in their clusters (manifest columns matched_*)"]
               if "index_removed" in lsh else []),
             *([f"- index: {self.outputs['index']['rows']:,} kept rows "
-               f"{'appended to' if self.outputs['index']['mode'] == 'update' else 'written to'} "
+               f"{INDEX_VERBS.get(self.outputs['index']['mode'], self.outputs['index']['mode'])} "
                f"{self.outputs['index']['path']}"] if "index" in self.outputs else []),
             "",
             "Probability that a pair becomes a candidate (S-curve):",

@@ -133,8 +133,13 @@ def test_first_of_several_indexes_wins_and_update_appends(halves, tmp_path):
                      **SERIAL)
     assert open_index(tmp_path / "i1").num_docs == before + rep.counts["kept"]
     assert rep.outputs["index"]["rows"] == rep.counts["kept"]
-    # the updated index now removes everything the second half kept
-    again = dedupe.run(b, tmp_path / "r5", against=[str(tmp_path / "i1")], **SERIAL)
+    # the updated index now removes everything the second half kept, from any other input
+    # (the same input and config again is the same run: see the idempotence test)
+    import shutil
+
+    shutil.copy(b, tmp_path / "b-again.parquet")
+    again = dedupe.run(tmp_path / "b-again.parquet", tmp_path / "r5",
+                       against=[str(tmp_path / "i1")], **SERIAL)
     assert again.counts["kept"] == 0
 
 
@@ -224,3 +229,36 @@ def test_explain_shows_the_index_document(halves, tmp_path):
     assert result.exit_code == 0, result.output
     assert f"matched in index {tmp_path / 'idx'}: {row['matched_id']}" in result.output
     assert f"survivor: {row['matched_id']}" in result.output
+
+
+def test_same_update_command_again_is_idempotent(halves, tmp_path):
+    """Killed after its index update was committed, or simply run twice: the same command
+    gives the same manifest (never matching its own kept rows) and appends only once."""
+    a, b = halves / "a.parquet", halves / "b.parquet"
+    idx = tmp_path / "idx"
+    dedupe.run(a, tmp_path / "old", write_index=str(idx), **SERIAL)
+    before = open_index(idx).num_docs
+    script = textwrap.dedent(f"""
+        import os, signal
+        import dedupe, dedupe.pipeline.runner as runner
+        def die(*a, **k):
+            os.kill(os.getpid(), signal.SIGKILL)
+        runner._write_report = die  # killed after the index update, before the report
+        dedupe.run({str(b)!r}, {str(tmp_path / "new")!r}, against=[{str(idx)!r}],
+                   update_index=True, engine__name="serial", id_column="id", spans=False,
+                   boilerplate=False)
+    """)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True)
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    assert len(open_index(idx).generations) == 2  # the update was committed
+    rep = dedupe.run(b, tmp_path / "new", against=[str(idx)], update_index=True, **SERIAL)
+    assert rep.outputs["resumed"] and rep.outputs["index"]["mode"] == "already there"
+    again = dedupe.run(b, tmp_path / "again", against=[str(idx)], update_index=True, **SERIAL)
+    assert again.outputs["index"]["mode"] == "already there"
+    assert len(open_index(idx).generations) == 2
+    assert open_index(idx).num_docs == before + rep.counts["kept"]
+    assert rep.counts == again.counts and rep.counts["kept"] > 0
+    m1 = _manifest(tmp_path / "new").drop_columns(["source_file"]).sort_by("id")
+    m2 = _manifest(tmp_path / "again").drop_columns(["source_file"]).sort_by("id")
+    assert m1.equals(m2)

@@ -83,6 +83,7 @@ class Generation:
     rows: int
     created: str
     source: str
+    run: str = ""  # the key of the run that wrote it (config and inputs), when a run did
 
     def file(self, name: str) -> str:
         return os.path.join(self.path, name)
@@ -179,5 +180,6 @@ def open_index(path: str | os.PathLike) -> Index:
             raise InputError(folder, "listed in header.json but its docs.parquet is missing",
                              hint="the index is damaged; rebuild it")
         gens.append(Generation(g["name"], folder, int(g["first_doc"]), int(g["rows"]),
-                               g["created"], g.get("source", "")))
+                               g["created"], g.get("source", ""),
+                               g.get("run", "")))
     return Index(path, header, tuple(gens))

@@ -34,7 +34,7 @@ def _now() -> str:
 
 
 def create_index(path: str | os.PathLike, params: dict, arrays, *,
-                 overwrite: bool = False, source: str = "") -> Index:
+                 overwrite: bool = False, source: str = "", run: str = "") -> Index:
     """Create an index at ``path`` with ``arrays`` as its first generation.
 
     ``arrays`` is one :class:`IndexRows` or an iterable of them (one generation each, all
@@ -65,12 +65,12 @@ def create_index(path: str | os.PathLike, params: dict, arrays, *,
               "params": dict(params), "rows": 0, "generations": []}
     with _writer_lock(path):
         _remove_strays(path, header)
-        _add_generations(path, header, arrays, params, source)
+        _add_generations(path, header, arrays, params, source, run)
     return open_index(path)
 
 
 def append_index(path: str | os.PathLike, params: dict, arrays, *,
-                 source: str = "") -> Index:
+                 source: str = "", run: str = "") -> Index:
     """Add ``arrays`` (one :class:`IndexRows` or an iterable of them) as new generations; doc
     numbers continue after the last one. All of them become visible in one header write: a
     crash before it leaves the index exactly as it was.
@@ -82,15 +82,16 @@ def append_index(path: str | os.PathLike, params: dict, arrays, *,
     with _writer_lock(path):
         header = _read_header(path)  # again, under the lock
         _remove_strays(path, header)
-        _add_generations(path, header, arrays, params, source)
+        _add_generations(path, header, arrays, params, source, run)
     return open_index(path)
 
 
-def _add_generations(path: str, header: dict, arrays, params: dict, source: str) -> None:
+def _add_generations(path: str, header: dict, arrays, params: dict, source: str,
+                     run: str = "") -> None:
     chunks = [arrays] if isinstance(arrays, IndexRows) else arrays
     for chunk in chunks:
         _check_rows(chunk, params, path)
-        header = _add_generation(path, header, chunk, source)
+        header = _add_generation(path, header, chunk, source, run)
     _commit_header(path, header)
 
 
@@ -135,7 +136,8 @@ def _remove_strays(path: str, header: dict) -> None:
                 os.unlink(full)
 
 
-def _add_generation(path: str, header: dict, arrays: IndexRows, source: str) -> dict:
+def _add_generation(path: str, header: dict, arrays: IndexRows, source: str,
+                    run: str = "") -> dict:
     """Write the generation folder and rename it into place; return the header that lists it
     (the caller commits it, last)."""
     number = 1 + max([int(_GEN.match(g["name"]).group(1)) for g in header["generations"]],
@@ -162,7 +164,8 @@ def _add_generation(path: str, header: dict, arrays: IndexRows, source: str) -> 
     header = {**header, "updated": now, "rows": first_doc + len(arrays),
               "generations": [*header["generations"],
                               {"name": name, "rows": len(arrays), "first_doc": first_doc,
-                               "created": now, "source": source}]}
+                               "created": now, "source": source,
+                               **({"run": run} if run else {})}]}
     return header
 
 

@@ -42,18 +42,32 @@ class IndexMatches:
     rows: np.ndarray | None = None
 
 
-def index_fingerprint(paths) -> list[str]:
-    """What a run's result depends on in each ``--against`` index: its header (rows,
-    generations), so an updated index never reuses a killed run's stale work."""
+def index_fingerprint(paths, run_key: str = "") -> list[str]:
+    """What a run's result depends on in each ``--against`` index: the generations it lists,
+    less those this same run (``run_key``: config and inputs) wrote, so an index updated since
+    never reuses stale work, while a run killed after its own update resumes."""
     out = []
     for p in paths:
         try:
             with open(os.path.join(p, "header.json"), encoding="utf-8") as fh:
-                h = json.load(fh)
-            out.append(f"{p}|{h.get('rows')}|{len(h.get('generations', []))}|{h.get('updated')}")
+                gens = json.load(fh).get("generations", [])
         except OSError:
             out.append(f"{p}|missing")
+            continue
+        out.append(f"{p}|" + ",".join(f"{g['name']}:{g['rows']}" for g in gens
+                                      if not run_key or g.get("run") != run_key))
     return out
+
+
+def _without_run(index, run_key: str):
+    """The index less the generations written by the run ``run_key`` (a rerun of the same
+    command must not match its own kept rows)."""
+    import dataclasses
+
+    if not run_key:
+        return index
+    return dataclasses.replace(index, generations=tuple(
+        g for g in index.generations if g.run != run_key))
 
 
 def _budget_rows(cfg) -> int:
@@ -68,8 +82,9 @@ def _chunks(rows: np.ndarray, size: int):
 
 
 def match_against(cfg, files, digest: np.ndarray, valid: np.ndarray, bands: int,
-                  rows: int) -> IndexMatches:
-    """Match the ``valid`` rows against each ``--against`` index in order (first match wins)."""
+                  rows: int, run_key: str = "") -> IndexMatches:
+    """Match the ``valid`` rows against each ``--against`` index in order (first match wins);
+    generations this same run wrote (``run_key``) are left out."""
     from dedupe.index import check_compatible, index_params, match_index, open_index
 
     n = len(valid)
@@ -77,7 +92,7 @@ def match_against(cfg, files, digest: np.ndarray, valid: np.ndarray, bands: int,
                      np.zeros(n, bool), tuple(cfg.index.against))
     params = index_params(cfg, bands, rows)
     for j, path in enumerate(cfg.index.against):
-        index = open_index(path)
+        index = _without_run(open_index(path), run_key)
         check_compatible(index.params, params, path)
         for part in _chunks(np.flatnonzero(valid & (m.doc < 0)), _budget_rows(cfg)):
             found = match_index(index, digest[part], files.gather(part),
@@ -173,7 +188,7 @@ def manifest_columns(m: IndexMatches | None, lo: int, hi: int, n: int) -> dict:
 
 
 def store_kept(cfg, files, tasks, kept: np.ndarray, bands: int, rows: int,
-               boilerplate=None) -> dict:
+               boilerplate=None, run_key: str = "") -> dict:
     """Write the kept rows to ``--write-index`` (new) or append them to the first ``--against``
     index (``--update-index``), in generations of at most the memory budget, committed in one
     header write. ``boilerplate``: ``(keys, pages)`` of the run's boilerplate lines, stored with
@@ -195,10 +210,15 @@ def store_kept(cfg, files, tasks, kept: np.ndarray, bands: int, rows: int,
                             boilerplate if i == 0 else None)
 
     source = os.path.abspath(cfg.output.out)
+    out = {"path": cfg.index.against[0] if cfg.index.update else cfg.index.write,
+           "rows": len(g_all), "mode": "update" if cfg.index.update else "new"}
     if cfg.index.update:
-        path = cfg.index.against[0]
-        append_index(path, params, chunks(), source=source)
+        from dedupe.index import open_index
+
+        if run_key and any(g.run == run_key for g in open_index(out["path"]).generations):
+            return {**out, "mode": "already there"}  # a rerun after the update was committed
+        append_index(out["path"], params, chunks(), source=source, run=run_key)
     else:
-        path = cfg.index.write
-        create_index(path, params, chunks(), overwrite=cfg.output.overwrite, source=source)
-    return {"path": path, "rows": len(g_all), "mode": "update" if cfg.index.update else "new"}
+        create_index(out["path"], params, chunks(), overwrite=cfg.output.overwrite,
+                     source=source, run=run_key)
+    return out

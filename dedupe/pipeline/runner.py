@@ -48,10 +48,12 @@ __all__ = ["prepare_out", "run_pipeline"]
 _RUN_MARKER = "_work/run.json"
 
 
-def run_fingerprint(cfg: DedupeConfig, sources) -> str:
+def run_fingerprint(cfg: DedupeConfig, sources, indexes: bool = True) -> str:
     """What a run's intermediate files depend on: the config (less the settings that cannot
-    change any result: overwrite, work folder, engine and workers) and every input file's
-    path, size and modification time. A changed config never reuses stale work."""
+    change any result: overwrite, work folder, engine and workers), every input file's path,
+    size and modification time, and (``indexes``) the state of each ``--against`` index less
+    what this very run added to it. A changed config never reuses stale work. With
+    ``indexes`` False: the run's key in an index (output folder and index writing left out)."""
     data = cfg.to_dict()
     data["output"].pop("overwrite")
     data["output"].pop("workdir")
@@ -60,9 +62,16 @@ def run_fingerprint(cfg: DedupeConfig, sources) -> str:
     for src in sources:
         mtime = os.path.getmtime(src.uri) if os.path.exists(src.uri) else ""
         files.append(f"{src.uri}|{src.size}|{mtime}")
+    # the run's key in an index: the same data and config, whatever the output folder and
+    # whether the index is written this time
+    same = {**data, "output": {k: v for k, v in data["output"].items() if k != "out"},
+            "index": {"against": data["index"]["against"]}}
+    key = hashlib.sha256(json.dumps([same, files], sort_keys=True, default=str).encode())
+    if not indexes:
+        return key.hexdigest()[:16]
     from dedupe.pipeline.against import index_fingerprint
 
-    files.extend(index_fingerprint(cfg.index.against))
+    files.extend(index_fingerprint(cfg.index.against, key.hexdigest()[:16]))
     blob = json.dumps([data, files], sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -177,14 +186,14 @@ def _decide(cfg: DedupeConfig, files: SignFiles):
                   max_rows=max_rows)
 
 
-def _match_indexes(cfg: DedupeConfig, files: SignFiles, dec):
+def _match_indexes(cfg: DedupeConfig, files: SignFiles, dec, run_key: str = ""):
     """``--against``: remove the clusters that match an index document (see
     :mod:`dedupe.pipeline.against`)."""
     from dedupe.pipeline.against import apply_matches, finish_matches, match_against
 
     digest = np.stack([files.column("digest_hi"), files.column("digest_lo")], axis=1)
     m = match_against(cfg, files, digest, dec.survivor >= 0, dec.stats["bands"],
-                      dec.stats["rows"])
+                      dec.stats["rows"], run_key)
     inherited = apply_matches(dec, digest, m)
     finish_matches(files, dec, m, inherited)
     return m
@@ -222,6 +231,7 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
     schema, task_reasons = check_schemas(sources, cfg)
     cfg = _sized_partitions(cfg, sources)
     fingerprint = run_fingerprint(cfg, sources)
+    run_key = run_fingerprint(cfg, sources, indexes=False)  # names this run in an index
     resumed = prepare_out(out, cfg.output.overwrite, fingerprint)
     work = os.path.join(cfg.output.workdir or os.path.join(out, "_work"), fingerprint)
     os.makedirs(work, exist_ok=True)
@@ -254,7 +264,7 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
         matches = None
         if cfg.index.against:
             with StageTimer("index") as st:
-                matches = _match_indexes(cfg, tables, dec)
+                matches = _match_indexes(cfg, tables, dec, run_key)
                 st.rows = int((matches.index >= 0).sum())
             stages.append(st)
         if progress:
@@ -303,20 +313,20 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
 
                 boiler = boilerplate_key_counts(spans.boiler_paths)
             index_out = store_kept(cfg, tables, tasks, dec.action == KEPT, dec.stats["bands"],
-                                   dec.stats["rows"], boiler)
+                                   dec.stats["rows"], boiler, run_key)
             st.rows = index_out["rows"]
         stages.append(st)
-    if not cfg.output.workdir:
-        shutil.rmtree(os.path.join(out, "_work"), ignore_errors=True)
-    else:
-        shutil.rmtree(work, ignore_errors=True)
     report = _report(cfg, sources, dec, counts, stages, shard_tasks, started, spans, span_stats)
     report.outputs["resumed"] = resumed
     if matches is not None:
         report.outputs["against"] = list(cfg.index.against)
     if index_out is not None:
         report.outputs["index"] = index_out
-    _write_report(out, report)
+    _write_report(out, report)  # the run is finished once report.json exists; only then does
+    if not cfg.output.workdir:  # the work folder (and its resume marker) go
+        shutil.rmtree(os.path.join(out, "_work"), ignore_errors=True)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     return report
 
 
