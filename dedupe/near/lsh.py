@@ -22,6 +22,7 @@ __all__ = [
     "collision_probability",
     "lsh_candidates",
     "s_curve",
+    "sorted_unique",
 ]
 
 S_CURVE_POINTS = (0.5, 0.6, 0.7, 0.8, 0.9)
@@ -68,40 +69,70 @@ def candidate_pairs(keys: np.ndarray, doc_ids: np.ndarray, max_bucket: int):
     to the bucket's others once verified. Buckets above ``max_bucket`` members are cut into runs
     of ``max_bucket`` (each still star + chain) and reported.
     """
-    n, bands = keys.shape
+    bands = keys.shape[1]
     pair_a, pair_b = [], []
     oversized = 0
     largest = 1
     for b in range(bands):
-        k = keys[:, b]
-        order = np.lexsort((doc_ids, k))
-        ks = k[order]
-        ids = doc_ids[order]
-        same = ks[1:] == ks[:-1]
-        if not same.any():
+        rows = _shared_key_rows(keys[:, b])
+        if len(rows) == 0:
             continue
-        start_flag = np.ones(n, bool)
-        start_flag[1:] = ~same
-        bucket_start = np.maximum.accumulate(np.where(start_flag, np.arange(n), 0))
-        pos = np.arange(n) - bucket_start
-        sizes = np.diff(np.append(np.flatnonzero(start_flag), n))
-        largest = max(largest, int(sizes.max()))
-        oversized += int((sizes > max_bucket).sum())
-        # cut oversized buckets into runs of max_bucket members
-        run_start = bucket_start + (pos // max_bucket) * max_bucket
-        member = np.flatnonzero(np.arange(n) != run_start)
-        first = ids[run_start[member]]
-        prev = ids[member - 1]
-        pair_a += [first, prev[member - 1 != run_start[member]]]
-        pair_b += [ids[member], ids[member][member - 1 != run_start[member]]]
+        a, c, over, big = _bucket_pairs(keys[rows, b], doc_ids[rows], max_bucket)
+        pair_a += a
+        pair_b += c
+        oversized += over
+        largest = max(largest, big)
     if not pair_a:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), {"oversized": 0, "largest": largest}
     a = np.concatenate(pair_a)
     b = np.concatenate(pair_b)
     lo, hi = np.minimum(a, b), np.maximum(a, b)
-    code = np.unique(lo.astype(np.int64) * (int(doc_ids.max()) + 1) + hi)
+    code = sorted_unique(lo.astype(np.int64) * (int(doc_ids.max()) + 1) + hi)
     m = int(doc_ids.max()) + 1
     return code // m, code % m, {"oversized": oversized, "largest": largest}
+
+
+def sorted_unique(x: np.ndarray) -> np.ndarray:
+    """``np.unique`` for integers by sorting (numpy's hash-based unique is several times slower
+    on arrays of random 64-bit values)."""
+    x = np.sort(x)
+    keep = np.ones(len(x), bool)
+    keep[1:] = x[1:] != x[:-1]
+    return x[keep]
+
+
+def _shared_key_rows(k: np.ndarray) -> np.ndarray:
+    """Rows whose key some other row shares (in no particular order): one plain sort finds
+    them, so the slower sort by key and id runs only on rows that can form pairs."""
+    order = np.argsort(k)
+    sk = k[order]
+    same = sk[1:] == sk[:-1]
+    shared = np.zeros(len(k), bool)
+    shared[1:] |= same
+    shared[:-1] |= same
+    return order[shared]
+
+
+def _bucket_pairs(k: np.ndarray, ids: np.ndarray, max_bucket: int):
+    """Star + chain pairs of the buckets of one band (every row shares its key)."""
+    n = len(k)
+    order = np.lexsort((ids, k))
+    ks = k[order]
+    ids = ids[order]
+    same = ks[1:] == ks[:-1]
+    start_flag = np.ones(n, bool)
+    start_flag[1:] = ~same
+    bucket_start = np.maximum.accumulate(np.where(start_flag, np.arange(n), 0))
+    pos = np.arange(n) - bucket_start
+    sizes = np.diff(np.append(np.flatnonzero(start_flag), n))
+    # cut oversized buckets into runs of max_bucket members
+    run_start = bucket_start + (pos // max_bucket) * max_bucket
+    member = np.flatnonzero(np.arange(n) != run_start)
+    first = ids[run_start[member]]
+    prev = ids[member - 1]
+    chained = member - 1 != run_start[member]
+    return ([first, prev[chained]], [ids[member], ids[member][chained]],
+            int((sizes > max_bucket).sum()), int(sizes.max()))
 
 
 def lsh_candidates(sigs: np.ndarray, rows_idx: np.ndarray, bands: int, rows: int,
@@ -135,5 +166,5 @@ def candidates_from_band_keys(keys_of, n: int, bands: int, max_bucket: int):
         stats["oversized"] += st["oversized"]
         stats["largest"] = max(stats["largest"], st["largest"])
         if len(a):
-            codes = np.union1d(codes, a * m + c)
+            codes = sorted_unique(np.concatenate([codes, a * m + c]))
     return codes // m, codes % m, stats

@@ -14,7 +14,7 @@ import numpy as np
 from dedupe.config import DedupeConfig
 from dedupe.near.cluster import connected_components, pick_survivors
 from dedupe.near.exact import exact_groups
-from dedupe.near.lsh import band_keys, candidates_from_band_keys, choose_bands
+from dedupe.near.lsh import band_keys, candidates_from_band_keys, choose_bands, sorted_unique
 from dedupe.near.minhash import jaccard_estimate
 
 __all__ = ["ACTIONS", "ArraySignatures", "Decisions", "decide", "lsh_params", "pair_similarity"]
@@ -83,7 +83,7 @@ def pair_similarity(source, a: np.ndarray, b: np.ndarray, max_rows: int = 1 << 2
     step = max(1, max_rows // 2)
     for i in range(0, len(a), step):
         sel = order[i : i + step]
-        ends = np.unique(np.concatenate([a[sel], b[sel]]))
+        ends = sorted_unique(np.concatenate([a[sel], b[sel]]))
         sigs = source.gather(ends)
         pa_, pb_ = np.searchsorted(ends, a[sel]), np.searchsorted(ends, b[sel])
         for j in range(0, len(sel), 1 << 16):

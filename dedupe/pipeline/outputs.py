@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dedupe.io.writers import write_parquet_atomic
+from dedupe.near.lsh import sorted_unique
 from dedupe.pipeline.against import manifest_columns
 from dedupe.pipeline.decide import ACTIONS
 from dedupe.pipeline.manifest import manifest_table
@@ -90,7 +91,7 @@ def _survivor_ids(files: SignFiles, survivor: np.ndarray) -> pa.Array:
     """The id of every row's survivor (null for rejected rows), reading only the ids of rows
     that are some row's survivor."""
     have = survivor >= 0
-    distinct = np.unique(survivor[have])
+    distinct = sorted_unique(survivor[have])
     ids = files.string_column("id", distinct)
     pos = np.searchsorted(distinct, np.where(have, survivor, distinct[0] if len(distinct) else 0))
     if not len(distinct):
@@ -125,7 +126,7 @@ def write_spans(out: str, tables, spans) -> None:
             if part.num_rows == 0:
                 continue
             g, first = part["g"].to_numpy(), part["first_g"].to_numpy()
-            rows = np.unique(np.concatenate([g, first]))
+            rows = sorted_unique(np.concatenate([g, first]))
             ids = tables.string_column("id", rows)
             writer.write_table(pa.table({
                 "id": ids.take(pa.array(np.searchsorted(rows, g))),

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from dedupe.io.spill import read_ipc
+from dedupe.near.lsh import sorted_unique
 from dedupe.pipeline.sign import span_paths
 from dedupe.pipeline.spans_stage import BoilerplateTask, count_partition, load_flagged
 
@@ -100,7 +101,7 @@ class SpanStore:
             sel = kinds == kind
             acc["spans"] += int(sel.sum())
             acc["chars"] += int(length[sel].sum())
-            acc["documents"] += len(np.unique(g[sel]))
+            acc["documents"] += len(sorted_unique(g[sel]))
 
 
 def collect_spans(cfg, engine, work: str, sign_paths, files, kept: np.ndarray, progress=None):
@@ -168,7 +169,7 @@ def _keys_and_top(paths: list[str], n: int = 20) -> tuple[int, list[dict]]:
     keys, tops = 0, []
     for p in paths:
         flagged = read_ipc(p)
-        keys += len(np.unique(flagged["key"].to_numpy()))
+        keys += len(sorted_unique(flagged["key"].to_numpy()))
         tops += _top_keys(flagged, n)
     tops.sort(key=lambda it: (-it["docs"], it["key"]))
     return keys, [{k: v for k, v in it.items() if k != "key"} for it in tops[:n]]
