@@ -72,6 +72,7 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from bench_engine import sample_tree, write_corpus  # same corpus files, same sampling
 from snapshot import child_env, snapshot_dedupe
 
 SHARDS = 4
@@ -92,19 +93,6 @@ def engines(workers: int) -> dict[str, tuple[str, int]]:
 # --------------------------------------------------------------------------------------------
 # the corpus, and one measured run (each in its own subprocess)
 # --------------------------------------------------------------------------------------------
-
-
-def write_corpus(folder: Path, n_docs: int, seed: int) -> None:
-    """Generate and shard the corpus; runs in a subprocess so this process stays small."""
-    from dedupe.synth import make_corpus
-
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    table = make_corpus(n_docs, seed=seed)
-    step = -(-n_docs // SHARDS)
-    for s in range(SHARDS):
-        pq.write_table(table.slice(s * step, step), folder / f"part-{s:05d}.parquet")
-    (folder / "_COMPLETE").write_text(json.dumps({"docs": n_docs}))
 
 
 def prepare_corpus(workdir: Path, n_docs: int, seed: int, snapshot: Path, env: dict) -> list[str]:
@@ -158,23 +146,6 @@ def cpu_pressure_total() -> float:
             return float(fh.readline().split("total=")[1])
     except (OSError, IndexError, ValueError):
         return float("nan")
-
-
-def sample_tree(proc, cpu: dict[int, float]) -> int:
-    """Summed RSS of ``proc`` and its descendants; records each one's CPU seconds in ``cpu``."""
-    import psutil
-
-    try:
-        procs = [proc, *proc.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0
-    total = 0
-    for p in procs:
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied), p.oneshot():
-            total += p.memory_info().rss
-            t = p.cpu_times()
-            cpu[p.pid] = t.user + t.system
-    return total
 
 
 def launch(label: str, spec: tuple[str, int], paths: list[str], workdir: Path, env: dict) -> dict:

@@ -189,22 +189,15 @@ def sweep(inputs, out, labels_column, labels_path, thresholds, ngrams, num_perms
 def _print_plan(cfg) -> None:
     from dedupe.pipeline.plan import estimate
 
-    def size(n: float) -> str:
-        for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-            if n < 1024:
-                return f"{n:,.1f} {unit}"
-            n /= 1024
-        return f"{n:,.1f} PiB"
-
     e = estimate(cfg)
     approx = "" if e["rows_exact"] else " (estimated from the first megabytes)"
     click.echo(f"inputs: {e['files']} files, {e['tasks']} tasks")
     click.echo(f"documents: {e['rows']:,}{approx}")
-    click.echo(f"text: {size(e['text_bytes'])}")
-    click.echo(f"work folder: about {size(e['work_disk_bytes'])}; output shards about "
-               f"{size(e['output_bytes_estimate'])}")
-    click.echo(f"memory: main process about {size(e['main_memory_bytes'])}, each of "
-               f"{e['workers']} workers about {size(e['worker_memory_bytes'])}")
+    click.echo(f"text: {_size(e['text_bytes'])}")
+    click.echo(f"work folder: about {_size(e['work_disk_bytes'])}; output shards about "
+               f"{_size(e['output_bytes_estimate'])}")
+    click.echo(f"memory: main process about {_size(e['main_memory_bytes'])}, each of "
+               f"{e['workers']} workers about {_size(e['worker_memory_bytes'])}")
     curve = "  ".join(f"J={k}: {v:.2f}" for k, v in e["s_curve"].items())
     click.echo(f"bands x rows = {e['bands']} x {e['rows_per_band']}   P(candidate): {curve}")
 

@@ -154,24 +154,30 @@ def test_mismatched_index_refused_naming_the_parameter(halves, tmp_path):
                    normalize__lowercase=False, **SERIAL)
 
 
+def _update_killed_at(module: str, function: str, inputs, out, idx) -> None:
+    """``dedupe run INPUTS --against IDX --update-index`` in a child process that SIGKILLs
+    itself when ``module.function`` is first called."""
+    script = textwrap.dedent(f"""
+        import importlib, os, signal
+        import dedupe
+        def die(*a, **k):
+            os.kill(os.getpid(), signal.SIGKILL)
+        setattr(importlib.import_module({module!r}), {function!r}, die)
+        dedupe.run({str(inputs)!r}, {str(out)!r}, against=[{str(idx)!r}], update_index=True,
+                   engine__name="serial", id_column="id", spans=False, boilerplate=False)
+    """)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True)
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+
+
 def test_killed_update_leaves_the_index_readable(halves, tmp_path):
     a, b = halves / "a.parquet", halves / "b.parquet"
     idx = tmp_path / "idx"
     dedupe.run(a, tmp_path / "old", write_index=str(idx), **SERIAL)
     before = open_index(idx)
-    script = textwrap.dedent(f"""
-        import os, signal
-        import dedupe, dedupe.index.writer as store
-        def die(*a, **k):
-            os.kill(os.getpid(), signal.SIGKILL)
-        store._commit_header = die  # killed after the new generation is on disk
-        dedupe.run({str(b)!r}, {str(tmp_path / "new")!r}, against=[{str(idx)!r}],
-                   update_index=True, engine__name="serial", id_column="id", spans=False,
-                   boilerplate=False)
-    """)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True)
-    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    # killed after the new generation is on disk, before the header names it
+    _update_killed_at("dedupe.index.writer", "_commit_header", b, tmp_path / "new", idx)
     after = open_index(idx)
     assert after.num_docs == before.num_docs
     assert [g.name for g in after.generations] == [g.name for g in before.generations]
@@ -238,19 +244,8 @@ def test_same_update_command_again_is_idempotent(halves, tmp_path):
     idx = tmp_path / "idx"
     dedupe.run(a, tmp_path / "old", write_index=str(idx), **SERIAL)
     before = open_index(idx).num_docs
-    script = textwrap.dedent(f"""
-        import os, signal
-        import dedupe, dedupe.pipeline.runner as runner
-        def die(*a, **k):
-            os.kill(os.getpid(), signal.SIGKILL)
-        runner._write_report = die  # killed after the index update, before the report
-        dedupe.run({str(b)!r}, {str(tmp_path / "new")!r}, against=[{str(idx)!r}],
-                   update_index=True, engine__name="serial", id_column="id", spans=False,
-                   boilerplate=False)
-    """)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True)
-    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    # killed after the index update, before the report
+    _update_killed_at("dedupe.pipeline.runner", "_write_report", b, tmp_path / "new", idx)
     assert len(open_index(idx).generations) == 2  # the update was committed
     rep = dedupe.run(b, tmp_path / "new", against=[str(idx)], update_index=True, **SERIAL)
     assert rep.outputs["resumed"] and rep.outputs["index"]["mode"] == "already there"
