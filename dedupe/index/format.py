@@ -18,7 +18,7 @@ import numpy as np
 
 from dedupe.config import OPTION_KEYS, DedupeConfig, NormalizeConfig
 from dedupe.errors import IndexMismatchError
-from dedupe.near.lsh import band_keys
+from dedupe.near.lsh import band_key  # the run's key function, re-exported
 from dedupe.near.minhash import EMPTY
 
 __all__ = [
@@ -112,16 +112,6 @@ def check_compatible(header_params: dict, run_params: dict, index_path: str) -> 
         want = run_params.get(key)
         if have != want or type(have) is not type(want):
             raise IndexMismatchError(str(index_path), key, have, want, _hint(key, header_params))
-
-
-def band_key(sigs: np.ndarray, band: int, rows: int) -> np.ndarray:
-    """Band ``band``'s uint64 key for every signature row, equal to the key the run uses.
-
-    ``dedupe.near.lsh.lsh_candidates`` hashes each band's ``rows`` values on their own (band
-    index 0 for every band, ``band_keys(sigs[:, b*r:(b+1)*r], 1, r)``); the index keeps one
-    file per band, so keys of different bands never meet and the same function serves here.
-    """
-    return band_keys(sigs[:, band * rows : (band + 1) * rows], 1, rows)[:, 0]
 
 
 def has_signature(sigs: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ import numpy as np
 from dedupe.text.hashing import fmix64
 
 __all__ = [
+    "band_key",
     "band_keys",
     "candidate_pairs",
     "candidates_from_band_keys",
@@ -59,6 +60,13 @@ def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
                 acc = fmix64(acc ^ block[:, j])
             keys[:, b] = acc
     return keys
+
+
+def band_key(sigs: np.ndarray, band: int, rows: int) -> np.ndarray:
+    """Band ``band``'s uint64 key of every signature row: its ``rows`` values hashed on their
+    own. The one key function of runs, sign files and indexes (keys of different bands are
+    never compared, so the band number is not mixed in)."""
+    return band_keys(sigs[:, band * rows : (band + 1) * rows], 1, rows)[:, 0]
 
 
 def candidate_pairs(keys: np.ndarray, doc_ids: np.ndarray, max_bucket: int):
@@ -144,7 +152,7 @@ def lsh_candidates(sigs: np.ndarray, rows_idx: np.ndarray, bands: int, rows: int
     """
 
     def keys_of(b: int) -> np.ndarray:
-        return band_keys(sigs[rows_idx, b * rows : (b + 1) * rows], 1, rows)[:, 0]
+        return band_key(sigs[rows_idx], b, rows)
 
     return candidates_from_band_keys(keys_of, len(rows_idx), bands, max_bucket)
 

@@ -14,7 +14,7 @@ import numpy as np
 from dedupe.config import DedupeConfig
 from dedupe.near.cluster import connected_components, pick_survivors
 from dedupe.near.exact import exact_groups
-from dedupe.near.lsh import band_keys, candidates_from_band_keys, choose_bands, sorted_unique
+from dedupe.near.lsh import band_key, candidates_from_band_keys, choose_bands, sorted_unique
 from dedupe.near.minhash import jaccard_estimate
 
 __all__ = ["ACTIONS", "ArraySignatures", "Decisions", "decide", "lsh_params", "pair_similarity"]
@@ -65,8 +65,7 @@ class ArraySignatures:
         self.rows = rows
 
     def band(self, b: int, idx: np.ndarray) -> np.ndarray:
-        r = self.rows
-        return band_keys(self.sigs[idx, b * r : (b + 1) * r], 1, r)[:, 0]
+        return band_key(self.sigs[idx], b, self.rows)
 
     def gather(self, idx: np.ndarray) -> np.ndarray:
         return self.sigs[idx]

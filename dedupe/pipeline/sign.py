@@ -187,13 +187,13 @@ def _sign_batch(rb, st: SignTask, parts: list, extra: dict):
 def _with_band_keys(table: pa.Table, bands: int, rows: int) -> pa.Table:
     """Add one ``band_BB`` uint64 column per LSH band (keys as :class:`ArraySignatures` makes
     them), so the decide stage reads 8 bytes a row per band instead of whole signatures."""
-    from dedupe.near.lsh import band_keys
+    from dedupe.near.lsh import band_key
     from dedupe.pipeline.store import band_column
 
     k = table.schema.field("sig").type.list_size
     values = table["sig"].combine_chunks().flatten().to_numpy().reshape(-1, k)
     for b in range(bands):
-        keys = band_keys(values[:, b * rows : (b + 1) * rows], 1, rows)[:, 0]
+        keys = band_key(values, b, rows)
         table = table.append_column(band_column(b), pa.array(keys, pa.uint64()))
     return table
 
