@@ -51,20 +51,25 @@ def _same_outputs(a, b):
         assert pq.read_table(a / "data" / name).equals(pq.read_table(b / "data" / name))
 
 
+def _killed_run(folder, out, tmp_path, stage: str, after: int, workers: int) -> None:
+    """Run the harness, which SIGKILLs the run after ``after`` tasks of ``stage``."""
+    script = tmp_path / "harness.py"
+    script.write_text(HARNESS)
+    log = tmp_path / "log.txt"
+    with open(log, "w") as fh:
+        proc = subprocess.run([sys.executable, str(script), str(folder), str(out), stage,
+                               str(after), str(workers)], stdout=fh, stderr=fh, timeout=300)
+    assert proc.returncode == -9, log.read_text()
+
+
 @pytest.mark.parametrize("stage,after,workers", [
     ("sign", 2, 1), ("sign", 3, 2), ("decide", 1, 1), ("boilerplate", 5, 1), ("write", 2, 2),
 ])
 def test_sigkill_then_rerun_gives_the_same_result(corpus, tmp_path, stage, after, workers,
                                                   fault_ledger):
     folder, reference = corpus
-    script = tmp_path / "harness.py"
-    script.write_text(HARNESS)
     out = tmp_path / "out"
-    log = tmp_path / "log.txt"
-    with open(log, "w") as fh:
-        proc = subprocess.run([sys.executable, str(script), str(folder), str(out), stage,
-                               str(after), str(workers)], stdout=fh, stderr=fh, timeout=300)
-    assert proc.returncode == -9, log.read_text()
+    _killed_run(folder, out, tmp_path, stage, after, workers)
     assert not (out / "report.json").exists()
     # no half-written file under a final name
     for name in os.listdir(out / "data"):
@@ -80,12 +85,8 @@ def test_sigkill_then_rerun_gives_the_same_result(corpus, tmp_path, stage, after
 
 def test_changed_config_does_not_reuse_an_unfinished_run(corpus, tmp_path):
     folder, _ = corpus
-    script = tmp_path / "harness.py"
-    script.write_text(HARNESS)
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, str(script), str(folder), str(out), "sign", "2", "1"],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == -9
+    _killed_run(folder, out, tmp_path, "sign", 2, 1)
     with pytest.raises(dedupe.OutputError, match="unfinished run with another config"):
         dedupe.run([folder], out, workers=1, id_column="id", rows_per_shard=70, threshold=0.9)
     dedupe.run([folder], out, workers=1, id_column="id", rows_per_shard=70, threshold=0.9,
@@ -101,12 +102,8 @@ def test_finished_run_is_not_resumed(corpus, tmp_path):
 
 def test_resume_removes_partial_temporary_files(corpus, tmp_path):
     folder, reference = corpus
-    script = tmp_path / "harness.py"
-    script.write_text(HARNESS)
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, str(script), str(folder), str(out), "sign", "2", "1"],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == -9
+    _killed_run(folder, out, tmp_path, "sign", 2, 1)
     partial = out / "data" / ".part-00000.parquet.tmp-999"
     partial.write_bytes(b"PAR1")  # what a worker killed mid-write leaves behind
     dedupe.run([folder], out, workers=1, id_column="id", rows_per_shard=70)
