@@ -75,7 +75,6 @@ import pyarrow.parquet as pq
 from bench_engine import sample_tree, write_corpus  # same corpus files, same sampling
 from snapshot import child_env, snapshot_dedupe
 
-SHARDS = 4
 SAMPLE_S = 0.05
 MiB = 1 << 20
 SORT_KEYS = [("source_file", "ascending"), ("source_row", "ascending")]

@@ -92,6 +92,7 @@ import time
 import unicodedata
 from pathlib import Path
 
+from bench_engine import write_corpus  # the same corpus files as the engine benchmark
 from snapshot import child_env, snapshot_dedupe
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -109,7 +110,6 @@ COST_SETTINGS = {  # label -> dedupe.run options on top of the defaults
     "c +stats": {"repetition_stats": True},
     "d +windows": {"boilerplate_windows": True},
 }
-SHARDS = 4
 SAMPLE_S = 0.05
 QUIET_AVG10 = 10.0
 MiB = 1 << 20
@@ -645,23 +645,6 @@ def print_pan(res: dict) -> None:
 # --------------------------------------------------------------------------------------------
 # part 2: cost of span detection
 # --------------------------------------------------------------------------------------------
-
-
-def write_corpus(folder: Path, n_docs: int, seed: int) -> None:
-    """Generate the corpus in this (child) process and write it as ``SHARDS`` Parquet files."""
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    from dedupe.synth import make_corpus
-
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    table = make_corpus(n_docs, seed=seed)
-    step = -(-n_docs // SHARDS)
-    for s in range(SHARDS):
-        pq.write_table(table.slice(s * step, step), folder / f"part-{s:05d}.parquet")
-    nbytes = int(pc.sum(pc.binary_length(table["text"])).as_py() or 0)
-    (folder / "_COMPLETE").write_text(json.dumps({"docs": n_docs, "text_bytes": nbytes}))
 
 
 def corpus_paths(workdir: Path, snapshot: Path, n_docs: int, seed: int) -> tuple[list[str], int]:
