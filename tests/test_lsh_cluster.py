@@ -10,7 +10,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedupe.near.cluster import connected_components, pick_survivors
-from dedupe.near.lsh import band_keys, candidate_pairs, choose_bands, collision_probability, s_curve
+from dedupe.config import DedupeConfig
+from dedupe.near.lsh import (
+    ALL_PAIRS_BUCKET,
+    band_keys,
+    candidate_pairs,
+    choose_bands,
+    collision_probability,
+    s_curve,
+    unique_pairs,
+)
+from dedupe.pipeline.decide import ACTIONS, decide
 
 
 def test_collision_probability_closed_form():
@@ -28,13 +38,29 @@ def test_s_curve_is_monotone():
     assert np.all(np.diff(p) >= 0)
 
 
-def test_choose_bands_matches_datasketch():
-    from datasketch.lsh import _optimal_param
+def _weighted_error(threshold, b, r, w_fp, w_fn):
+    """w_fp * (area under the S-curve below the threshold) + w_fn * (area above it missed)."""
+    lo = np.linspace(0.0, threshold, 4001)
+    hi = np.linspace(threshold, 1.0, 4001)
+    fp = np.trapezoid(collision_probability(lo, b, r), lo)
+    fn = np.trapezoid(1.0 - collision_probability(hi, b, r), hi)
+    return w_fp * fp + w_fn * fn
 
-    for t in (0.5, 0.7, 0.8, 0.9):
-        assert choose_bands(t, 128, 0.5, 0.5) == _optimal_param(t, 128, 0.5, 0.5)
-        b, r = choose_bands(t, 128, 0.1, 0.9)
-        assert b * r <= 128
+
+@pytest.mark.parametrize("threshold", [0.5, 0.75, 0.9])
+@pytest.mark.parametrize("weights", [(0.5, 0.5), (0.03, 0.97)])
+def test_choose_bands_minimises_the_weighted_error(threshold, weights):
+    w_fp, w_fn = weights
+    b, r = choose_bands(threshold, 64, w_fp, w_fn)
+    assert b * r <= 64
+    best = min(_weighted_error(threshold, bb, rr, w_fp, w_fn)
+               for bb in range(1, 65) for rr in range(1, 64 // bb + 1))
+    assert _weighted_error(threshold, b, r, w_fp, w_fn) == pytest.approx(best, abs=1e-4)
+
+
+def test_default_banding_is_the_documented_one():
+    # README and every report: threshold 0.75, 128 permutations, weights 0.03 / 0.97
+    assert choose_bands(0.75, 128, 0.03, 0.97) == (19, 6)
 
 
 def test_band_keys_equal_iff_band_equal():
@@ -56,11 +82,47 @@ def test_candidate_pairs_connect_every_bucket():
 
 
 def test_oversized_buckets_are_cut_and_reported():
-    keys = np.zeros((10, 1), dtype=np.uint64)
-    a, b, stats = candidate_pairs(keys, np.arange(10), max_bucket=4)
-    assert stats["oversized"] == 1 and stats["largest"] == 10
-    labels = connected_components(10, a, b)
-    assert len(np.unique(labels)) == 3  # runs of 4, 4 and 2
+    keys = np.zeros((100, 1), dtype=np.uint64)
+    a, b, stats = candidate_pairs(keys, np.arange(100), max_bucket=40)
+    assert stats["oversized"] == 1 and stats["largest"] == 100
+    labels = connected_components(100, a, b)
+    assert len(np.unique(labels)) == 3  # runs of 40, 40 and 20
+    assert len(a) == 2 * (39 + 39 + 19) - 3  # star + chain: the second member's pairs coincide
+
+
+def test_small_bucket_gives_every_pair():
+    keys = np.zeros((ALL_PAIRS_BUCKET, 1), dtype=np.uint64)
+    a, b, _ = candidate_pairs(keys, np.arange(ALL_PAIRS_BUCKET), max_bucket=5000)
+    assert set(zip(a.tolist(), b.tolist())) == set(
+        itertools.combinations(range(ALL_PAIRS_BUCKET), 2))
+
+
+def test_pair_verified_between_unrelated_neighbours_is_found():
+    """Bucket [A, B, C, D] where A and C are unrelated to the others: B~D still verifies."""
+    rng = np.random.default_rng(7)
+    sigs = rng.integers(0, 2**32, (4, 16), dtype=np.uint32)
+    sigs[:, :4] = sigs[0, :4]  # all four share band 0
+    sigs[3, 4:] = sigs[1, 4:]  # D equals B but for one value in each other band, so the
+    sigs[3, [7, 11, 15]] ^= 1  # only bucket B and D share is the one with A and C
+    cfg = DedupeConfig().with_overrides({"minhash.num_perm": 16, "lsh.bands": 4,
+                                         "lsh.rows": 4, "lsh.threshold": 0.75})
+    n = 4
+    digest = np.arange(2 * n, dtype=np.uint64).reshape(n, 2)
+    dec = decide(np.zeros(n, np.int8), digest, np.full(n, 50), sigs, np.full(n, 100), None, cfg)
+    assert [ACTIONS[x] for x in dec.action] == ["kept", "kept", "kept", "near_duplicate"]
+    assert dec.survivor[3] == 1
+    assert dec.similarity[3] == pytest.approx(13 / 16)
+
+
+def test_pairs_past_three_billion_rows_do_not_wrap():
+    big = np.array([4_000_000_000, 5_000_000_000, 9_000_000_000, 3], np.int64)
+    keys = np.array([[1], [1], [1], [2]], dtype=np.uint64)
+    a, b, _ = candidate_pairs(keys, big, max_bucket=5000)
+    assert list(zip(a.tolist(), b.tolist())) == [
+        (4_000_000_000, 5_000_000_000), (4_000_000_000, 9_000_000_000),
+        (5_000_000_000, 9_000_000_000)]
+    a, b = unique_pairs(np.array([big[2], 3, big[2]]), np.array([big[2] + 1, 4, big[2] + 1]))
+    assert list(zip(a.tolist(), b.tolist())) == [(3, 4), (9_000_000_000, 9_000_000_001)]
 
 
 def _reference_components(n, edges):

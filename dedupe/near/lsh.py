@@ -15,6 +15,7 @@ import numpy as np
 from dedupe.text.hashing import fmix64
 
 __all__ = [
+    "ALL_PAIRS_BUCKET",
     "band_key",
     "band_keys",
     "candidate_pairs",
@@ -24,6 +25,7 @@ __all__ = [
     "lsh_candidates",
     "s_curve",
     "sorted_unique",
+    "unique_pairs",
 ]
 
 S_CURVE_POINTS = (0.5, 0.6, 0.7, 0.8, 0.9)
@@ -69,13 +71,20 @@ def band_key(sigs: np.ndarray, band: int, rows: int) -> np.ndarray:
     return band_keys(sigs[:, band * rows : (band + 1) * rows], 1, rows)[:, 0]
 
 
+ALL_PAIRS_BUCKET = 32
+
+
 def candidate_pairs(keys: np.ndarray, doc_ids: np.ndarray, max_bucket: int):
     """Candidate pairs ``(a, b)`` with ``a < b`` sharing a band key, plus oversized-bucket stats.
 
-    Inside a bucket (members sorted by id) each member is paired with the bucket's first member
-    and with its predecessor: 2(k-1) pairs instead of k(k-1)/2, yet every member stays connected
-    to the bucket's others once verified. Buckets above ``max_bucket`` members are cut into runs
-    of ``max_bucket`` (each still star + chain) and reported.
+    A bucket of at most ``ALL_PAIRS_BUCKET`` members gives every one of its k(k-1)/2 pairs, so a
+    pair that would verify is never lost because of its neighbours (in a bucket ``[A, B, C, D]``
+    where A and C are unrelated to the others, B~D must still be compared). Buckets of 32 give
+    at most 15.5 pairs a member, a bounded cost. A larger bucket (a template shared by many
+    pages, a degenerate band) is paired star + chain instead: each member with the bucket's
+    first member and with its predecessor, 2(k-1) pairs instead of k(k-1)/2; buckets above
+    ``max_bucket`` members are cut into runs of ``max_bucket`` (each still star + chain) and
+    reported.
     """
     bands = keys.shape[1]
     pair_a, pair_b = [], []
@@ -92,12 +101,39 @@ def candidate_pairs(keys: np.ndarray, doc_ids: np.ndarray, max_bucket: int):
         largest = max(largest, big)
     if not pair_a:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), {"oversized": 0, "largest": largest}
-    a = np.concatenate(pair_a)
-    b = np.concatenate(pair_b)
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    code = sorted_unique(lo.astype(np.int64) * (int(doc_ids.max()) + 1) + hi)
-    m = int(doc_ids.max()) + 1
-    return code // m, code % m, {"oversized": oversized, "largest": largest}
+    a = np.concatenate(pair_a).astype(np.int64)
+    b = np.concatenate(pair_b).astype(np.int64)
+    lo, hi = unique_pairs(np.minimum(a, b), np.maximum(a, b))
+    return lo, hi, {"oversized": oversized, "largest": largest}
+
+
+_CODE_LIMIT = 3_037_000_499  # floor(sqrt(2**63 - 1)): a * m + b fits in int64 below it
+
+
+def unique_pairs(a: np.ndarray, b: np.ndarray, merge_with=None):
+    """The distinct pairs ``(a[i], b[i])`` of non-negative int64s, sorted by ``(a, b)``.
+
+    While every value is below ``_CODE_LIMIT`` a pair is one int64 code ``a * m + b`` (``m`` one
+    more than the largest value), so a plain sort finds the distinct pairs; past it the code
+    would wrap (about 3 billion rows), so the pairs are sorted on both columns instead.
+    ``merge_with`` is an earlier result ``(a, b)`` to merge into this one.
+    """
+    if merge_with is not None:
+        a = np.concatenate([merge_with[0], a])
+        b = np.concatenate([merge_with[1], b])
+    a = np.asarray(a, np.int64)
+    b = np.asarray(b, np.int64)
+    if len(a) == 0:
+        return a, b
+    m = int(max(a.max(), b.max())) + 1
+    if m <= _CODE_LIMIT:
+        code = sorted_unique(a * m + b)
+        return code // m, code % m
+    order = np.lexsort((b, a))
+    a, b = a[order], b[order]
+    keep = np.ones(len(a), bool)
+    keep[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    return a[keep], b[keep]
 
 
 def sorted_unique(x: np.ndarray) -> np.ndarray:
@@ -122,7 +158,9 @@ def _shared_key_rows(k: np.ndarray) -> np.ndarray:
 
 
 def _bucket_pairs(k: np.ndarray, ids: np.ndarray, max_bucket: int):
-    """Star + chain pairs of the buckets of one band (every row shares its key)."""
+    """The pairs of the buckets of one band (every row shares its key): all pairs in buckets
+    of at most ``ALL_PAIRS_BUCKET`` members, star + chain in larger ones (see
+    :func:`candidate_pairs`)."""
     n = len(k)
     order = np.lexsort((ids, k))
     ks = k[order]
@@ -130,16 +168,24 @@ def _bucket_pairs(k: np.ndarray, ids: np.ndarray, max_bucket: int):
     same = ks[1:] == ks[:-1]
     start_flag = np.ones(n, bool)
     start_flag[1:] = ~same
-    bucket_start = np.maximum.accumulate(np.where(start_flag, np.arange(n), 0))
+    starts = np.flatnonzero(start_flag)
+    sizes = np.diff(np.append(starts, n))
+    bucket_start = np.repeat(starts, sizes)
+    size_of = np.repeat(sizes, sizes)
     pos = np.arange(n) - bucket_start
-    sizes = np.diff(np.append(np.flatnonzero(start_flag), n))
-    # cut oversized buckets into runs of max_bucket members
+    small = size_of <= ALL_PAIRS_BUCKET
+    # small buckets: member at position p pairs with every later member of its bucket
+    later = np.where(small, size_of - 1 - pos, 0)
+    first_idx = np.repeat(np.arange(n), later)
+    step = np.arange(len(first_idx)) - np.repeat(np.cumsum(later) - later, later)
+    all_a, all_b = ids[first_idx], ids[first_idx + 1 + step]
+    # large buckets: runs of max_bucket members, star + chain inside each run
     run_start = bucket_start + (pos // max_bucket) * max_bucket
-    member = np.flatnonzero(np.arange(n) != run_start)
+    member = np.flatnonzero(~small & (np.arange(n) != run_start))
     first = ids[run_start[member]]
     prev = ids[member - 1]
     chained = member - 1 != run_start[member]
-    return ([first, prev[chained]], [ids[member], ids[member][chained]],
+    return ([all_a, first, prev[chained]], [all_b, ids[member], ids[member][chained]],
             int((sizes > max_bucket).sum()), int(sizes.max()))
 
 
@@ -167,12 +213,18 @@ def candidates_from_band_keys(keys_of, n: int, bands: int, max_bucket: int):
     stats = {"oversized": 0, "largest": 1}
     local = np.arange(n, dtype=np.int64)
     m = n + 1
+    coded = m <= _CODE_LIMIT  # one int64 per pair while a * m + b cannot wrap
     codes = np.zeros(0, np.int64)
+    found = (codes, codes)
     for b in range(bands):
         keys = np.asarray(keys_of(b), np.uint64).reshape(-1, 1)
         a, c, st = candidate_pairs(keys, local, max_bucket) if n else (local, local, stats)
         stats["oversized"] += st["oversized"]
         stats["largest"] = max(stats["largest"], st["largest"])
-        if len(a):
+        if len(a) and coded:
             codes = sorted_unique(np.concatenate([codes, a * m + c]))
-    return codes // m, codes % m, stats
+        elif len(a):
+            found = unique_pairs(a, c, merge_with=found)
+    if coded:
+        return codes // m, codes % m, stats
+    return found[0], found[1], stats
