@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from dedupe._version import __version__
 from dedupe.api import run, run_table
 from dedupe.config import DedupeConfig, load_config
 from dedupe.errors import ConfigError, DedupeError, EngineError, InputError, OutputError

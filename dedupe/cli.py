@@ -152,7 +152,6 @@ def sweep(inputs, out, labels_column, labels_path, thresholds, ngrams, num_perms
     """Score thresholds, n-gram sizes and permutation counts on INPUTS (labelled or not)."""
     from dedupe.evaluate.sweep import parse_grid
     from dedupe.evaluate.sweep import sweep as run_sweep
-    from dedupe.evaluate.sweep_report import write_sweep
 
     overrides = _parse_set(set_values)
     for key, value in (("input.text_column", text_column), ("input.id_column", id_column),
@@ -174,7 +173,7 @@ def sweep(inputs, out, labels_column, labels_path, thresholds, ngrams, num_perms
         }
         result = run_sweep(cfg, out, labels_column=labels_column, labels_path=labels_path,
                            **grid)
-        files = write_sweep(result, out)
+        files = result.files
     except DedupeError as exc:
         raise click.ClickException(str(exc)) from None
     if result.best:
@@ -298,3 +297,7 @@ def _size(n: float) -> str:
             return f"{n:,.1f} {unit}"
         n /= 1024
     return f"{n:,.1f} PiB"
+
+
+if __name__ == "__main__":  # python -m dedupe.cli
+    main()

@@ -144,10 +144,12 @@ def test_nul_bytes_and_control_characters(tmp_path, fault_ledger):
 
 
 def test_zero_row_files_and_all_unique(tmp_path, fault_ledger):
-    pq.write_table(pa.table({"text": pa.array([], pa.string())}), tmp_path / "empty.parquet")
-    (tmp_path / "empty.jsonl").write_text("")
-    pq.write_table(pa.table({"text": _texts(200, seed=3)}), tmp_path / "full.parquet")
-    assert _run_and_account("zero-row files", fault_ledger, [tmp_path], tmp_path / "o", 200) is None
+    corpus = tmp_path / "in"
+    corpus.mkdir()
+    pq.write_table(pa.table({"text": pa.array([], pa.string())}), corpus / "empty.parquet")
+    (corpus / "empty.jsonl").write_text("")
+    pq.write_table(pa.table({"text": _texts(200, seed=3)}), corpus / "full.parquet")
+    assert _run_and_account("zero-row files", fault_ledger, [corpus], tmp_path / "o", 200) is None
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     assert report["counts"]["kept"] == 200
 

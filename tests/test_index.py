@@ -171,7 +171,7 @@ def test_create_refuses_existing_folders(tmp_path):
     other = tmp_path / "precious"
     other.mkdir()
     (other / "notes.txt").write_text("keep me")
-    with pytest.raises(OutputError, match="not a dedupe index"):
+    with pytest.raises(OutputError, match="not made by dedupe"):
         create_index(other, params, random_rows(rng, 5), overwrite=True)
     assert (other / "notes.txt").exists()
     with pytest.raises(InputError, match="not a dedupe index"):

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedupe.near.cluster import connected_components, pick_survivors
 from dedupe.config import DedupeConfig
+from dedupe.near.cluster import connected_components, pick_survivors
 from dedupe.near.lsh import (
     ALL_PAIRS_BUCKET,
     band_keys,

@@ -106,17 +106,6 @@ def test_run_table_and_jsonl(tmp_path):
     assert r2.counts == report.counts
 
 
-def test_existing_output_refused_unless_overwrite(corpus, tmp_path):
-    folder, _ = corpus
-    out = tmp_path / "o"
-    out.mkdir()
-    (out / "keep.txt").write_text("x")
-    with pytest.raises(dedupe.OutputError, match="--overwrite"):
-        dedupe.run([folder], out, engine__name="serial")
-    dedupe.run([folder], out, engine__name="serial", output__overwrite=True)
-    assert not (out / "keep.txt").exists()
-
-
 def test_report_has_s_curve_stages_and_versions(corpus, tmp_path):
     folder, _ = corpus
     report = dedupe.run([folder], tmp_path / "r", engine__name="serial")

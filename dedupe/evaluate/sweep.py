@@ -22,6 +22,7 @@ from dedupe.config import DedupeConfig
 from dedupe.engines import make_engine
 from dedupe.errors import ConfigError, InputError
 from dedupe.evaluate.metrics import pairwise_from_pairs, removed_fraction, score
+from dedupe.io.folders import protected_paths
 from dedupe.io.readers import read_task
 from dedupe.io.sources import expand_inputs, plan_tasks
 from dedupe.near.lsh import collision_probability, lsh_candidates
@@ -59,6 +60,7 @@ class SweepResult:
     removed: dict = field(default_factory=dict)  # unlabelled: threshold -> rows removed
     pairs: list = field(default_factory=list)  # sampled pairs for pairs.html
     best: dict | None = None
+    files: dict = field(default_factory=dict)  # the outputs written: what -> file names
 
 
 def _labels(tasks, tables, column: str) -> np.ndarray:
@@ -125,11 +127,27 @@ def _decide(cfg, data):
 
 def sweep(cfg: DedupeConfig, out: str, *, thresholds, ngrams, num_perms, shingles=None,
           labels_column: str | None = None, labels_path: str | None = None,
-          sample_pairs: int = 6, progress=None) -> SweepResult:
-    """Run the grid (see module docstring); ``cfg`` supplies everything else."""
+          sample_pairs: int = 6, progress=None, write: bool = True) -> SweepResult:
+    """Run the grid (see module docstring); ``cfg`` supplies everything else. With ``write``
+    the outputs (tables, plots, report) are written into ``out`` while it is still locked."""
     sources = expand_inputs(cfg.input.paths, cfg.input.format)
     check_schemas(sources, cfg)
-    prepare_out(out, cfg.output.overwrite)
+    _, lock = prepare_out(out, cfg.output.overwrite, kind="sweep",
+                          protected=protected_paths(cfg, sources))
+    try:
+        result = _sweep_grid(cfg, out, sources, thresholds, ngrams, num_perms, shingles,
+                             labels_column, labels_path, sample_pairs, progress)
+        if write:
+            from dedupe.evaluate.sweep_report import write_sweep
+
+            result.files = write_sweep(result, out)
+        return result
+    finally:
+        lock.release()
+
+
+def _sweep_grid(cfg, out, sources, thresholds, ngrams, num_perms, shingles, labels_column,
+                labels_path, sample_pairs, progress) -> SweepResult:
     work = os.path.join(out, "_work")
     tasks = plan_tasks(sources)
     engine = make_engine(cfg.engine)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import json
 import os
@@ -25,6 +24,13 @@ from dedupe.index.store import (
     _read_header,
     open_index,
 )
+from dedupe.io.folders import (
+    check_not_protected,
+    check_replaceable,
+    empty_folder,
+    folder_lock,
+    write_marker,
+)
 
 __all__ = ["append_index", "create_index"]
 
@@ -34,28 +40,24 @@ def _now() -> str:
 
 
 def create_index(path: str | os.PathLike, params: dict, arrays, *,
-                 overwrite: bool = False, source: str = "", run: str = "") -> Index:
+                 overwrite: bool = False, source: str = "", run: str = "",
+                 protected: dict | None = None) -> Index:
     """Create an index at ``path`` with ``arrays`` as its first generation.
 
     ``arrays`` is one :class:`IndexRows` or an iterable of them (one generation each, all
     committed together by the one header write, so a large run is indexed chunk by chunk).
     An existing non-empty folder is refused unless ``overwrite``; even then only a folder that
-    holds a dedupe index is deleted.
+    dedupe made (an index or another dedupe folder) is emptied, and never one that is, holds or
+    sits inside a ``protected`` path (see :mod:`dedupe.io.folders`).
     """
-    from dedupe import __version__
+    from dedupe._version import __version__
 
     path = str(path)
-    if os.path.exists(path):
-        if not os.path.isdir(path):
-            raise OutputError(f"{path} exists and is not a folder")
-        if os.listdir(path):
-            if not overwrite:
-                raise OutputError(f"{path} already exists and is not empty; pass --overwrite "
-                                  "to replace it")
-            if not os.path.exists(os.path.join(path, HEADER)):
-                raise OutputError(f"{path} is not a dedupe index (no header.json); refusing to "
-                                  "delete it: choose another folder")
-            shutil.rmtree(path)
+    check_not_protected(path, protected or {}, "index folder")
+    filled = check_replaceable(path, overwrite, "index", recognise=(HEADER,))
+    if filled and not overwrite:
+        raise OutputError(f"{path} already exists and is not empty; pass --overwrite "
+                          "to replace it")
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as exc:
@@ -63,8 +65,10 @@ def create_index(path: str | os.PathLike, params: dict, arrays, *,
     header = {"format": _FORMAT, "format_version": FORMAT_VERSION,
               "dedupe_version": __version__, "created": _now(),
               "params": dict(params), "rows": 0, "generations": []}
-    with _writer_lock(path):
-        _remove_strays(path, header)
+    with folder_lock(path, "index"):
+        if filled:
+            empty_folder(path)
+        write_marker(path, "index")
         _add_generations(path, header, arrays, params, source, run)
     return open_index(path)
 
@@ -79,7 +83,7 @@ def append_index(path: str | os.PathLike, params: dict, arrays, *,
     """
     path = str(path)
     check_compatible(_read_header(path)["params"], params, path)
-    with _writer_lock(path):
+    with folder_lock(path, "index"):
         header = _read_header(path)  # again, under the lock
         _remove_strays(path, header)
         _add_generations(path, header, arrays, params, source, run)
@@ -102,23 +106,6 @@ def _check_rows(arrays: IndexRows, params: dict, path: str) -> None:
                           f"digests {arrays.digest.shape} do not fit {n} rows of {k} permutations")
     if len(arrays.ids) != n or len(arrays.source_file) != n:
         raise OutputError(f"cannot write index {path}: ids, source files and rows differ in length")
-
-
-@contextlib.contextmanager
-def _writer_lock(path: str):
-    """An advisory lock on ``INDEX/.lock`` for the whole write; released if the writer dies."""
-    import fcntl
-
-    with open(os.path.join(path, ".lock"), "w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise OutputError(f"another process is writing the index {path}; try again when "
-                              "it has finished") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _remove_strays(path: str, header: dict) -> None:

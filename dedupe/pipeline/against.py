@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from dedupe.errors import OutputError
 from dedupe.pipeline.decide import EXACT, NEAR, Decisions
 
 __all__ = ["IndexMatches", "apply_matches", "index_fingerprint", "match_against", "store_kept"]
@@ -219,6 +220,12 @@ def store_kept(cfg, files, tasks, kept: np.ndarray, bands: int, rows: int,
             return {**out, "mode": "already there"}  # a rerun after the update was committed
         append_index(out["path"], params, chunks(), source=source, run=run_key)
     else:
+        from dedupe.io.folders import is_within, protected_paths
+
+        if is_within(cfg.output.out, out["path"]):
+            raise OutputError(f"--write-index {out['path']} would hold the run's own output "
+                              f"folder {cfg.output.out}: choose another folder")
         create_index(out["path"], params, chunks(), overwrite=cfg.output.overwrite,
-                     source=source, run=run_key)
+                     source=source, run=run_key,
+                     protected=protected_paths(cfg, {t.source for t in tasks}))
     return out

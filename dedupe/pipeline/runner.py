@@ -24,6 +24,14 @@ import pyarrow as pa
 from dedupe.config import DedupeConfig
 from dedupe.engines import make_engine
 from dedupe.errors import DedupeError, OutputError
+from dedupe.io.folders import (
+    FolderLock,
+    check_not_protected,
+    check_replaceable,
+    empty_folder,
+    protected_paths,
+    write_marker,
+)
 from dedupe.io.sources import expand_inputs, plan_tasks
 from dedupe.io.spill import read_ipc
 from dedupe.near.lsh import s_curve
@@ -86,41 +94,64 @@ def _remove_partial_files(out: str) -> None:
                 os.unlink(os.path.join(folder, name))
 
 
-def prepare_out(out: str, overwrite: bool, fingerprint: str | None = None) -> bool:
-    """Create the run folder. Returns True when an unfinished run of the same fingerprint is
-    there to resume; refuses any other non-empty folder unless ``overwrite``."""
+def _resumable(out: str, fingerprint: str | None) -> bool:
+    """An unfinished run of the same fingerprint is in ``out`` (refuses one of another)."""
+    marker = os.path.join(out, _RUN_MARKER)
+    if not fingerprint or not os.path.exists(marker) or os.path.exists(
+            os.path.join(out, "report.json")):
+        return False
+    with open(marker, encoding="utf-8") as fh:
+        if json.load(fh).get("fingerprint") == fingerprint:
+            return True
+    raise OutputError(f"{out} holds an unfinished run with another config or input; pass "
+                      "--overwrite to start again")
+
+
+def prepare_out(out: str, overwrite: bool, fingerprint: str | None = None, *,
+                kind: str = "run", protected: dict | None = None) -> tuple[bool, FolderLock]:
+    """Create (or resume, or replace) the output folder and lock it for this process.
+
+    Returns ``(resumed, lock)``: ``resumed`` is True when an unfinished run of the same
+    fingerprint is there to resume; the caller releases ``lock`` when it is done. A non-empty
+    folder is refused unless ``overwrite``, and even then unless dedupe made it; a folder that
+    is, holds or sits inside an input or the work folder (``protected``) is always refused
+    (see :mod:`dedupe.io.folders`).
+    """
     if not out:
         raise OutputError("no output folder given (--out)")
-    marker = os.path.join(out, _RUN_MARKER)
-    if os.path.exists(out):
-        if not os.path.isdir(out):
-            raise OutputError(f"{out} exists and is not a folder")
-        if os.listdir(out) and not overwrite:
-            if fingerprint and os.path.exists(marker) and not os.path.exists(
-                    os.path.join(out, "report.json")):
-                with open(marker, encoding="utf-8") as fh:
-                    if json.load(fh).get("fingerprint") == fingerprint:
-                        _remove_partial_files(out)
-                        return True
-                raise OutputError(f"{out} holds an unfinished run with another config or "
-                                  "input; pass --overwrite to start again")
-            raise OutputError(f"{out} already exists and is not empty; pass --overwrite to "
-                              "replace it")
-        if os.listdir(out):
-            shutil.rmtree(out)
+    check_not_protected(out, protected or {}, f"{kind} folder")
+    filled = check_replaceable(out, overwrite, kind)
+    resume = filled and not overwrite and _resumable(out, fingerprint)
+    if filled and not overwrite and not resume:
+        raise OutputError(f"{out} already exists and is not empty; pass --overwrite to "
+                          "replace it")
     try:
-        os.makedirs(os.path.join(out, "data"), exist_ok=True)
-        os.makedirs(os.path.join(out, "_work"), exist_ok=True)
-        if fingerprint:
-            tmp = marker + ".tmp"
-            with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump({"fingerprint": fingerprint}, fh)
-            os.replace(tmp, marker)
+        os.makedirs(out, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create {out}: {exc.strerror or exc}") from None
-    if not os.access(out, os.W_OK):
-        raise OutputError(f"{out} is not writable")
-    return False
+    lock = FolderLock(out, f"{kind} folder")
+    try:
+        if resume:
+            _remove_partial_files(out)
+        elif filled:
+            empty_folder(out)
+        os.makedirs(os.path.join(out, "data"), exist_ok=True)
+        os.makedirs(os.path.join(out, "_work"), exist_ok=True)
+        write_marker(out, kind)
+        if fingerprint:
+            marker = os.path.join(out, _RUN_MARKER)
+            with open(marker + ".tmp", "w", encoding="utf-8") as fh:
+                json.dump({"fingerprint": fingerprint}, fh)
+            os.replace(marker + ".tmp", marker)
+        if not os.access(out, os.W_OK):
+            raise OutputError(f"{out} is not writable")
+    except OSError as exc:
+        lock.release()
+        raise OutputError(f"cannot create {out}: {exc.strerror or exc}") from None
+    except BaseException:
+        lock.release()
+        raise
+    return resume, lock
 
 
 def _load_sign(paths: list[str], num_perm: int):
@@ -232,7 +263,19 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
     cfg = _sized_partitions(cfg, sources)
     fingerprint = run_fingerprint(cfg, sources)
     run_key = run_fingerprint(cfg, sources, indexes=False)  # names this run in an index
-    resumed = prepare_out(out, cfg.output.overwrite, fingerprint)
+    resumed, lock = prepare_out(out, cfg.output.overwrite, fingerprint,
+                                protected=protected_paths(cfg, sources))
+    try:
+        return _run_locked(cfg, sources, schema, task_reasons, fingerprint, run_key, resumed,
+                           progress, started)
+    finally:
+        lock.release()
+
+
+def _run_locked(cfg, sources, schema, task_reasons, fingerprint, run_key, resumed, progress,
+                started) -> RunReport:
+    """The stages, while this process holds the output folder's lock."""
+    out = cfg.output.out
     work = os.path.join(cfg.output.workdir or os.path.join(out, "_work"), fingerprint)
     os.makedirs(work, exist_ok=True)
     tasks = plan_tasks(sources)

@@ -1,0 +1,183 @@
+"""Output folders a command may write, replace and lock.
+
+Three rules keep a run from destroying data it was never asked to touch:
+
+* **Only dedupe's own folders are replaced.** Every folder dedupe creates (a run, a sweep, an
+  index) holds a marker file, ``.dedupe``. ``--overwrite`` empties an existing folder only when
+  it holds that marker (or another file the caller names, such as an index's ``header.json``);
+  anything else is refused, whatever the flag says.
+* **Never an input, never the work folder.** A folder that is, holds or sits inside an input or
+  the work folder is refused as an output at all times: replacing it would delete the input,
+  and writing inside an input folder would feed the outputs to the next run as input.
+* **One writer at a time.** The writer holds an advisory lock on ``FOLDER/.lock`` for the whole
+  run (``flock``, released by the kernel if the process dies) and writes who it is into the
+  file; a second writer is refused with an error that names the first. The lock file is never
+  deleted while held, so an ``--overwrite`` cannot slip past it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import shutil
+import socket
+import sys
+
+from dedupe.errors import OutputError
+
+__all__ = ["LOCK", "MARKER", "FolderLock", "check_not_protected", "empty_folder", "folder_lock",
+           "is_within", "protected_paths", "write_marker"]
+
+MARKER = ".dedupe"
+LOCK = ".lock"
+
+
+def _real(path: str) -> str:
+    return os.path.realpath(os.path.expanduser(str(path)))
+
+
+def is_within(child: str, parent: str) -> bool:
+    """True if the local path ``child`` is ``parent`` or lies below it (links resolved)."""
+    c, p = _real(child), _real(parent)
+    return c == p or c.startswith(p.rstrip(os.sep) + os.sep)
+
+
+def _local(path: str) -> bool:
+    return "://" not in str(path)
+
+
+def check_not_protected(folder: str, protected: dict[str, list[str]], what: str) -> None:
+    """Refuse ``folder`` as an output if it is, holds or sits inside a protected path.
+
+    ``protected`` maps a description (``"input"``, ``"work folder"``) to its paths; paths on
+    other filesystems (URIs) cannot overlap a local folder and are skipped.
+    """
+    if not _local(folder):
+        return
+    for kind, paths in protected.items():
+        for p in paths:
+            if not p or not _local(p):
+                continue
+            if is_within(p, folder):
+                relation = "is" if _real(p) == _real(folder) else "holds"
+                raise OutputError(
+                    f"{what} {folder} {relation} the {kind} {p}; dedupe never writes over or "
+                    f"deletes its {kind}: choose another folder")
+            if os.path.isdir(p) and is_within(folder, p):
+                raise OutputError(
+                    f"{what} {folder} sits inside the {kind} {p}; its files would be read as "
+                    f"{kind} by the next run: choose a folder outside it")
+
+
+def protected_paths(cfg, sources) -> dict[str, list[str]]:
+    """What an output folder must never be, hold or sit inside: the inputs (as given and as
+    expanded from folders and globs) and an explicit work folder."""
+    given = [p for p in cfg.input.paths if not any(ch in p for ch in "*?[")]
+    return {"input": given + [s.uri for s in sources],
+            "work folder": [cfg.output.workdir] if cfg.output.workdir else []}
+
+
+def _holder(path: str) -> str:
+    """Who holds the lock, as its holder wrote it (empty if unreadable)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            info = json.load(fh)
+    except (OSError, ValueError):
+        return ""
+    return (f" (pid {info.get('pid')} on {info.get('host')}, started {info.get('started')}: "
+            f"{info.get('command')})")
+
+
+class FolderLock:
+    """An exclusive advisory lock on ``FOLDER/.lock``; ``release()`` or the process's end frees
+    it."""
+
+    def __init__(self, folder: str, what: str):
+        import fcntl
+
+        self.path = os.path.join(folder, LOCK)
+        self._fh = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release
+        try:
+            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._fh.close()
+            raise OutputError(f"another process is writing the {what} {folder}"
+                              f"{_holder(self.path)}; wait until it has finished or choose "
+                              "another folder") from None
+        self._fh.seek(0)
+        self._fh.truncate()
+        json.dump({"pid": os.getpid(), "host": socket.gethostname(),
+                   "started": datetime.datetime.now().isoformat(timespec="seconds"),
+                   "command": " ".join(os.path.basename(a) if i == 0 else a
+                                       for i, a in enumerate(sys.argv))}, self._fh)
+        self._fh.flush()
+
+    def release(self) -> None:
+        import fcntl
+
+        if self._fh is not None and not self._fh.closed:
+            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str, what: str):
+    """:class:`FolderLock` as a context manager."""
+    lock = FolderLock(folder, what)
+    try:
+        yield lock
+    finally:
+        lock.release()
+
+
+def _contents(folder: str) -> list[str]:
+    return [n for n in os.listdir(folder) if n != LOCK]
+
+
+def is_dedupe_folder(folder: str, recognise: tuple[str, ...] = ()) -> bool:
+    return any(os.path.exists(os.path.join(folder, m)) for m in (MARKER, *recognise))
+
+
+def check_replaceable(folder: str, overwrite: bool, what: str,
+                      recognise: tuple[str, ...] = ()) -> bool:
+    """Whether ``folder`` exists with content; refuses content that may not be replaced.
+
+    Returns False for a missing or empty folder. A non-empty one is refused without
+    ``overwrite``, and with it unless it holds dedupe's marker (or a file in ``recognise``).
+    """
+    if not os.path.exists(folder):
+        return False
+    if not os.path.isdir(folder):
+        raise OutputError(f"{folder} exists and is not a folder")
+    if not _contents(folder):
+        return False
+    if not overwrite:
+        return True
+    if not is_dedupe_folder(folder, recognise):
+        raise OutputError(
+            f"{folder} is not empty and was not made by dedupe (it has no {MARKER} file); "
+            f"--overwrite replaces only a {what} folder that dedupe made: delete it yourself "
+            "or choose another folder")
+    return True
+
+
+def empty_folder(folder: str) -> None:
+    """Delete everything in ``folder`` but its (held) lock file."""
+    for name in _contents(folder):
+        full = os.path.join(folder, name)
+        if os.path.isdir(full) and not os.path.islink(full):
+            shutil.rmtree(full)
+        else:
+            os.unlink(full)
+
+
+def write_marker(folder: str, kind: str) -> None:
+    """Mark ``folder`` as one dedupe made (``kind``: run, sweep or index)."""
+    from dedupe._version import __version__
+
+    tmp = os.path.join(folder, MARKER + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump({"made_by": "dedupe", "kind": kind, "version": __version__}, fh)
+    os.replace(tmp, os.path.join(folder, MARKER))
