@@ -142,7 +142,7 @@ def test_two_runs_into_one_folder_at_once(tmp_path, corpus):
         time.sleep(0.01)
     os.kill(first.pid, signal.SIGSTOP)
     try:
-        second = subprocess.run(cmd + ["--overwrite"], capture_output=True, text=True)
+        second = subprocess.run([*cmd, "--overwrite"], capture_output=True, text=True)
     finally:
         os.kill(first.pid, signal.SIGCONT)
     assert second.returncode == 1
