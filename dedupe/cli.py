@@ -145,17 +145,19 @@ def run(inputs, out, config_path, set_values, overwrite, quiet, dry_run, **optio
 @click.option("--set", "set_values", multiple=True, help="Override any config key: KEY=VALUE.")
 @click.option("--text-column", help="Column holding the text [text].")
 @click.option("--id-column", help="Column holding row ids [file:row].")
+@click.option("--on-bad-row", type=click.Choice(["error", "reject"]),
+              help="Stop on a malformed row (error) or leave it out of the scores (reject).")
 @click.option("--workers", type=int, help="Worker processes [all cores].")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 def sweep(inputs, out, labels_column, labels_path, thresholds, ngrams, num_perms, shingles,
-          config_path, set_values, text_column, id_column, workers, overwrite):
+          config_path, set_values, text_column, id_column, on_bad_row, workers, overwrite):
     """Score thresholds, n-gram sizes and permutation counts on INPUTS (labelled or not)."""
     from dedupe.evaluate.sweep import parse_grid
     from dedupe.evaluate.sweep import sweep as run_sweep
 
     overrides = _parse_set(set_values)
     for key, value in (("input.text_column", text_column), ("input.id_column", id_column),
-                       ("engine.workers", workers)):
+                       ("input.on_bad_row", on_bad_row), ("engine.workers", workers)):
         if value is not None:
             overrides[key] = value
     overrides["input.paths"] = tuple(inputs)

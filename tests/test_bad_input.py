@@ -103,18 +103,21 @@ def test_invalid_utf8_in_parquet(tmp_path):
     _check_accounting(tmp_path / "r", 2)
 
 
-@pytest.mark.parametrize("value,reason", [(None, "null"), ("", "empty"), ("  \n\t ", "empty")])
-def test_null_and_empty_text(tmp_path, value, reason):
+@pytest.mark.parametrize("value,reason", [(None, "text is null"), ("", "text is empty"),
+                                          ("  \n\t\u200b ", "whitespace only")])
+@pytest.mark.parametrize("on_bad_row", ["error", "reject"])
+def test_null_and_empty_text_are_ordinary_rows(tmp_path, value, reason, on_bad_row):
     path = write_parquet(
         tmp_path / "a.parquet",
-        pa.table({"text": pa.array(["some real words here", value], pa.string())}),
+        pa.table({"text": pa.array(["some real words here", value, value], pa.string())}),
     )
-    with pytest.raises(InputError, match=rf"row 1, column 'text'.*{reason}"):
-        _run([path], tmp_path / "o")
-    _run([path], tmp_path / "r", on_bad_row="reject")
-    m = _check_accounting(tmp_path / "r", 2)
-    assert m["action"].to_pylist() == ["kept", "rejected"]
+    report = _run([path], tmp_path / "r", on_bad_row=on_bad_row)
+    m = _check_accounting(tmp_path / "r", 3)
+    assert m["action"].to_pylist() == ["kept", "empty", "empty"]
     assert reason in m["reason"][1].as_py()
+    assert m["cluster_id"][1].as_py() is None and m["output_file"][1].as_py() is None
+    assert report.counts["empty"] == 2 and report.counts["rejected"] == 0
+    assert "| empty | 2 |" in (tmp_path / "r" / "report.md").read_text()
 
 
 def test_schema_mismatch_names_column(tmp_path):

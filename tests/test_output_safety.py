@@ -126,21 +126,38 @@ def test_a_second_writer_is_refused_naming_the_first(tmp_path, corpus):
     dedupe.run([corpus], out, overwrite=True, **SERIAL)
 
 
-def test_two_runs_into_one_folder_at_once(tmp_path, corpus):
-    """The second run (--overwrite) once deleted the first one's work folder mid-run."""
-    out = tmp_path / "o"
-    cmd = [sys.executable, "-m", "dedupe.cli", "run", str(corpus), "--out", str(out), "-q",
-           "--workers", "1"]
+def _start_and_pause(cmd, out):
+    """Start ``cmd``, wait until it holds the lock on ``out``, and pause it (SIGSTOP) while it
+    still holds it; None if it finished first."""
     first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.time() + 60
-    while time.time() < deadline:  # wait until the first run holds the lock, then pause it
+    deadline = time.time() + 120
+    while time.time() < deadline and first.poll() is None:
         try:
             if json.loads((out / ".lock").read_text()).get("pid") == first.pid:
                 break
         except (OSError, ValueError):
             pass
-        time.sleep(0.01)
+        time.sleep(0.005)
     os.kill(first.pid, signal.SIGSTOP)
+    if first.poll() is None and not (out / "report.json").exists():
+        return first
+    os.kill(first.pid, signal.SIGCONT)
+    first.communicate(timeout=120)
+    return None
+
+
+def test_two_runs_into_one_folder_at_once(tmp_path):
+    """The second run (--overwrite) once deleted the first one's work folder mid-run."""
+    write_parquet(tmp_path / "big.parquet", make_corpus(3000, seed=9))
+    for attempt in range(5):
+        out = tmp_path / f"o{attempt}"
+        cmd = [sys.executable, "-m", "dedupe.cli", "run", str(tmp_path / "big.parquet"),
+               "--out", str(out), "-q", "--workers", "1"]
+        first = _start_and_pause(cmd, out)
+        if first is not None:
+            break
+    else:
+        pytest.fail("the first run always finished before it could be paused")
     try:
         second = subprocess.run([*cmd, "--overwrite"], capture_output=True, text=True)
     finally:
@@ -148,6 +165,6 @@ def test_two_runs_into_one_folder_at_once(tmp_path, corpus):
     assert second.returncode == 1
     assert "another process is writing" in second.stderr and f"pid {first.pid}" in second.stderr
     assert "Traceback" not in second.stderr
-    output, _ = first.communicate(timeout=120)
+    output, _ = first.communicate(timeout=300)
     assert first.returncode == 0, output
-    assert pq.read_table(out / "manifest.parquet").num_rows == 120
+    assert pq.read_table(out / "manifest.parquet").num_rows == 3000

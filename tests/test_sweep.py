@@ -122,3 +122,26 @@ def test_unlabelled_sweep_shows_removal_and_pairs(corpus, tmp_path):
     page = (out / "pairs.html").read_text()
     assert "Estimated Jaccard 0.9-1.0" in page and "<ins>" in page
     assert "No labels were given" in (out / "report.md").read_text()
+
+
+def test_empty_rows_and_on_bad_row(tmp_path):
+    """An empty page never stops a sweep; a malformed line does unless --on-bad-row reject."""
+    table = make_corpus(60, seed=3)
+    lines = [{"id": i, "text": t} for i, t in enumerate(table["text"].to_pylist())]
+    lines[16]["text"] = ""
+    lines[17]["text"] = None
+    body = "\n".join(__import__("json").dumps(r) for r in lines)
+    path = tmp_path / "c.jsonl"
+    path.write_text(body + "\n")
+    runner = CliRunner()
+    ok = runner.invoke(main, ["sweep", str(path), "--out", str(tmp_path / "a"),
+                              "--thresholds", "0.8"])
+    assert ok.exit_code == 0, ok.output
+    path.write_text(body + "\n{not json\n")
+    bad = runner.invoke(main, ["sweep", str(path), "--out", str(tmp_path / "b"),
+                               "--thresholds", "0.8"])
+    assert bad.exit_code == 1 and "--on-bad-row reject" in bad.output
+    assert "Traceback" not in bad.output
+    ok = runner.invoke(main, ["sweep", str(path), "--out", str(tmp_path / "c"),
+                              "--thresholds", "0.8", "--on-bad-row", "reject"])
+    assert ok.exit_code == 0, ok.output

@@ -3,7 +3,7 @@
 Reads ``RUN/report.json`` (the full config and the run's ``bands x rows``), the kept rows of
 ``RUN/manifest.parquet/`` (id, original source file and row, and where the row was written), and
 the text column of ``RUN/data/part-*.parquet``, shard by shard in batches. Each text is cut to
-``input.max_doc_bytes`` as the sign stage cuts it and signed with ``sign_arrays``, so the stored
+``input.max_doc_bytes`` and signed by ``sign_arrays`` exactly as the sign stage does, so the stored
 digests, signatures and band keys equal the run's.
 
 Memory: the kept rows' manifest columns and their signatures (``4 * num_perm`` bytes a row) plus
@@ -26,7 +26,7 @@ from dedupe.errors import ConfigError, InputError
 from dedupe.index.format import index_params
 from dedupe.index.store import Index, IndexRows
 from dedupe.index.writer import create_index
-from dedupe.pipeline.sign import _truncate, sign_arrays
+from dedupe.pipeline.sign import sign_arrays
 
 __all__ = ["build_from_run", "read_run_config"]
 
@@ -91,10 +91,7 @@ def _sign_kept(run_dir: str, kept: pa.Table, cfg: DedupeConfig, batch_rows: int)
         pos = lo
         for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows,
                                                          columns=[cfg.input.text_column]):
-            text = batch.column(0)
-            if cfg.input.max_doc_bytes is not None:
-                text = _truncate(text, cfg.input.max_doc_bytes)
-            dig, _, sig, _, _ = sign_arrays(text, cfg)
+            dig, _, sig, _, _ = sign_arrays(batch.column(0), cfg)
             digest[pos : pos + len(sig)] = dig
             sigs[pos : pos + len(sig)] = sig
             pos += len(sig)

@@ -17,10 +17,15 @@ from dedupe.near.exact import exact_groups
 from dedupe.near.lsh import band_key, candidates_from_band_keys, choose_bands, sorted_unique
 from dedupe.near.minhash import jaccard_estimate
 
-__all__ = ["ACTIONS", "ArraySignatures", "Decisions", "decide", "lsh_params", "pair_similarity"]
+__all__ = ["ACTIONS", "ROW_EMPTY", "ROW_OK", "ROW_REJECTED", "ArraySignatures", "Decisions", "decide", "lsh_params", "pair_similarity"]
 
-ACTIONS = ("kept", "exact_duplicate", "near_duplicate", "rejected", "too_short", "filtered")
-KEPT, EXACT, NEAR, REJECTED, TOO_SHORT, FILTERED = range(6)
+ACTIONS = ("kept", "exact_duplicate", "near_duplicate", "rejected", "too_short", "filtered",
+           "empty")
+KEPT, EXACT, NEAR, REJECTED, TOO_SHORT, FILTERED, EMPTY = range(7)
+
+# a row's status in the sign files: signed, not readable (rejected with its reason), or an
+# ordinary row with no text to deduplicate (null, empty or whitespace only)
+ROW_OK, ROW_REJECTED, ROW_EMPTY = 0, 1, 2
 
 
 @dataclass
@@ -113,7 +118,8 @@ def decide(
     exact_jaccard=None,
     max_rows: int = 1 << 21,
 ) -> Decisions:
-    """Decisions for every row (see module docstring). ``status`` 0 is a valid row.
+    """Decisions for every row (see module docstring). ``status``: ``ROW_OK`` rows are
+    deduplicated, ``ROW_EMPTY`` rows become ``empty``, every other row ``rejected``.
 
     ``sigs`` is an ``(n, num_perm)`` array or an object with ``band`` and ``gather`` methods
     (see :class:`ArraySignatures`); ``max_rows`` caps the signatures held at once while pairs
@@ -121,7 +127,7 @@ def decide(
     """
     n = len(status)
     order = np.arange(n, dtype=np.int64)
-    valid = status == 0
+    valid = status == ROW_OK
     vidx = np.flatnonzero(valid)
     rep = np.full(n, -1, np.int64)
     rep[vidx] = vidx[exact_groups(digest[vidx], vidx)]
@@ -151,6 +157,7 @@ def decide(
         & (digest[:, 1] == digest[np.maximum(survivor, 0), 1])
     )
     action = np.full(n, REJECTED, np.int8)
+    action[status == ROW_EMPTY] = EMPTY
     action[valid] = NEAR
     action[valid & same_digest] = EXACT
     action[valid & (survivor == order)] = KEPT

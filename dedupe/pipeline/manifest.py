@@ -72,7 +72,7 @@ def manifest_table(
         near_reason,
         other,
     )
-    rejected = np.isin(action, [ACTIONS.index("rejected")])
+    rejected = np.isin(action, [ACTIONS.index("rejected"), ACTIONS.index("empty")])
     table = pa.table(
         {
             "id": sign["id"],

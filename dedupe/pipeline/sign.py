@@ -22,15 +22,17 @@ from dedupe.errors import InputError
 from dedupe.io.readers import read_task
 from dedupe.io.sources import Task
 from dedupe.io.spill import write_ipc
-from dedupe.near.exact import digests
-from dedupe.near.minhash import EMPTY, signatures
+from dedupe.near.exact import digests, long_text_digest
+from dedupe.near.minhash import EMPTY as EMPTY_SIGNATURE
+from dedupe.near.minhash import signatures
+from dedupe.pipeline.decide import ROW_EMPTY, ROW_OK, ROW_REJECTED
 from dedupe.pipeline.spans_stage import REPEAT_SCHEMA, span_parts, write_lines
 from dedupe.text.normalize import canonical_codepoints
 from dedupe.text.shingle import shingle_batch
 
 __all__ = ["SignResult", "SignTask", "sign_arrays", "sign_task"]
 
-OK, REJECTED = 0, 1
+OK, REJECTED, EMPTY = ROW_OK, ROW_REJECTED, ROW_EMPTY
 
 
 @dataclass(frozen=True)
@@ -58,10 +60,23 @@ class SignResult:
 def sign_arrays(text: pa.Array, cfg: DedupeConfig, keep_shingles: bool = False):
     """Pure core: ``(digest (n,2), n_shingles, signatures (n,k), canonical lengths, shingles)``.
 
-    ``shingles`` (the ragged shingle hashes, for exact verification) is None unless asked for.
+    Texts longer than ``input.max_doc_bytes`` are shingled and signed on their first
+    ``max_doc_bytes`` bytes (the bound on a worker's memory), but their exact digest and
+    canonical length cover the whole text, normalised piece by piece
+    (:func:`dedupe.near.exact.long_text_digest`): two texts that share a long prefix are not
+    exact duplicates. ``shingles`` (the ragged shingle hashes, for exact verification) is None
+    unless asked for.
     """
-    cps, offsets = canonical_codepoints(text, cfg.normalize)
+    limit = cfg.input.max_doc_bytes
+    hashed = _truncate(text, limit) if limit is not None else text
+    cps, offsets = canonical_codepoints(hashed, cfg.normalize)
     dig = digests(cps, offsets)
+    canon_len = np.diff(offsets)
+    if hashed is not text:
+        nbytes = pc.binary_length(text.fill_null("")).to_numpy(zero_copy_only=False)
+        for i in np.flatnonzero(nbytes > limit).tolist():
+            dig[i], canon_len[i] = long_text_digest(text[i].as_py(), cfg.normalize,
+                                                    max(1024, limit // 2))
     mh = cfg.minhash
     if mh.hash_scheme == "sha1":
         from dedupe.near.compat import sha1_shingles
@@ -70,7 +85,7 @@ def sign_arrays(text: pa.Array, cfg: DedupeConfig, keep_shingles: bool = False):
     else:
         sh = shingle_batch(cps, offsets, mh.shingle, mh.ngram)
     sig = signatures(sh.hashes, sh.offsets, mh.num_perm, mh.seed)
-    return dig, sh.counts.astype(np.int32), sig, np.diff(offsets), sh if keep_shingles else None
+    return dig, sh.counts.astype(np.int32), sig, canon_len, sh if keep_shingles else None
 
 
 def _shingle_sets(sh) -> pa.Array:
@@ -125,9 +140,6 @@ def _sign_batch(rb, st: SignTask, parts: list, extra: dict):
     status = np.zeros(batch.num_rows, np.int8)
     reasons = np.full(batch.num_rows, None, object)
     null = text.is_null().to_numpy(zero_copy_only=False)
-    for i in np.flatnonzero(null):
-        _bad(st.task, cfg, int(rows[i]), "text is null", inp.text_column)
-        status[i], reasons[i] = REJECTED, "text is null"
     nbytes = pc.binary_length(text.fill_null("")).to_numpy(zero_copy_only=False).astype(np.int64)
     length = pc.utf8_length(text.fill_null("")).to_numpy(zero_copy_only=False).astype(np.int64)
     hashed = text
@@ -139,10 +151,8 @@ def _sign_batch(rb, st: SignTask, parts: list, extra: dict):
                 reasons[i] = f"text is {nbytes[i]} bytes, over max_doc_bytes={inp.max_doc_bytes}"
         hashed = _truncate(text, inp.max_doc_bytes)
     exact = cfg.lsh.verify == "exact"
-    dig, n_sh, sig, canon_len, sh = sign_arrays(hashed, cfg, keep_shingles=exact)
-    for i in np.flatnonzero((canon_len == 0) & (status == OK)):
-        _bad(st.task, cfg, int(rows[i]), "text is empty or whitespace only", inp.text_column)
-        status[i], reasons[i] = REJECTED, "text is empty or whitespace only"
+    dig, n_sh, sig, canon_len, sh = sign_arrays(text, cfg, keep_shingles=exact)
+    _mark_empty(status, reasons, null, nbytes, canon_len)
     ids = _ids(batch, rows, st)
     for i in np.flatnonzero(pc.is_null(ids).to_numpy(zero_copy_only=False) & (status == OK)):
         _bad(st.task, cfg, int(rows[i]), "id is null", inp.id_column)
@@ -182,6 +192,19 @@ def _sign_batch(rb, st: SignTask, parts: list, extra: dict):
             }
         )
     )
+
+
+def _mark_empty(status, reasons, null, nbytes, canon_len) -> None:
+    """Null, empty and whitespace-only texts are ordinary rows with nothing to deduplicate:
+    status ``EMPTY`` and the reason the manifest shows (never an error: real crawls have them,
+    Common Crawl pages whose extraction left nothing among them)."""
+    for mask, why in ((null, "text is null"),
+                      (~null & (nbytes == 0), "text is empty"),
+                      (~null & (nbytes > 0) & (canon_len == 0),
+                       "text is whitespace only (or characters normalisation removes)")):
+        hit = mask & (status == OK)
+        status[hit] = EMPTY
+        reasons[hit] = why
 
 
 def _with_band_keys(table: pa.Table, bands: int, rows: int) -> pa.Table:
@@ -226,7 +249,7 @@ def _rejected_part(st: SignTask, rows: np.ndarray, reasons: list[str]) -> pa.Tab
             "status": np.full(n, REJECTED, np.int8),
             "reason": pa.array(reasons, pa.string()),
             "score": np.full(n, np.nan),
-            "sig": _sig_array(np.full((n, k), EMPTY, np.uint32)),
+            "sig": _sig_array(np.full((n, k), EMPTY_SIGNATURE, np.uint32)),
             **(
                 {"shingles": pa.array([[]] * n, pa.list_(pa.uint32()))}
                 if st.config.lsh.verify == "exact"

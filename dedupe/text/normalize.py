@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from dedupe.text.codepoints import byte_offsets, decode_utf8, document_groups
 
-__all__ = ["canonical_codepoints", "canonical_text", "char_table"]
+__all__ = ["canonical_codepoints", "canonical_text", "char_table", "safe_cuts"]
 
 _TABLE_SIZE = 0x30000
 _SPECIAL = np.uint32(0xFFFFFF00)  # table values at or above this are markers, not characters
@@ -304,3 +304,19 @@ def canonical_text(text: str, cfg) -> str:
     """The canonical form of one string, exactly as the batch path computes it."""
     cps, offsets = canonical_codepoints(pa.array([text], pa.string()), cfg)
     return cps[offsets[0] : offsets[1]].astype("<u4").tobytes().decode("utf-32-le")
+
+
+def safe_cuts(cps: np.ndarray, cfg) -> np.ndarray:
+    """Where a text may be cut so that its pieces normalise on their own: ``True`` before a
+    character that never composes with the character before it (not a combining mark, not a
+    Hangul jamo or syllable, nothing that maps to one).
+
+    Every step is per character except NFKC composition, which only joins a character with
+    marks or jamo that follow it; cutting before a character the table does not mark as
+    composing therefore leaves the canonical form of each piece equal to its part of the
+    whole (whitespace runs at the seams aside, which the caller joins).
+    """
+    if not cfg.nfkc:
+        return np.ones(len(cps), bool)
+    single = char_table(cfg.nfkc, cfg.lowercase, cfg.fold_punctuation, cfg.fold_whitespace)[0]
+    return _map_chars(cps, single) != _UNSAFE
