@@ -63,7 +63,8 @@ def build_from_run(run_dir: str | os.PathLike, out_index: str | os.PathLike, *,
     digest, sigs = _sign_kept(run_dir, kept, cfg, batch_rows)
     rows = IndexRows(kept["id"].combine_chunks(), kept["source_file"].combine_chunks(),
                      kept["source_row"].to_numpy(), digest, sigs)
-    return create_index(out_index, params, rows, overwrite=overwrite, source=run_dir)
+    return create_index(out_index, params, rows, overwrite=overwrite, source=run_dir,
+                        compression=cfg.output.compression)
 
 
 def kept_rows(run_dir: str) -> pa.Table:

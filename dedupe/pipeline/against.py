@@ -217,8 +217,9 @@ def store_kept(cfg, files, tasks, kept: np.ndarray, bands: int, rows: int,
 
         if run_key and any(g.run == run_key for g in open_index(out["path"]).generations):
             return {**out, "mode": "already there"}  # a rerun after the update was committed
-        append_index(out["path"], params, chunks(), source=source, run=run_key)
+        append_index(out["path"], params, chunks(), source=source, run=run_key,
+                     compression=cfg.output.compression)
     else:
         create_index(out["path"], params, chunks(), overwrite=cfg.output.overwrite,
-                     source=source, run=run_key)
+                     source=source, run=run_key, compression=cfg.output.compression)
     return out

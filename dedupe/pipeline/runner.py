@@ -292,9 +292,9 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
         with StageTimer("manifest", tasks=len(tasks)) as st:
             meta = scheme_metadata(cfg, dec)
             counts = write_manifest(out, tasks, tables, dec, out_file, out_row, meta, spans,
-                                     removed, matches)
+                                     removed, matches, cfg.output.compression)
             if spans is not None:
-                write_spans(out, tables, spans)
+                write_spans(out, tables, spans, cfg.output.compression)
                 span_stats["top_lines"] = top_lines(span_stats.pop("top", []), tasks, tables,
                                                      cfg)
             st.rows = sum(counts.values())
