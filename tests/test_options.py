@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
@@ -168,3 +170,26 @@ def test_output_compression_applies_to_every_parquet_file(tmp_path, codec):
     assert len([f for f in files if f.parent.name == "data"]) >= 1
     for f in files:
         assert _codecs(f) == {want}, f
+
+
+def test_batch_rows_lowers_the_sign_tasks_peak_not_the_results(tmp_path):
+    rng = np.random.default_rng(0)
+    vocab = np.array(_words("w", 5000))
+    inputs = []
+    for f in range(2):  # two files of ~4 MB of text, one row group each: one task per worker
+        texts = [" ".join(rng.choice(vocab, 1500)) for _ in range(600)]
+        inputs.append(write_parquet(tmp_path / f"in{f}.parquet", pa.table({"text": texts})))
+    peaks = {}
+    for rows in (600, 8):
+        out = tmp_path / f"b{rows}"
+        _run("run", *inputs, "--out", out, "--workers", "2", "-q", *NO_SPANS,
+             "--batch-rows", rows)
+        sign = json.loads((out / "report.json").read_text())["stages"][0]
+        assert sign["name"] == "sign" and sign["peak_rss_scope"] == "stage"
+        peaks[rows] = sign["peak_rss_worker"]
+    # 600 rows of 9 kB hashed at once hold tens of MB of numpy temporaries; 8 rows do not
+    assert peaks[600] - peaks[8] > 24 << 20, {k: v >> 20 for k, v in peaks.items()}
+    assert pq.read_table(tmp_path / "b8" / "manifest.parquet").equals(
+        pq.read_table(tmp_path / "b600" / "manifest.parquet"))
+    assert pq.read_table(tmp_path / "b8" / "data").equals(
+        pq.read_table(tmp_path / "b600" / "data"))
