@@ -211,7 +211,8 @@ def _print_plan(cfg) -> None:
     click.echo(f"memory: main process about {_size(e['main_memory_bytes'])}, each of "
                f"{e['workers']} workers about {_size(e['worker_memory_bytes'])}")
     curve = "  ".join(f"J={k}: {v:.2f}" for k, v in e["s_curve"].items())
-    click.echo(f"bands x rows = {e['bands']} x {e['rows_per_band']}   P(candidate): {curve}")
+    click.echo(f"bands x rows = {e['bands']} x {e['rows_per_band']}")
+    click.echo(f"P(candidate): {curve}")
 
 
 @main.command()

@@ -256,6 +256,8 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
             st.rows = sum(r.rows for r in results)
             st.peak_rss_worker = max([r.peak_rss for r in results], default=0)
         stages.append(st)
+        if progress:
+            progress("decide", 0, 1, None)  # started; no tasks to count
         with StageTimer("decide") as st:
             tables = SignFiles([s.path for s in sign_tasks], cfg.minhash.num_perm)
             dec = _decide(cfg, tables)
@@ -268,7 +270,7 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
                 st.rows = int((matches.index >= 0).sum())
             stages.append(st)
         if progress:
-            progress("decide", 1, 1, None)
+            progress("decide", 1, 1, {"rows": len(dec.action)})
         spans, span_stats, removed = None, {}, None
         if spans_enabled(cfg):
             with StageTimer("spans") as st:
