@@ -93,6 +93,9 @@ def test_plan_explain_and_index_name_the_wrong_value(tmp_path):
                         1, str(tmp_path), "report.json")
     _assert_clean_error(_invoke(["index", "info", str(tmp_path)]), 1, str(tmp_path),
                         "header.json")
+    (tmp_path / "report.json").write_text("{not json")
+    _assert_clean_error(_invoke(["explain", str(tmp_path), "row-1"]), 1,
+                        str(tmp_path / "report.json"), "not a dedupe run report")
 
 
 def test_set_values_are_read_as_their_keys_type(tmp_path):
