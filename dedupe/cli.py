@@ -7,25 +7,42 @@ import json
 import click
 
 from dedupe.config import OPTION_KEYS, load_config
-from dedupe.errors import DedupeError
+from dedupe.errors import ConfigError, DedupeError
 
 __all__ = ["main"]
 
 
 def _parse_set(values) -> dict:
+    """``KEY=VALUE`` pairs; each value stays a string, read as its key's type by the config."""
     out = {}
     for item in values:
         key, sep, raw = item.partition("=")
         if not sep:
-            raise click.BadParameter(f"{item!r}: use KEY=VALUE, e.g. lsh.threshold=0.8")
-        try:
-            out[key] = json.loads(raw)
-        except ValueError:
-            out[key] = raw
+            raise click.BadParameter(f"{item!r}: use KEY=VALUE, e.g. lsh.threshold=0.8",
+                                     param_hint="--set")
+        out[key.strip()] = raw
     return out
 
 
-@click.group()
+class _OptionError(click.ClickException):
+    """A wrong option or config value: exit status 2, as for click's own usage errors."""
+
+    exit_code = 2
+
+
+class _Commands(click.Group):
+    """The command group: a library error becomes a one-line message, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise _OptionError(str(exc)) from None
+        except DedupeError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Commands)
 @click.version_option(package_name="dedupe")
 def main():
     """dedupe: near-duplicate and boilerplate deduplication for web-text corpora."""
@@ -110,20 +127,17 @@ def run(inputs, out, config_path, set_values, overwrite, quiet, dry_run, **optio
     overrides["output.out"] = out
     if overwrite:
         overrides["output.overwrite"] = True
-    try:
-        cfg = load_config(config_path, **overrides)
-        if dry_run:
-            _print_plan(cfg)
-            return
-        if quiet:
-            report = run_pipeline(cfg)
-        else:
-            from dedupe.progress import RichProgress
+    cfg = load_config(config_path, **overrides)
+    if dry_run:
+        _print_plan(cfg)
+        return
+    if quiet:
+        report = run_pipeline(cfg)
+    else:
+        from dedupe.progress import RichProgress
 
-            with RichProgress() as progress:
-                report = run_pipeline(cfg, progress=progress)
-    except DedupeError as exc:
-        raise click.ClickException(str(exc)) from None
+        with RichProgress() as progress:
+            report = run_pipeline(cfg, progress=progress)
     if not quiet:
         from dedupe.progress import print_summary
 
@@ -165,19 +179,17 @@ def sweep(inputs, out, labels_column, labels_path, thresholds, ngrams, num_perms
     overrides["output.overwrite"] = overwrite
     if labels_column and labels_path:
         raise click.UsageError("give --labels-column or --labels, not both")
-    try:
-        cfg = load_config(config_path, **overrides)
-        grid = {
-            "thresholds": parse_grid(thresholds),
-            "ngrams": parse_grid(ngrams, int) if ngrams else [cfg.minhash.ngram],
-            "num_perms": parse_grid(num_perms, int) if num_perms else [cfg.minhash.num_perm],
-            "shingles": shingles.split(",") if shingles else [cfg.minhash.shingle],
-        }
-        result = run_sweep(cfg, out, labels_column=labels_column, labels_path=labels_path,
-                           **grid)
-        files = result.files
-    except DedupeError as exc:
-        raise click.ClickException(str(exc)) from None
+    cfg = load_config(config_path, **overrides)
+    grid = {
+        "thresholds": parse_grid(thresholds, float, "--thresholds"),
+        "ngrams": parse_grid(ngrams, int, "--ngram") if ngrams else [cfg.minhash.ngram],
+        "num_perms": (parse_grid(num_perms, int, "--num-perm") if num_perms
+                      else [cfg.minhash.num_perm]),
+        "shingles": (parse_grid(shingles, str, "--shingle") if shingles
+                     else [cfg.minhash.shingle]),
+    }
+    result = run_sweep(cfg, out, labels_column=labels_column, labels_path=labels_path, **grid)
+    files = result.files
     if result.best:
         b = result.best
         click.echo(f"best by F1: {b['shingle']} {b['ngram']}-grams, {b['num_perm']} perms, "
@@ -200,7 +212,8 @@ def _print_plan(cfg) -> None:
     click.echo(f"memory: main process about {_size(e['main_memory_bytes'])}, each of "
                f"{e['workers']} workers about {_size(e['worker_memory_bytes'])}")
     curve = "  ".join(f"J={k}: {v:.2f}" for k, v in e["s_curve"].items())
-    click.echo(f"bands x rows = {e['bands']} x {e['rows_per_band']}   P(candidate): {curve}")
+    click.echo(f"bands x rows = {e['bands']} x {e['rows_per_band']}")
+    click.echo(f"P(candidate): {curve}")
 
 
 @main.command()
@@ -218,10 +231,7 @@ def plan(inputs, config_path, set_values, text_column, threshold, num_perm):
         if value is not None:
             overrides[key] = value
     overrides["input.paths"] = tuple(inputs)
-    try:
-        _print_plan(load_config(config_path, **overrides))
-    except DedupeError as exc:
-        raise click.ClickException(str(exc)) from None
+    _print_plan(load_config(config_path, **overrides))
 
 
 @main.command()
@@ -233,10 +243,7 @@ def explain(run_dir, row_id, width):
     from dedupe.explain import explain as do_explain
     from dedupe.progress import print_explanation
 
-    try:
-        exp = do_explain(run_dir, row_id)
-    except DedupeError as exc:
-        raise click.ClickException(str(exc)) from None
+    exp = do_explain(run_dir, row_id)
     print_explanation(exp, width)
 
 
@@ -253,10 +260,7 @@ def index_build(run_dir, out, overwrite):
     """Index the kept rows of the finished run RUN_DIR into OUT."""
     from dedupe.index import build_from_run
 
-    try:
-        index = build_from_run(run_dir, out, overwrite=overwrite)
-    except DedupeError as exc:
-        raise click.ClickException(str(exc)) from None
+    index = build_from_run(run_dir, out, overwrite=overwrite)
     info = index.info()
     click.echo(f"indexed {info['rows']:,} documents of {run_dir} -> {out} "
                f"({_size(info['bytes']['total'])})")
@@ -269,10 +273,7 @@ def index_info(index_path, as_json):
     """Parameters, generations and size on disk of the index INDEX."""
     from dedupe.index import open_index
 
-    try:
-        info = open_index(index_path).info()
-    except DedupeError as exc:
-        raise click.ClickException(str(exc)) from None
+    info = open_index(index_path).info()
     if as_json:
         click.echo(json.dumps(info, indent=2, sort_keys=True))
         return

@@ -7,13 +7,18 @@ dotted keys (``lsh.threshold=0.8``). Every command-line option maps to one key h
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
+import math
+import numbers
 import os
 import sys
+import types
+import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from dedupe.errors import ConfigError
 
@@ -43,6 +48,115 @@ def _choice(name: str, value: Any, allowed: tuple) -> None:
         raise ConfigError(f"{name} = {value!r} is not one of {', '.join(map(repr, allowed))}")
 
 
+class _WrongType(Exception):
+    pass
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise _WrongType
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value.strip())
+    raise _WrongType
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise _WrongType
+    if isinstance(value, numbers.Real):
+        out = float(value)
+    elif isinstance(value, str):
+        try:
+            out = float(value.strip())
+        except ValueError:
+            raise _WrongType from None
+    else:
+        raise _WrongType
+    if not math.isfinite(out):
+        raise _WrongType
+    return out
+
+
+def _to_str(value: Any) -> str:
+    if isinstance(value, (str, os.PathLike)):
+        return os.fspath(value)
+    raise _WrongType
+
+
+def _to_strings(value: Any) -> tuple[str, ...]:
+    """A list of strings; one string is a list of one (``--set`` may give a JSON list)."""
+    if isinstance(value, (str, os.PathLike)):
+        text = os.fspath(value)
+        if not text.startswith("["):
+            return (text,)
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise _WrongType from None
+    if isinstance(value, (list, tuple)):
+        return tuple(_to_str(v) for v in value)
+    raise _WrongType
+
+
+_CONVERTERS = {bool: (_to_bool, "true or false"), int: (_to_int, "an integer"),
+               float: (_to_float, "a finite number"), str: (_to_str, "a string"),
+               tuple: (_to_strings, "a list of strings")}
+
+
+def _convert(key: str, hint: Any, value: Any) -> Any:
+    """``value`` as the annotated type ``hint``: the one place where config values are typed.
+
+    Strings (``--set`` values, TOML strings) are read as the field's type; ``"null"`` is None
+    where the field allows None. A bool is true or false, never a truthy string such as "no";
+    an integer is never a float; a float is finite.
+    """
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    options = typing.get_args(hint) if union else (hint,)
+    if type(None) in options and (value is None or value == "null"):
+        return None
+    for option in options:
+        if option is type(None):
+            continue
+        convert, _ = _CONVERTERS[typing.get_origin(option) or option]
+        try:
+            return convert(value)
+        except _WrongType:
+            continue
+    allowed = " or ".join(_CONVERTERS[typing.get_origin(o) or o][1] if o is not type(None)
+                          else "null" for o in options)
+    raise ConfigError(f"{key} = {value!r}: expected {allowed}")
+
+
+@functools.cache
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+class _Section:
+    """A config section: every field is converted to its annotated type when the section is
+    created (from TOML, ``--set``, keyword arguments or code), then ``_check`` runs."""
+
+    section: ClassVar[str] = ""
+
+    def __post_init__(self):
+        types_of = _field_types(type(self))
+        for f in fields(self):  # type: ignore[arg-type]
+            value = _convert(f"{self.section}.{f.name}", types_of[f.name], getattr(self, f.name))
+            object.__setattr__(self, f.name, value)
+        self._check()
+
+    def _check(self) -> None:
+        """Checks of values and of combinations, after the types are right."""
+
+
 _UNITS = {"": 1, "B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40,
           "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40}
 
@@ -64,14 +178,24 @@ def parse_bytes(name: str, value: Any) -> int:
     return out
 
 
-def _positive(name: str, value: Any) -> None:
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+def _positive(name: str, value: int | None) -> None:
+    if value is not None and value < 1:
         raise ConfigError(f"{name} = {value!r} must be a positive integer")
 
 
+def _parquet_codecs() -> tuple[str, ...]:
+    """The Parquet compression codecs this pyarrow build can write (``none``: uncompressed)."""
+    import pyarrow as pa
+
+    return ("none", *(c for c in ("snappy", "gzip", "brotli", "lz4", "zstd")
+                      if pa.Codec.is_available(c)))
+
+
 @dataclass(frozen=True)
-class InputConfig:
+class InputConfig(_Section):
     """Where rows come from and how a bad row is handled."""
+
+    section: ClassVar[str] = "input"
 
     paths: tuple[str, ...] = ()
     format: str = "auto"  # auto | parquet | jsonl
@@ -85,8 +209,7 @@ class InputConfig:
     max_doc_bytes: int | None = 2_000_000
     on_long_doc: str = "truncate"  # truncate | reject
 
-    def __post_init__(self):
-        object.__setattr__(self, "paths", tuple(str(p) for p in self.paths))
+    def _check(self):
         _choice("input.format", self.format, ("auto", "parquet", "jsonl"))
         _choice("input.on_bad_row", self.on_bad_row, ("error", "reject"))
         _choice("input.on_long_doc", self.on_long_doc, ("truncate", "reject"))
@@ -95,8 +218,10 @@ class InputConfig:
 
 
 @dataclass(frozen=True)
-class NormalizeConfig:
+class NormalizeConfig(_Section):
     """Text normalisation before hashing (see :mod:`dedupe.text.normalize`)."""
+
+    section: ClassVar[str] = "normalize"
 
     nfkc: bool = True
     lowercase: bool = True
@@ -105,7 +230,7 @@ class NormalizeConfig:
 
 
 @dataclass(frozen=True)
-class MinHashConfig:
+class MinHashConfig(_Section):
     """Shingling and signatures.
 
     Defaults: word 2-grams, 128 permutations, with ``lsh.threshold = 0.75``. Measured (README,
@@ -118,23 +243,25 @@ class MinHashConfig:
     shingles.
     """
 
+    section: ClassVar[str] = "minhash"
+
     shingle: str = "word"  # word | char
     ngram: int = 2
     num_perm: int = 128
     seed: int = 1
     hash_scheme: str = "native"  # native | sha1 (datasketch's default hash function)
 
-    def __post_init__(self):
+    def _check(self):
         _choice("minhash.shingle", self.shingle, ("word", "char"))
         _choice("minhash.hash_scheme", self.hash_scheme, ("native", "sha1"))
         _positive("minhash.ngram", self.ngram)
         _positive("minhash.num_perm", self.num_perm)
-        if not isinstance(self.seed, int) or self.seed < 0:
+        if self.seed < 0:
             raise ConfigError(f"minhash.seed = {self.seed!r} must be a non-negative integer")
 
 
 @dataclass(frozen=True)
-class LSHConfig:
+class LSHConfig(_Section):
     """Banding and verification.
 
     ``bands`` x ``rows`` is chosen from ``threshold`` by minimising the weighted false-positive and
@@ -142,6 +269,8 @@ class LSHConfig:
     Candidates are verified (estimated Jaccard >= threshold), so a false positive of the banding
     costs only a comparison; the default weights therefore favour recall.
     """
+
+    section: ClassVar[str] = "lsh"
 
     threshold: float = 0.75
     bands: int | None = None
@@ -151,26 +280,29 @@ class LSHConfig:
     max_bucket_size: int = 5000
     verify: str = "signature"  # signature | exact | none
 
-    def __post_init__(self):
-        if not 0.0 < float(self.threshold) <= 1.0:
+    def _check(self):
+        if not 0.0 < self.threshold <= 1.0:
             raise ConfigError(f"lsh.threshold = {self.threshold!r} must be in (0, 1]")
         _positive("lsh.bands", self.bands)
         _positive("lsh.rows", self.rows)
         if (self.bands is None) != (self.rows is None):
             raise ConfigError("lsh.bands and lsh.rows must be given together (or neither)")
         if self.fp_weight < 0 or self.fn_weight < 0 or self.fp_weight + self.fn_weight <= 0:
-            raise ConfigError("lsh.fp_weight and lsh.fn_weight must be non-negative, not both 0")
+            raise ConfigError(f"lsh.fp_weight = {self.fp_weight!r}, lsh.fn_weight = "
+                              f"{self.fn_weight!r}: both must be >= 0, and not both 0")
         _positive("lsh.max_bucket_size", self.max_bucket_size)
         _choice("lsh.verify", self.verify, ("signature", "exact", "none"))
 
 
 @dataclass(frozen=True)
-class ClusterConfig:
+class ClusterConfig(_Section):
     """Which member of a duplicate cluster survives: ``first``, ``longest`` or ``max:COLUMN``."""
+
+    section: ClassVar[str] = "cluster"
 
     survivor: str = "first"
 
-    def __post_init__(self):
+    def _check(self):
         if self.survivor not in ("first", "longest") and not (
             self.survivor.startswith("max:") and len(self.survivor) > 4
         ):
@@ -184,7 +316,7 @@ class ClusterConfig:
 
 
 @dataclass(frozen=True)
-class SpansConfig:
+class SpansConfig(_Section):
     """Repeated spans inside a page and boilerplate across pages (see :mod:`dedupe.spans`).
 
     ``min_tokens`` 10: measured on 697 Common Crawl pages and 58 hand-cleaned CleanEval texts
@@ -192,6 +324,8 @@ class SpansConfig:
     prose, 13 misses the shortest re-pasted citation of the seed page. ``boilerplate_min_docs``
     3: a line in three unrelated surviving pages is site chrome far more often than content.
     """
+
+    section: ClassVar[str] = "spans"
 
     repeats: bool = True
     min_tokens: int = 10
@@ -207,36 +341,41 @@ class SpansConfig:
     stats: bool = False
     gopher_filter: bool = False
 
-    def __post_init__(self):
+    def _check(self):
         _positive("spans.min_tokens", self.min_tokens)
         _positive("spans.boilerplate_min_docs", self.boilerplate_min_docs)
         _positive("spans.partitions", self.partitions)
         _choice("spans.boilerplate_policy", self.boilerplate_policy, ("all", "keep_first"))
-        if not 0.0 < float(self.near_threshold) <= 1.0:
+        if not 0.0 < self.near_threshold <= 1.0:
             raise ConfigError(f"spans.near_threshold = {self.near_threshold!r} must be in (0, 1]")
-        if not isinstance(self.min_length, int) or self.min_length < 0:
+        if self.min_length < 0:
             raise ConfigError(f"spans.min_length = {self.min_length!r} must be >= 0")
 
 
 @dataclass(frozen=True)
-class OutputConfig:
+class OutputConfig(_Section):
     """The run folder and how shards are cut."""
+
+    section: ClassVar[str] = "output"
 
     out: str = ""
     rows_per_shard: int = 100_000
     bytes_per_shard: int | None = None
-    compression: str = "zstd"
+    compression: str = "zstd"  # of every Parquet file written: shards, manifest, spans, indexes
     overwrite: bool = False
     workdir: str | None = None
 
-    def __post_init__(self):
+    def _check(self):
         _positive("output.rows_per_shard", self.rows_per_shard)
         _positive("output.bytes_per_shard", self.bytes_per_shard)
+        _choice("output.compression", self.compression, _parquet_codecs())
 
 
 @dataclass(frozen=True)
-class EngineConfig:
+class EngineConfig(_Section):
     """Who runs the tasks: ``local`` (processes), ``serial`` (in this process, for tests)."""
+
+    section: ClassVar[str] = "engine"
 
     name: str = "local"
     workers: int = 0  # 0: one per core (ray: the cluster's CPUs)
@@ -246,10 +385,10 @@ class EngineConfig:
     # decide stage (about 100 bytes a row) come on top
     memory_limit: str | int = "2GB"
 
-    def __post_init__(self):
+    def _check(self):
         _choice("engine.name", self.name, ("local", "serial", "ray"))
         self.memory_bytes  # noqa: B018 - validates the value
-        if not isinstance(self.workers, int) or self.workers < 0:
+        if self.workers < 0:
             raise ConfigError(f"engine.workers = {self.workers!r} must be >= 0 (0: all cores)")
 
     @property
@@ -267,17 +406,17 @@ class EngineConfig:
 
 
 @dataclass(frozen=True)
-class IndexConfig:
+class IndexConfig(_Section):
     """Persistent indexes (see :mod:`dedupe.index`): match new rows against earlier runs' kept
     documents, and store this run's kept documents for later runs."""
+
+    section: ClassVar[str] = "index"
 
     against: tuple[str, ...] = ()  # indexes whose documents remove matching new rows
     write: str | None = None  # create an index of this run's kept rows here
     update: bool = False  # append this run's kept rows to the first `against` index
 
-    def __post_init__(self):
-        against = (self.against,) if isinstance(self.against, str) else self.against
-        object.__setattr__(self, "against", tuple(str(p) for p in against))
+    def _check(self):
         if self.update and not self.against:
             raise ConfigError("index.update (--update-index) needs an index to update: give it "
                               "with --against INDEX")
@@ -331,8 +470,11 @@ class DedupeConfig:
         data = self.to_dict()
         for key, value in overrides.items():
             section, _, name = key.partition(".")
-            if section not in data or not name or name not in data[section]:
-                raise ConfigError(f"unknown option {key!r}")
+            if section not in data:
+                raise ConfigError(f"unknown option {key!r}; sections: {', '.join(data)}")
+            if not name or name not in data[section]:
+                raise ConfigError(f"unknown option {key!r}; keys of {section}: "
+                                  f"{', '.join(sorted(data[section]))}")
             data[section][name] = value
         return DedupeConfig.from_dict(data)
 

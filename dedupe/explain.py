@@ -61,8 +61,11 @@ def explain(run_dir: str, row_id: str) -> Explanation:
     report_path = os.path.join(run_dir, "report.json")
     if not os.path.exists(report_path):
         raise DedupeError(f"{run_dir} is not a finished dedupe run (no report.json)")
-    with open(report_path, encoding="utf-8") as fh:
-        params = json.load(fh)["parameters"]
+    try:
+        with open(report_path, encoding="utf-8") as fh:
+            params = json.load(fh)["parameters"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DedupeError(f"{report_path}: not a dedupe run report ({exc})") from None
     text_column = params["input"]["text_column"]
     fmt = params["input"]["format"]
     row = _manifest_row(run_dir, "id", row_id)

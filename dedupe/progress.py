@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     ProgressColumn,
     TextColumn,
@@ -24,12 +23,38 @@ from rich.text import Text
 __all__ = ["RichProgress", "print_explanation", "print_summary"]
 
 
+def _compact(n: float) -> str:
+    """``950``, ``13.1k``, ``2.46M``: three significant digits and a unit, at most five
+    characters for any count below 10**18."""
+    units = ("", "k", "M", "G", "T", "P")
+    i = 0
+    while i < len(units) - 1 and float(f"{n:.3g}") >= 1000:
+        n /= 1000
+        i += 1
+    return f"{n:.3g}{units[i]}"
+
+
 class _RowsPerSecond(ProgressColumn):
+    """Rows done and their rate in a fixed width (``13.1k rows 2.46M/s``), so that a bar keeps
+    to one line of an 80-column terminal; blank until a stage reports rows."""
+
+    WIDTH = 20
+
     def render(self, task) -> Text:
         rows = task.fields.get("rows", 0)
+        if not rows:
+            return Text(" " * self.WIDTH)
         elapsed = task.elapsed or 0
-        rate = rows / elapsed if elapsed > 0 else 0
-        return Text(f"{rows:,} rows  {rate:,.0f} rows/s", style="cyan")
+        rate = f"{_compact(rows / elapsed)}/s" if elapsed > 0 else ""
+        return Text(f"{_compact(rows) + ' rows':>11} {rate:>8}", style="cyan")
+
+
+class _Steps(ProgressColumn):
+    """Tasks done of the stage's tasks (``3/40``); ``?`` while the total is not known."""
+
+    def render(self, task) -> Text:
+        total = "?" if task.total is None else _compact(task.total)
+        return Text(f"{_compact(task.completed)}/{total}".rjust(9), style="progress.download")
 
 
 def _rows_of(result) -> int:
@@ -41,14 +66,16 @@ def _rows_of(result) -> int:
 
 
 class RichProgress:
-    """A progress callback that draws one bar per stage (tasks done, rows/s, ETA)."""
+    """A progress callback that draws one bar per stage (tasks done, rows/s, ETA), each within
+    80 columns. A stage announced with ``done == 0`` and no result (the decide stage, which has
+    no tasks) shows a moving bar and its elapsed time until it reports ``done``."""
 
     def __init__(self, console: Console | None = None):
         self.console = console or Console(stderr=True)
         self._progress = Progress(
-            TextColumn("[bold]{task.description:<9}"),
-            BarColumn(),
-            MofNCompleteColumn(),
+            TextColumn("[bold]{task.description:<11}"),
+            BarColumn(bar_width=16),
+            _Steps(),
             _RowsPerSecond(),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
@@ -66,11 +93,13 @@ class RichProgress:
         return self._progress.__exit__(*exc)
 
     def __call__(self, stage: str, done: int, total: int, result) -> None:
+        running = done == 0 and result is None  # started, size unknown: a moving bar
         if stage not in self._tasks:
-            self._tasks[stage] = self._progress.add_task(stage, total=total, rows=0)
+            self._tasks[stage] = self._progress.add_task(stage, total=None if running else total,
+                                                         rows=0)
         tid = self._tasks[stage]
         rows = self._progress.tasks[tid].fields.get("rows", 0) + _rows_of(result)
-        self._progress.update(tid, completed=done, total=total, rows=rows)
+        self._progress.update(tid, completed=done, total=None if running else total, rows=rows)
 
 
 def print_summary(report, console: Console | None = None) -> None:
@@ -85,7 +114,8 @@ def print_summary(report, console: Console | None = None) -> None:
     console.print(table)
     lsh = report.lsh
     curve = "  ".join(f"J={k}: {v:.2f}" for k, v in lsh["s_curve"].items())
-    console.print(f"bands x rows = {lsh['bands']} x {lsh['rows']}   P(candidate): {curve}")
+    console.print(f"bands x rows = {lsh['bands']} x {lsh['rows']}")
+    console.print(f"P(candidate): {curve}")
     if report.spans:
         rep, bp = report.spans.get("repeat", {}), report.spans.get("boilerplate", {})
         console.print(f"spans: {rep.get('spans', 0):,} repeated inside pages, "

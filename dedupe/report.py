@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import json
 import platform
-import resource
 import time
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["INDEX_VERBS", "RunReport", "StageTimer", "peak_rss_bytes", "versions"]
+from dedupe.memory import PeakRSS
+
+__all__ = ["INDEX_VERBS", "RunReport", "StageTimer", "versions"]
 
 # how the report words outputs["index"]["mode"]
 INDEX_VERBS = {"new": "written to", "update": "appended to",
                "already there": "already in (an earlier attempt of this run added them)"}
-
-
-def peak_rss_bytes(children: bool = False) -> int:
-    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
-    return resource.getrusage(who).ru_maxrss * 1024
 
 
 def versions() -> dict[str, str]:
@@ -42,7 +38,14 @@ def versions() -> dict[str, str]:
 
 @dataclass
 class StageTimer:
-    """Wall time and peak memory of one stage (this process and its workers)."""
+    """Wall time and peak memory of one stage.
+
+    ``peak_rss_main``: the most resident memory the main process held during the stage;
+    ``peak_rss_worker``: the largest such peak of one of the stage's tasks in a worker (the
+    runner sets it from the task results; 0 for a stage without tasks). ``peak_rss_scope`` is
+    ``"stage"``, or ``"process"`` where the system cannot reset the peak and both figures are
+    the peak since the process started (see :mod:`dedupe.memory`).
+    """
 
     name: str
     rows: int = 0
@@ -50,16 +53,19 @@ class StageTimer:
     seconds: float = 0.0
     peak_rss_main: int = 0
     peak_rss_worker: int = 0
+    peak_rss_scope: str = "stage"
     _t0: float = field(default=0.0, repr=False)
+    _rss: PeakRSS | None = field(default=None, repr=False)
 
     def __enter__(self):
+        self._rss = PeakRSS.start()
         self._t0 = time.perf_counter()
         return self
 
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self._t0
-        self.peak_rss_main = peak_rss_bytes()
-        self.peak_rss_worker = max(self.peak_rss_worker, peak_rss_bytes(children=True))
+        self.peak_rss_main = self._rss.stop()
+        self.peak_rss_scope = "stage" if self._rss.alone else "process"
         return False
 
     def to_dict(self) -> dict:
@@ -70,6 +76,7 @@ class StageTimer:
             "seconds": round(self.seconds, 4),
             "peak_rss_main": self.peak_rss_main,
             "peak_rss_worker": self.peak_rss_worker,
+            "peak_rss_scope": self.peak_rss_scope,
             "rows_per_second": round(self.rows / self.seconds, 1) if self.seconds else None,
         }
 
@@ -119,6 +126,31 @@ class RunReport:
                              f"{t.get('source_row')} |")
         return lines
 
+    def _stages_markdown(self) -> list[str]:
+        alone = all(st.get("peak_rss_scope", "stage") == "stage" for st in self.stages)
+        lines = [
+            "",
+            "## Stages",
+            "",
+            "| stage | tasks | rows | seconds | rows/s | peak RSS main | peak RSS worker |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for st in self.stages:
+            rps = f"{st['rows_per_second']:,.0f}" if st.get("rows_per_second") else "-"
+            worker = (f"{st['peak_rss_worker'] / 2**20:.0f} MiB" if st["peak_rss_worker"]
+                      else "-")
+            lines.append(
+                f"| {st['name']} | {st['tasks']} | {st['rows']:,} | {st['seconds']:.2f} "
+                f"| {rps} | {st['peak_rss_main'] / 2**20:.0f} MiB | {worker} |"
+            )
+        if alone:
+            note = ("Peak RSS: the most resident memory the main process held during the stage, "
+                    "and the most one of the stage's tasks held in a worker process.")
+        else:
+            note = ("Peak RSS: this system cannot reset the peak, so these are the peaks since "
+                    "each process started, not per stage.")
+        return [*lines, "", note]
+
     def to_markdown(self) -> str:
         lines = ["# dedupe run report", ""]
         lines += [
@@ -164,20 +196,7 @@ class RunReport:
             "|---|" + "---:|" * len(lsh["s_curve"]),
             "| P(candidate) | " + " | ".join(f"{v:.3f}" for v in lsh["s_curve"].values()) + " |",
         ]
-        lines += [
-            "",
-            "## Stages",
-            "",
-            "| stage | tasks | rows | seconds | rows/s | peak RSS main | peak RSS worker |",
-            "|---|---:|---:|---:|---:|---:|---:|",
-        ]
-        for st in self.stages:
-            rps = f"{st['rows_per_second']:,.0f}" if st.get("rows_per_second") else "-"
-            lines.append(
-                f"| {st['name']} | {st['tasks']} | {st['rows']:,} | {st['seconds']:.2f} "
-                f"| {rps} | {st['peak_rss_main'] / 2**20:.0f} MiB "
-                f"| {st['peak_rss_worker'] / 2**20:.0f} MiB |"
-            )
+        lines += self._stages_markdown()
         lines += self._spans_markdown()
         lines += ["", "## Outputs", ""]
         lines += [f"- {k}: {v}" for k, v in self.outputs.items()]

@@ -35,19 +35,40 @@ from dedupe.pipeline.sign import SignTask, sign_task
 __all__ = ["SweepResult", "parse_grid", "sweep"]
 
 
-def parse_grid(spec: str, kind=float) -> list:
-    """``"0.05:0.95:0.05"`` (start:stop:step, inclusive) or ``"3,5,7"`` into a list."""
+def parse_grid(spec: str, kind=float, name: str = "grid") -> list:
+    """``"0.05:0.95:0.05"`` (start:stop:step, inclusive) or ``"3,5,7"`` into a list; ``name``
+    (the option) is named in the error."""
     spec = str(spec).strip()
-    try:
-        if ":" in spec:
-            start, stop, step = (float(x) for x in spec.split(":"))
-            if step <= 0:
-                raise ValueError
-            values = np.arange(start, stop + step / 2, step)
-            return [kind(round(v, 10)) for v in values]
-        return [kind(x) for x in spec.split(",") if x.strip()]
-    except ValueError:
-        raise ConfigError(f"cannot read {spec!r}: use start:stop:step or a,b,c") from None
+    if kind is str:
+        values = [x.strip() for x in spec.split(",") if x.strip()]
+    else:
+        try:
+            if ":" in spec:
+                start, stop, step = (float(x) for x in spec.split(":"))
+                if step <= 0:
+                    raise ValueError
+                values = [kind(round(v, 10)) for v in np.arange(start, stop + step / 2, step)]
+            else:
+                values = [kind(x) for x in spec.split(",") if x.strip()]
+        except ValueError:
+            what = "integers" if kind is int else "numbers"
+            raise ConfigError(f"{name} {spec!r}: use start:stop:step or a,b,c ({what})") from None
+    if not values:
+        raise ConfigError(f"{name} {spec!r} gives no value: use start:stop:step or a,b,c")
+    return values
+
+
+def _check_grid(cfg: DedupeConfig, thresholds, ngrams, num_perms, shingles) -> None:
+    """Every grid value is a valid config value: a wrong one stops the sweep before any work,
+    with the config's own message (key, value, what is allowed)."""
+    for th in thresholds:
+        replace(cfg.lsh, threshold=th)
+    for ngram in ngrams:
+        replace(cfg.minhash, ngram=ngram)
+    for num_perm in num_perms:
+        replace(cfg.minhash, num_perm=num_perm)
+    for shingle in shingles or ():
+        replace(cfg.minhash, shingle=shingle)
 
 
 @dataclass
@@ -130,6 +151,7 @@ def sweep(cfg: DedupeConfig, out: str, *, thresholds, ngrams, num_perms, shingle
           sample_pairs: int = 6, progress=None, write: bool = True) -> SweepResult:
     """Run the grid (see module docstring); ``cfg`` supplies everything else. With ``write``
     the outputs (tables, plots, report) are written into ``out`` while it is still locked."""
+    _check_grid(cfg, thresholds, ngrams, num_perms, shingles)
     sources = expand_inputs(cfg.input.paths, cfg.input.format)
     check_schemas(sources, cfg)
     _, lock = prepare_out(out, cfg.output.overwrite, kind="sweep",
@@ -140,7 +162,7 @@ def sweep(cfg: DedupeConfig, out: str, *, thresholds, ngrams, num_perms, shingle
         if write:
             from dedupe.evaluate.sweep_report import write_sweep
 
-            result.files = write_sweep(result, out)
+            result.files = write_sweep(result, out, cfg.output.compression)
         return result
     finally:
         lock.release()

@@ -138,10 +138,10 @@ def write_pairs_html(pairs, path: str) -> None:
         fh.write("\n".join(parts))
 
 
-def write_sweep(result, out: str) -> dict[str, str]:
+def write_sweep(result, out: str, compression: str = "zstd") -> dict[str, str]:
     """Write every sweep output into ``out`` and return their names."""
     rows = result.table.to_pylist()
-    pq.write_table(result.table, os.path.join(out, "sweep.parquet"))
+    pq.write_table(result.table, os.path.join(out, "sweep.parquet"), compression=compression)
     pacsv.write_csv(result.table, os.path.join(out, "sweep.csv"))
     files = {"table": "sweep.parquet, sweep.csv"}
     if result.labelled:

@@ -64,7 +64,8 @@ def build_from_run(run_dir: str | os.PathLike, out_index: str | os.PathLike, *,
     rows = IndexRows(kept["id"].combine_chunks(), kept["source_file"].combine_chunks(),
                      kept["source_row"].to_numpy(), digest, sigs)
     return create_index(out_index, params, rows, overwrite=overwrite, source=run_dir,
-                        protected={"run folder": [run_dir]})
+                        protected={"run folder": [run_dir]},
+                        compression=cfg.output.compression)
 
 
 def kept_rows(run_dir: str) -> pa.Table:

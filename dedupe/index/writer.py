@@ -41,14 +41,15 @@ def _now() -> str:
 
 def create_index(path: str | os.PathLike, params: dict, arrays, *,
                  overwrite: bool = False, source: str = "", run: str = "",
-                 protected: dict | None = None) -> Index:
+                 protected: dict | None = None, compression: str = "zstd") -> Index:
     """Create an index at ``path`` with ``arrays`` as its first generation.
 
     ``arrays`` is one :class:`IndexRows` or an iterable of them (one generation each, all
     committed together by the one header write, so a large run is indexed chunk by chunk).
     An existing non-empty folder is refused unless ``overwrite``; even then only a folder that
     dedupe made (an index or another dedupe folder) is emptied, and never one that is, holds or
-    sits inside a ``protected`` path (see :mod:`dedupe.io.folders`).
+    sits inside a ``protected`` path (see :mod:`dedupe.io.folders`). ``compression``: the Parquet
+    codec of the new files.
     """
     from dedupe._version import __version__
 
@@ -69,12 +70,12 @@ def create_index(path: str | os.PathLike, params: dict, arrays, *,
         if filled:
             empty_folder(path)
         write_marker(path, "index")
-        _add_generations(path, header, arrays, params, source, run)
+        _add_generations(path, header, arrays, params, source, run, compression)
     return open_index(path)
 
 
 def append_index(path: str | os.PathLike, params: dict, arrays, *,
-                 source: str = "", run: str = "") -> Index:
+                 source: str = "", run: str = "", compression: str = "zstd") -> Index:
     """Add ``arrays`` (one :class:`IndexRows` or an iterable of them) as new generations; doc
     numbers continue after the last one. All of them become visible in one header write: a
     crash before it leaves the index exactly as it was.
@@ -86,16 +87,16 @@ def append_index(path: str | os.PathLike, params: dict, arrays, *,
     with folder_lock(path, "index"):
         header = _read_header(path)  # again, under the lock
         _remove_strays(path, header)
-        _add_generations(path, header, arrays, params, source, run)
+        _add_generations(path, header, arrays, params, source, run, compression)
     return open_index(path)
 
 
 def _add_generations(path: str, header: dict, arrays, params: dict, source: str,
-                     run: str = "") -> None:
+                     run: str = "", compression: str = "zstd") -> None:
     chunks = [arrays] if isinstance(arrays, IndexRows) else arrays
     for chunk in chunks:
         _check_rows(chunk, params, path)
-        header = _add_generation(path, header, chunk, source, run)
+        header = _add_generation(path, header, chunk, source, run, compression)
     _commit_header(path, header)
 
 
@@ -124,7 +125,7 @@ def _remove_strays(path: str, header: dict) -> None:
 
 
 def _add_generation(path: str, header: dict, arrays: IndexRows, source: str,
-                    run: str = "") -> dict:
+                    run: str = "", compression: str = "zstd") -> dict:
     """Write the generation folder and rename it into place; return the header that lists it
     (the caller commits it, last)."""
     number = 1 + max([int(_GEN.match(g["name"]).group(1)) for g in header["generations"]],
@@ -135,12 +136,12 @@ def _add_generation(path: str, header: dict, arrays: IndexRows, source: str,
     params = header["params"]
     try:
         os.makedirs(os.path.join(tmp, "bands"))
-        _write_docs(tmp, arrays, first_doc)
-        _write_digests(tmp, arrays.digest, first_doc)
+        _write_docs(tmp, arrays, first_doc, compression)
+        _write_digests(tmp, arrays.digest, first_doc, compression)
         _write_bands(tmp, arrays.sigs, first_doc, int(params["lsh.bands"]),
-                     int(params["lsh.rows"]))
+                     int(params["lsh.rows"]), compression)
         if arrays.boilerplate_keys is not None:
-            _write_boilerplate(tmp, *arrays.boilerplate_keys)
+            _write_boilerplate(tmp, *arrays.boilerplate_keys, compression)
         _fsync_tree(tmp)
         os.rename(tmp, os.path.join(path, name))
         _fsync_dir(path)
@@ -186,7 +187,7 @@ def _fsync_dir(folder: str) -> None:
         os.close(fd)
 
 
-def _write_docs(folder: str, arrays: IndexRows, first_doc: int) -> None:
+def _write_docs(folder: str, arrays: IndexRows, first_doc: int, compression: str) -> None:
     n, k = arrays.sigs.shape
     sigs = np.ascontiguousarray(arrays.sigs, np.uint32)
     table = pa.table({
@@ -199,7 +200,7 @@ def _write_docs(folder: str, arrays: IndexRows, first_doc: int) -> None:
         "sig": pa.FixedSizeListArray.from_arrays(pa.array(sigs.reshape(-1)), k),
     })
     pq.write_table(table, os.path.join(folder, "docs.parquet"), row_group_size=DOCS_ROW_GROUP,
-                   compression="zstd")
+                   compression=compression)
 
 
 def _strings(values) -> pa.Array:
@@ -208,15 +209,16 @@ def _strings(values) -> pa.Array:
     return pa.array(values, pa.string())
 
 
-def _write_digests(folder: str, digest: np.ndarray, first_doc: int) -> None:
+def _write_digests(folder: str, digest: np.ndarray, first_doc: int, compression: str) -> None:
     order = np.lexsort((digest[:, 1], digest[:, 0]))  # stable: equal digests keep doc order
     table = pa.table({"digest_hi": digest[order, 0].astype(np.uint64),
                       "digest_lo": digest[order, 1].astype(np.uint64),
                       "doc": order.astype(np.int64) + first_doc})
-    pq.write_table(table, os.path.join(folder, "digests.parquet"), compression="zstd")
+    pq.write_table(table, os.path.join(folder, "digests.parquet"), compression=compression)
 
 
-def _write_bands(folder: str, sigs: np.ndarray, first_doc: int, bands: int, rows: int) -> None:
+def _write_bands(folder: str, sigs: np.ndarray, first_doc: int, bands: int, rows: int,
+                 compression: str) -> None:
     """One sorted ``(key, doc)`` file per band; one band's keys in memory at a time."""
     docs = np.flatnonzero(has_signature(sigs))
     for b in range(bands):
@@ -224,11 +226,12 @@ def _write_bands(folder: str, sigs: np.ndarray, first_doc: int, bands: int, rows
         order = np.argsort(keys, kind="stable")  # stable: equal keys keep doc order
         table = pa.table({"key": keys[order], "doc": docs[order] + first_doc})
         pq.write_table(table, os.path.join(folder, "bands", f"band-{b:03d}.parquet"),
-                       compression="zstd")
+                       compression=compression)
 
 
-def _write_boilerplate(folder: str, keys: np.ndarray, counts: np.ndarray) -> None:
+def _write_boilerplate(folder: str, keys: np.ndarray, counts: np.ndarray,
+                       compression: str) -> None:
     keys = np.asarray(keys, np.uint64)
     order = np.argsort(keys, kind="stable")
     table = pa.table({"key": keys[order], "docs": np.asarray(counts, np.int64)[order]})
-    pq.write_table(table, os.path.join(folder, "boilerplate.parquet"), compression="zstd")
+    pq.write_table(table, os.path.join(folder, "boilerplate.parquet"), compression=compression)

@@ -218,7 +218,8 @@ def store_kept(cfg, files, tasks, kept: np.ndarray, bands: int, rows: int,
 
         if run_key and any(g.run == run_key for g in open_index(out["path"]).generations):
             return {**out, "mode": "already there"}  # a rerun after the update was committed
-        append_index(out["path"], params, chunks(), source=source, run=run_key)
+        append_index(out["path"], params, chunks(), source=source, run=run_key,
+                     compression=cfg.output.compression)
     else:
         from dedupe.io.folders import is_within, protected_paths
 
@@ -226,6 +227,6 @@ def store_kept(cfg, files, tasks, kept: np.ndarray, bands: int, rows: int,
             raise OutputError(f"--write-index {out['path']} would hold the run's own output "
                               f"folder {cfg.output.out}: choose another folder")
         create_index(out["path"], params, chunks(), overwrite=cfg.output.overwrite,
-                     source=source, run=run_key,
+                     source=source, run=run_key, compression=cfg.output.compression,
                      protected=protected_paths(cfg, {t.source for t in tasks}))
     return out

@@ -17,7 +17,17 @@ from dedupe.near.exact import exact_groups
 from dedupe.near.lsh import band_key, candidates_from_band_keys, choose_bands, sorted_unique
 from dedupe.near.minhash import jaccard_estimate
 
-__all__ = ["ACTIONS", "ROW_EMPTY", "ROW_OK", "ROW_REJECTED", "ArraySignatures", "Decisions", "decide", "lsh_params", "pair_similarity"]
+__all__ = [
+    "ACTIONS",
+    "ROW_EMPTY",
+    "ROW_OK",
+    "ROW_REJECTED",
+    "ArraySignatures",
+    "Decisions",
+    "decide",
+    "lsh_params",
+    "pair_similarity",
+]
 
 ACTIONS = ("kept", "exact_duplicate", "near_duplicate", "rejected", "too_short", "filtered",
            "empty")

@@ -48,7 +48,7 @@ def scheme_metadata(cfg, dec) -> dict[str, str]:
 
 
 def write_manifest(out, tasks, tables, dec, out_file, out_row, meta, spans=None,
-                    removed=None, matches=None) -> dict[str, int]:
+                    removed=None, matches=None, compression: str = "zstd") -> dict[str, int]:
     folder = os.path.join(out, "manifest.parquet")
     os.makedirs(folder, exist_ok=True)
     survivor_ids = _survivor_ids(tables, dec.survivor)
@@ -80,7 +80,8 @@ def write_manifest(out, tasks, tables, dec, out_file, out_row, meta, spans=None,
              **_extra_columns(table, n_spans, removed, lo, hi)},
         )
         m = m.replace_schema_metadata({f"dedupe.{k}": v for k, v in meta.items()})
-        write_parquet_atomic(m, os.path.join(folder, f"part-{task.index:05d}.parquet"))
+        write_parquet_atomic(m, os.path.join(folder, f"part-{task.index:05d}.parquet"),
+                             compression)
         for i, a in enumerate(ACTIONS):
             counts[a] += int((dec.action[lo:hi] == i).sum())
         lo = hi
@@ -110,7 +111,7 @@ def _extra_columns(table, n_spans, removed, lo, hi) -> dict:
     return extra
 
 
-def write_spans(out: str, tables, spans) -> None:
+def write_spans(out: str, tables, spans, compression: str = "zstd") -> None:
     """``spans.parquet``: one row per flagged span of a surviving document, written task by
     task (one row group each) under a temporary name."""
     import pyarrow.parquet as pq
@@ -120,7 +121,7 @@ def write_spans(out: str, tables, spans) -> None:
                         ("first_start", pa.int64())])
     path = os.path.join(out, "spans.parquet")
     tmp = os.path.join(out, ".spans.parquet.tmp")
-    with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+    with pq.ParquetWriter(tmp, schema, compression=compression) as writer:
         for t in range(len(tables)):
             part = spans.task(t)
             if part.num_rows == 0:

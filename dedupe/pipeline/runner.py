@@ -299,6 +299,8 @@ def _run_locked(cfg, sources, schema, task_reasons, fingerprint, run_key, resume
             st.rows = sum(r.rows for r in results)
             st.peak_rss_worker = max([r.peak_rss for r in results], default=0)
         stages.append(st)
+        if progress:
+            progress("decide", 0, 1, None)  # started; no tasks to count
         with StageTimer("decide") as st:
             tables = SignFiles([s.path for s in sign_tasks], cfg.minhash.num_perm)
             dec = _decide(cfg, tables)
@@ -311,7 +313,7 @@ def _run_locked(cfg, sources, schema, task_reasons, fingerprint, run_key, resume
                 st.rows = int((matches.index >= 0).sum())
             stages.append(st)
         if progress:
-            progress("decide", 1, 1, None)
+            progress("decide", 1, 1, {"rows": len(dec.action)})
         spans, span_stats, removed = None, {}, None
         if spans_enabled(cfg):
             with StageTimer("spans") as st:
@@ -335,9 +337,9 @@ def _run_locked(cfg, sources, schema, task_reasons, fingerprint, run_key, resume
         with StageTimer("manifest", tasks=len(tasks)) as st:
             meta = scheme_metadata(cfg, dec)
             counts = write_manifest(out, tasks, tables, dec, out_file, out_row, meta, spans,
-                                     removed, matches)
+                                     removed, matches, cfg.output.compression)
             if spans is not None:
-                write_spans(out, tables, spans)
+                write_spans(out, tables, spans, cfg.output.compression)
                 span_stats["top_lines"] = top_lines(span_stats.pop("top", []), tasks, tables,
                                                      cfg)
             st.rows = sum(counts.values())

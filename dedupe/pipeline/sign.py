@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import resource
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +21,7 @@ from dedupe.errors import InputError
 from dedupe.io.readers import read_task
 from dedupe.io.sources import Task
 from dedupe.io.spill import write_ipc
+from dedupe.memory import PeakRSS
 from dedupe.near.exact import digests, long_text_digest
 from dedupe.near.minhash import EMPTY as EMPTY_SIGNATURE
 from dedupe.near.minhash import signatures
@@ -328,6 +328,7 @@ def sign_task(st: SignTask) -> SignResult:
     import time
 
     t0 = time.perf_counter()
+    rss = PeakRSS.start()
     inp = st.config.input
     columns = [inp.text_column]
     for extra in (inp.id_column, st.config.cluster.survivor_column):
@@ -356,5 +357,5 @@ def sign_task(st: SignTask) -> SignResult:
         table = _with_band_keys(table, *st.lsh)
     write_ipc(table, st.path)  # last: an existing sign file means the whole task finished
     rejected = int(pc.sum(pc.equal(table["status"], REJECTED)).as_py() or 0)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return SignResult(st.task.index, table.num_rows, rejected, time.perf_counter() - t0, peak)
+    return SignResult(st.task.index, table.num_rows, rejected, time.perf_counter() - t0,
+                      rss.stop())

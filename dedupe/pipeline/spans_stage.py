@@ -15,7 +15,6 @@ distinct documents per key, and writes the flagged lines. No stage holds a corpu
 from __future__ import annotations
 
 import os
-import resource
 import time
 from dataclasses import dataclass
 
@@ -24,6 +23,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from dedupe.io.spill import read_ipc, write_ipc
+from dedupe.memory import PeakRSS
 from dedupe.spans.boilerplate import count_keys, line_keys_from_tokens
 
 __all__ = ["BoilerplateTask", "count_partition", "span_parts", "write_lines"]
@@ -158,6 +158,7 @@ def _known_counts(bt: BoilerplateTask, uniq: np.ndarray) -> np.ndarray:
 def count_partition(bt: BoilerplateTask) -> dict:
     """Flag the lines of one key partition that occur in at least ``min_docs`` kept documents."""
     t0 = time.perf_counter()
+    rss = PeakRSS.start()
     kept = np.load(bt.kept_path, mmap_mode="r")
     cols: dict[str, list] = {"g": [], "start": [], "end": [], "key": []}
     for path, offset in zip(bt.line_paths, bt.task_offsets):
@@ -190,8 +191,7 @@ def count_partition(bt: BoilerplateTask) -> dict:
                     "first_start": first_start[flag], "key": key[flag]})
     # by row, so that the rows of one task are one slice of the file
     write_ipc(out.sort_by([("g", "ascending"), ("start", "ascending")]), bt.out_path)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"rows": int(out.num_rows), "seconds": time.perf_counter() - t0, "peak_rss": peak,
+    return {"rows": int(out.num_rows), "seconds": time.perf_counter() - t0, "peak_rss": rss.stop(),
             "keys": len(hot)}
 
 

@@ -7,7 +7,6 @@ write stage reads every input column, and only for the rows it writes.
 
 from __future__ import annotations
 
-import resource
 import time
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ import pyarrow as pa
 from dedupe.io.readers import read_task
 from dedupe.io.sources import Task
 from dedupe.io.writers import conform, write_parquet_atomic
+from dedupe.memory import PeakRSS
 
 __all__ = ["ShardTask", "plan_shards", "write_shard"]
 
@@ -99,6 +99,7 @@ def _cut_spans(batch: pa.RecordBatch, rows: np.ndarray, edit, text_column: str):
 def write_shard(st: ShardTask) -> dict:
     """Read the segments' rows, keep the planned ones in order, write the shard."""
     t0 = time.perf_counter()
+    rss = PeakRSS.start()
     pieces = []
     edits = st.edits or (None,) * len(st.segments)
     for (task, keep_rows), edit in zip(st.segments, edits):
@@ -125,5 +126,5 @@ def write_shard(st: ShardTask) -> dict:
             f"{expected}: the input changed during the run",
         )
     write_parquet_atomic(table, st.path, st.compression)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"rows": table.num_rows, "seconds": time.perf_counter() - t0, "peak_rss": peak}
+    return {"rows": table.num_rows, "seconds": time.perf_counter() - t0,
+            "peak_rss": rss.stop()}
