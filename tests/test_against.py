@@ -257,3 +257,26 @@ def test_same_update_command_again_is_idempotent(halves, tmp_path):
     m1 = _manifest(tmp_path / "new").drop_columns(["source_file"]).sort_by("id")
     m2 = _manifest(tmp_path / "again").drop_columns(["source_file"]).sort_by("id")
     assert m1.equals(m2)
+
+
+def test_update_twice_does_not_count_its_own_boilerplate_again(tmp_path):
+    """The same --against --update-index run again must give the same boilerplate counts."""
+
+    def body(i):
+        return " ".join(f"w{i}x{j}y{(i * 31 + j * 7) % 97}" for j in range(60))
+
+    footer = "Copyright Example News Group all rights reserved worldwide"
+    write_parquet(tmp_path / "old.parquet",
+                  [{"id": f"o{i}", "text": f"{body(i)}\n{footer}"} for i in range(5)])
+    write_parquet(tmp_path / "new.parquet",
+                  [{"id": f"n{i}", "text": f"{body(100 + i)}\n{footer}"} for i in range(2)])
+    opts = {"engine__name": "serial", "id_column": "id", "spans": False}
+    idx = str(tmp_path / "idx")
+    dedupe.run(tmp_path / "old.parquet", tmp_path / "r_old", write_index=idx, **opts)
+    counts = []
+    for attempt in ("first", "again"):
+        dedupe.run(tmp_path / "new.parquet", tmp_path / attempt, against=[idx],
+                   update_index=True, **opts)
+        counts.append(pq.read_table(tmp_path / attempt / "spans.parquet")["count"].to_pylist())
+    assert counts[0] == [7, 7]  # five earlier pages and these two
+    assert counts[1] == counts[0]

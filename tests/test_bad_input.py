@@ -200,3 +200,18 @@ def test_remote_filesystem_uri(tmp_path):
     assert report.rows == 9 and report.counts["exact_duplicate"] == 2
     m = _manifest(tmp_path / "o")
     assert all(f.startswith("memory://") for f in m["source_file"].to_pylist())
+
+
+def test_duplicate_ids_are_detected(tmp_path):
+    a = write_parquet(tmp_path / "a.parquet", [{"id": "p1", "text": "first page words here"},
+                                               {"id": "p2", "text": "second page other words"}])
+    b = write_jsonl(tmp_path / "b.jsonl", [{"id": "p3", "text": "third page more words"},
+                                           {"id": "p1", "text": "a different page again"}])
+    with pytest.raises(InputError, match=r"b\.jsonl, row 1, column 'id': id 'p1' appears again"
+                                         r".*a\.parquet row 0"):
+        _run([a, b], tmp_path / "o", id_column="id")
+    _run([a, b], tmp_path / "r", id_column="id", on_bad_row="reject")
+    m = _check_accounting(tmp_path / "r", 4)
+    assert m["action"].to_pylist() == ["kept", "kept", "kept", "rejected"]
+    assert "duplicate id 'p1'" in m["reason"][3].as_py()
+    assert "a.parquet row 0" in m["reason"][3].as_py()

@@ -267,3 +267,20 @@ def test_line_splitting_fast_and_slow_paths_agree():
     cps, off = decode_utf8(pa.array([long_ws]))
     _, start, end = split_lines(cps, off)
     assert [long_ws[s:e] for s, e in zip(start, end)] == ["x", "y"]
+
+
+def test_report_lists_each_top_boilerplate_line_once(tmp_path):
+    """A line counted under its exact and its skeleton key is one line in the report."""
+    import json
+
+    def body(i):
+        return " ".join(f"w{i}x{j}y{(i * 31 + j * 7) % 97}" for j in range(60))
+
+    rows = [{"text": f"{body(i)}\nCopyright {2019 if i < 4 else 2020} Example News Group all "
+                     "rights reserved worldwide"} for i in range(6)]
+    path = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    dedupe.run([path], tmp_path / "o", engine__name="serial")
+    top = json.loads((tmp_path / "o" / "report.json").read_text())["spans"]["top_boilerplate"]
+    texts = [t["text"].strip() for t in top]
+    assert texts and len(texts) == len(set(texts)), texts

@@ -28,9 +28,11 @@ from dedupe.io.sources import expand_inputs, plan_tasks
 from dedupe.near.lsh import collision_probability, lsh_candidates
 from dedupe.near.minhash import jaccard_estimate
 from dedupe.pipeline.decide import decide, lsh_params
+from dedupe.pipeline.ids import mark_duplicate_ids
 from dedupe.pipeline.runner import _load_sign, prepare_out
 from dedupe.pipeline.schema import check_schemas
 from dedupe.pipeline.sign import SignTask, sign_task
+from dedupe.pipeline.store import SignFiles
 
 __all__ = ["SweepResult", "parse_grid", "sweep"]
 
@@ -128,6 +130,8 @@ def _sign_all(cfg, tasks, engine, work: str):
     t0 = time.perf_counter()
     engine.map(sign_task, sts, stage="sign")
     tables, data = _load_sign([s.path for s in sts], cfg.minhash.num_perm)
+    mark_duplicate_ids(cfg, SignFiles([s.path for s in sts], cfg.minhash.num_perm), tasks,
+                       data["status"])
     return tables, data, time.perf_counter() - t0
 
 

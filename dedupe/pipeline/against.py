@@ -25,7 +25,8 @@ import pyarrow as pa
 from dedupe.errors import OutputError
 from dedupe.pipeline.decide import EXACT, NEAR, Decisions
 
-__all__ = ["IndexMatches", "apply_matches", "index_fingerprint", "match_against", "store_kept"]
+__all__ = ["IndexMatches", "apply_matches", "index_fingerprint", "match_against", "store_kept",
+           "without_run"]
 
 
 @dataclass
@@ -60,7 +61,7 @@ def index_fingerprint(paths, run_key: str = "") -> list[str]:
     return out
 
 
-def _without_run(index, run_key: str):
+def without_run(index, run_key: str):
     """The index less the generations written by the run ``run_key`` (a rerun of the same
     command must not match its own kept rows)."""
     import dataclasses
@@ -93,7 +94,7 @@ def match_against(cfg, files, digest: np.ndarray, valid: np.ndarray, bands: int,
                      np.zeros(n, bool), tuple(cfg.index.against))
     params = index_params(cfg, bands, rows)
     for j, path in enumerate(cfg.index.against):
-        index = _without_run(open_index(path), run_key)
+        index = without_run(open_index(path), run_key)
         check_compatible(index.params, params, path)
         for part in _chunks(np.flatnonzero(valid & (m.doc < 0)), _budget_rows(cfg)):
             found = match_index(index, digest[part], files.gather(part),

@@ -138,7 +138,7 @@ def write_spans(out: str, tables, spans, compression: str = "zstd") -> None:
     os.replace(tmp, path)
 
 
-def top_lines(top: list[dict], tasks, tables, cfg) -> list[dict]:
+def top_lines(top: list[dict], tasks, tables, cfg, n: int = 20) -> list[dict]:
     """Attach the text to the most frequent boilerplate lines (reads only the rows needed)."""
     from dedupe.pipeline.fetch import fetch_values
 
@@ -146,11 +146,14 @@ def top_lines(top: list[dict], tasks, tables, cfg) -> list[dict]:
         return []
     offsets = np.concatenate([[0], np.cumsum([t.num_rows for t in tables])])
     texts = fetch_values(tasks, tables, [it["g"] for it in top], cfg.input.text_column)
-    out = []
+    out, seen = [], set()
     for it in top:
         t = int(np.searchsorted(offsets, it["g"], side="right") - 1)
-        text = texts.get(it["g"]) or ""
-        out.append({"docs": it["docs"], "text": text[it["start"] : it["end"]],
+        line = (texts.get(it["g"]) or "")[it["start"] : it["end"]]
+        if line.strip() in seen or len(out) == n:  # one line under two keys is listed once
+            continue
+        seen.add(line.strip())
+        out.append({"docs": it["docs"], "text": line,
                     "source_file": tasks[t].source.path,
                     "source_row": int(tables[t]["source_row"][it["g"] - offsets[t]].as_py()),
                     "start": it["start"], "end": it["end"]})

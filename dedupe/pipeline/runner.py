@@ -205,16 +205,23 @@ def _sized_partitions(cfg: DedupeConfig, sources) -> DedupeConfig:
     return replace(cfg, spans=replace(cfg.spans, partitions=int(want)))
 
 
-def _decide(cfg: DedupeConfig, files: SignFiles):
+def _decide(cfg: DedupeConfig, files: SignFiles, tasks):
     """The decide stage over the sign files: small per-row columns in memory, signatures read
-    one band or one batch of pairs at a time (see :mod:`dedupe.pipeline.store`)."""
+    one band or one batch of pairs at a time (see :mod:`dedupe.pipeline.store`). Rows whose
+    ``--id-column`` value an earlier row has are rejected first (or stop the run)."""
+    from dedupe.pipeline.ids import mark_duplicate_ids
+
+    status = files.column("status").copy()
+    notes = mark_duplicate_ids(cfg, files, tasks, status)
     digest = np.stack([files.column("digest_hi"), files.column("digest_lo")], axis=1)
     score = files.column("score") if cfg.cluster.survivor_column else None
     exact = _exact_jaccard(files) if cfg.lsh.verify == "exact" else None
     max_rows = max(1 << 12, cfg.engine.memory_bytes // 4 // (4 * cfg.minhash.num_perm))
-    return decide(files.column("status"), digest.astype(np.uint64), files.column("n_shingles"),
-                  files, files.column("length"), score, cfg, exact_jaccard=exact,
-                  max_rows=max_rows)
+    dec = decide(status, digest.astype(np.uint64), files.column("n_shingles"),
+                 files, files.column("length"), score, cfg, exact_jaccard=exact,
+                 max_rows=max_rows)
+    dec.note = notes
+    return dec
 
 
 def _match_indexes(cfg: DedupeConfig, files: SignFiles, dec, run_key: str = ""):
@@ -303,7 +310,7 @@ def _run_locked(cfg, sources, schema, task_reasons, fingerprint, run_key, resume
             progress("decide", 0, 1, None)  # started; no tasks to count
         with StageTimer("decide") as st:
             tables = SignFiles([s.path for s in sign_tasks], cfg.minhash.num_perm)
-            dec = _decide(cfg, tables)
+            dec = _decide(cfg, tables, tasks)
             st.rows = len(dec.action)
         stages.append(st)
         matches = None
@@ -318,7 +325,7 @@ def _run_locked(cfg, sources, schema, task_reasons, fingerprint, run_key, resume
         if spans_enabled(cfg):
             with StageTimer("spans") as st:
                 spans, span_stats = collect_spans(cfg, engine, work, [s.path for s in sign_tasks],
-                                                  tables, dec.action == KEPT, progress)
+                                                  tables, dec.action == KEPT, progress, run_key)
                 removed = spans.removed
                 _apply_filters(cfg, dec, tables, tables.column("length"), removed)
                 st.rows = spans.num_rows
@@ -435,7 +442,7 @@ def _apply_filters(cfg, dec, tables, length, removed) -> None:
     """Mark kept rows that the Gopher filter rejects or that span removal leaves too short."""
     from dedupe.pipeline.decide import FILTERED, TOO_SHORT
 
-    note = np.full(len(dec.action), None, object)
+    note = dec.note if dec.note is not None else np.full(len(dec.action), None, object)
     kept = dec.action == KEPT
     if cfg.spans.gopher_filter:
         from dedupe.spans.stats import passes_gopher_repetition

@@ -104,17 +104,19 @@ class SpanStore:
             acc["documents"] += len(sorted_unique(g[sel]))
 
 
-def collect_spans(cfg, engine, work: str, sign_paths, files, kept: np.ndarray, progress=None):
+def collect_spans(cfg, engine, work: str, sign_paths, files, kept: np.ndarray, progress=None,
+                  run_key: str = ""):
     """``(SpanStore of the kept rows, boilerplate stats)``: counts boilerplate keys partition by
     partition (one engine task each), then reads the spans back task by task. Boilerplate
-    keys stored in ``--against`` indexes add their earlier page counts."""
+    keys stored in ``--against`` indexes add their earlier page counts, less the generations
+    this same run (``run_key``) wrote: run again, it must not count its own pages twice."""
     offsets = files.offsets[:-1]
     stats = {"keys": 0}
     boiler_paths: list[str] = []
     if cfg.spans.boilerplate or cfg.spans.windows:
         kept_path = os.path.join(work, "kept.npy")
         np.save(kept_path, kept)
-        known_path = _known_keys(cfg, work)
+        known_path = _known_keys(cfg, work, run_key)
         tasks = [BoilerplateTask(p, tuple(span_paths(s)[1] for s in sign_paths),
                                  tuple(int(o) for o in offsets), kept_path,
                                  os.path.join(work, f"boiler-{p:04d}.arrow"),
@@ -129,15 +131,17 @@ def collect_spans(cfg, engine, work: str, sign_paths, files, kept: np.ndarray, p
     return SpanStore(cfg, sign_paths, files, kept, boiler_paths), stats
 
 
-def _known_keys(cfg, work: str) -> str | None:
-    """Sum the boilerplate key counts of the ``--against`` indexes into one sorted ``.npz``."""
+def _known_keys(cfg, work: str, run_key: str = "") -> str | None:
+    """Sum the boilerplate key counts of the ``--against`` indexes (less the generations the
+    run ``run_key`` wrote) into one sorted ``.npz``."""
     if not cfg.index.against:
         return None
     from dedupe.index import boilerplate_counts, open_index
+    from dedupe.pipeline.against import without_run
 
     keys, docs = [], []
     for path in cfg.index.against:
-        k, d = boilerplate_counts(open_index(path))
+        k, d = boilerplate_counts(without_run(open_index(path), run_key))
         keys.append(np.asarray(k, np.uint64))
         docs.append(np.asarray(d, np.int64))
     k, d = np.concatenate(keys), np.concatenate(docs)
@@ -152,11 +156,12 @@ def _known_keys(cfg, work: str) -> str | None:
 
 def boilerplate_key_counts(paths: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """``(keys, pages)`` of every key flagged as boilerplate, from the partition files (what an
-    index stores for later runs)."""
+    index stores for later runs): the pages of this run alone, since a later run adds the
+    pages of every generation of the index."""
     keys, docs = [np.zeros(0, np.uint64)], [np.zeros(0, np.int64)]
     for p in paths:
         t = read_ipc(p)
-        k, c = t["key"].to_numpy(), t["count"].to_numpy()
+        k, c = t["key"].to_numpy(), t["pages"].to_numpy()
         uniq, first = np.unique(k, return_index=True)
         keys.append(uniq.astype(np.uint64))
         docs.append(c[first].astype(np.int64))
@@ -172,7 +177,13 @@ def _keys_and_top(paths: list[str], n: int = 20) -> tuple[int, list[dict]]:
         keys += len(sorted_unique(flagged["key"].to_numpy()))
         tops += _top_keys(flagged, n)
     tops.sort(key=lambda it: (-it["docs"], it["key"]))
-    return keys, [{k: v for k, v in it.items() if k != "key"} for it in tops[:n]]
+    seen, out = set(), []
+    for it in tops:  # a line flagged under its exact and its skeleton key is one line
+        where = (it["g"], it["start"], it["end"])
+        if where not in seen:
+            seen.add(where)
+            out.append({k: v for k, v in it.items() if k != "key"})
+    return keys, out[: 2 * n]
 
 
 def _top_keys(flagged: pa.Table, n: int = 20) -> list[dict]:

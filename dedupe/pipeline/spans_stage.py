@@ -172,8 +172,8 @@ def count_partition(bt: BoilerplateTask) -> dict:
     g, start, end, key = (np.concatenate(cols[c]) if cols[c] else np.zeros(0, np.int64)
                           for c in ("g", "start", "end", "key"))
     key = key.astype(np.uint64)
-    uniq, counts, _ = count_keys(key, g)
-    counts = counts + _known_counts(bt, uniq)
+    uniq, own, _ = count_keys(key, g)
+    counts = own + _known_counts(bt, uniq)
     hot = uniq[counts >= bt.min_docs]
     sel = np.flatnonzero(np.isin(key, hot))
     g, start, end, key = g[sel], start[sel], end[sel], key[sel]
@@ -184,11 +184,16 @@ def count_partition(bt: BoilerplateTask) -> dict:
     group = np.cumsum(first_of_key) - 1
     head = np.flatnonzero(first_of_key)
     first_g, first_start = g[head][group], start[head][group]
-    count = counts[np.searchsorted(uniq, key)] if len(key) else np.zeros(0, np.int64)
+    at = np.searchsorted(uniq, key)
+    count = counts[at] if len(key) else np.zeros(0, np.int64)
+    pages = own[at] if len(key) else np.zeros(0, np.int64)
     flag = ~first_of_key if bt.keep_first else np.ones(len(key), bool)
+    # count: pages with the line, earlier runs' included; pages: this run's pages alone (what
+    # an index stores, so that later runs add each run's pages once)
     out = pa.table({"g": g[flag], "start": start[flag], "end": end[flag],
                     "count": count[flag].astype(np.int64), "first_g": first_g[flag],
-                    "first_start": first_start[flag], "key": key[flag]})
+                    "first_start": first_start[flag], "key": key[flag],
+                    "pages": pages[flag].astype(np.int64)})
     # by row, so that the rows of one task are one slice of the file
     write_ipc(out.sort_by([("g", "ascending"), ("start", "ascending")]), bt.out_path)
     return {"rows": int(out.num_rows), "seconds": time.perf_counter() - t0, "peak_rss": rss.stop(),
