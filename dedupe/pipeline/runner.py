@@ -58,6 +58,9 @@ def run_fingerprint(cfg: DedupeConfig, sources, indexes: bool = True) -> str:
     data["output"].pop("overwrite")
     data["output"].pop("workdir")
     data.pop("engine")
+    # the files themselves (below), not how the paths were spelled from the current folder
+    data["input"].pop("paths")
+    data["output"]["out"] = os.path.abspath(data["output"]["out"])
     files = []
     for src in sources:
         mtime = os.path.getmtime(src.uri) if os.path.exists(src.uri) else ""
