@@ -35,8 +35,8 @@ from dedupe.pipeline.outputs import (
     write_manifest,
     write_spans,
 )
-from dedupe.pipeline.schema import check_schemas
-from dedupe.pipeline.sign import SignTask, sign_task, spans_enabled
+from dedupe.pipeline.schema import check_schemas, output_schema
+from dedupe.pipeline.sign import SignTask, input_schema, sign_task, spans_enabled
 from dedupe.pipeline.spans_plan import collect_spans
 from dedupe.pipeline.store import SignFiles
 from dedupe.pipeline.write import ShardTask, plan_shards, write_shard
@@ -259,6 +259,9 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
             st.rows = sum(r.rows for r in results)
             st.peak_rss_worker = max([r.peak_rss for r in results], default=0)
         stages.append(st)
+        # a JSONL file's fields are all known now: the shards' schema is final
+        schema = output_schema(schema, [(s.task.source.path, input_schema(s.path))
+                                        for s in sign_tasks], cfg)
         with StageTimer("decide") as st:
             tables = SignFiles([s.path for s in sign_tasks], cfg.minhash.num_perm)
             dec = _decide(cfg, tables)
@@ -384,6 +387,7 @@ def _plan_write(cfg, tasks, tables, dec, out, schema, spans=None):
                 cfg.input.batch_rows,
                 cfg.output.compression,
                 tuple(edits),
+                cfg.input.max_row_bytes,
             )
         )
     return shard_tasks, out_file, out_row
