@@ -63,6 +63,8 @@ def main():
 )
 @click.option("--max-doc-bytes", type=int, help="Longest text hashed in full.")
 @click.option("--on-long-doc", type=click.Choice(["truncate", "reject"]))
+@click.option("--max-row-bytes",
+              help="Longest JSONL line or Parquet text read; longer rows are rejected [64MB].")
 @click.option("--batch-rows", type=int, help="Rows per Arrow batch.")
 @click.option("--shingle", type=click.Choice(["word", "char"]), help="Shingle kind [word].")
 @click.option("--ngram", type=int, help="Shingle size [2].")

@@ -208,8 +208,18 @@ class InputConfig(_Section):
     # page hashed whole takes several GB of numpy temporaries.
     max_doc_bytes: int | None = 2_000_000
     on_long_doc: str = "truncate"  # truncate | reject
+    # the most a reader holds of one row: a JSONL line longer than this is streamed past, never
+    # held, and rejected (a JSON line cannot be parsed in part); so is a Parquet row whose text
+    # is longer. A 300 MB line held whole took minutes and gigabytes; 64 MiB keeps a worker near
+    # a gigabyte however hostile the input ("64MB", "1GB" or bytes; at most 1 GiB, pyarrow's
+    # JSON block limit with room to spare)
+    max_row_bytes: int | str = 64 << 20
 
     def _check(self):
+        object.__setattr__(self, "max_row_bytes",
+                           parse_bytes("input.max_row_bytes", self.max_row_bytes))
+        if self.max_row_bytes > 1 << 30:
+            raise ConfigError(f"input.max_row_bytes = {self.max_row_bytes!r} is over 1GB")
         _choice("input.format", self.format, ("auto", "parquet", "jsonl"))
         _choice("input.on_bad_row", self.on_bad_row, ("error", "reject"))
         _choice("input.on_long_doc", self.on_long_doc, ("truncate", "reject"))
@@ -492,6 +502,7 @@ OPTION_KEYS = {
     "on_bad_row": "input.on_bad_row",
     "max_doc_bytes": "input.max_doc_bytes",
     "on_long_doc": "input.on_long_doc",
+    "max_row_bytes": "input.max_row_bytes",
     "batch_rows": "input.batch_rows",
     "shingle": "minhash.shingle",
     "ngram": "minhash.ngram",

@@ -61,15 +61,19 @@ class InputError(DedupeError):
         row: int | None = None,
         column: str | None = None,
         hint: str | None = None,
+        line: int | None = None,
     ):
         self.path = path
         self.row = row
         self.column = column
         self.reason = reason
         self.hint = hint
+        self.line = line
         where = path
+        if line is not None:  # a text file's line (1-based, blank lines counted)
+            where += f", line {line}"
         if row is not None:
-            where += f", row {row}"
+            where += f", row {row}" if line is None else f" (row {row})"
         if column is not None:
             where += f", column {column!r}"
         message = f"{where}: {reason}"
@@ -78,11 +82,12 @@ class InputError(DedupeError):
         super().__init__(message)
 
     def __reduce__(self):  # survive pickling across worker processes
-        return (_rebuild_input_error, (self.path, self.reason, self.row, self.column, self.hint))
+        return (_rebuild_input_error,
+                (self.path, self.reason, self.row, self.column, self.hint, self.line))
 
 
-def _rebuild_input_error(path, reason, row, column, hint):
-    return InputError(path, reason, row=row, column=column, hint=hint)
+def _rebuild_input_error(path, reason, row, column, hint, line=None):
+    return InputError(path, reason, row=row, column=column, hint=hint, line=line)
 
 
 class OutputError(DedupeError):

@@ -32,13 +32,16 @@ def _manifest_row(run_dir: str, column: str, value) -> dict | None:
     return table.slice(0, 1).to_pylist()[0] if table.num_rows else None
 
 
-def _read_text(source_file: str, source_row: int, text_column: str, fmt: str) -> str | None:
+def _read_text(source_file: str, source_row: int, text_column: str, fmt: str,
+               max_row_bytes: int | None = None) -> str | None:
     src = expand_inputs([source_file], fmt)[0]
     for rb in read_task(
         Task(0, src, None if src.format != "parquet" else _all_groups(src)),
         [text_column],
         on_bad_row="reject",
         text_column=text_column,
+        max_row_bytes=max_row_bytes,
+        only_rows=[source_row],
     ):
         hits = (rb.source_rows == source_row).nonzero()[0]
         if len(hits):
@@ -68,6 +71,7 @@ def explain(run_dir: str, row_id: str) -> Explanation:
         raise DedupeError(f"{report_path}: not a dedupe run report ({exc})") from None
     text_column = params["input"]["text_column"]
     fmt = params["input"]["format"]
+    limit = params["input"].get("max_row_bytes")
     row = _manifest_row(run_dir, "id", row_id)
     if row is None:
         raise DedupeError(f"no row with id {row_id!r} in {run_dir}/manifest.parquet")
@@ -77,11 +81,12 @@ def explain(run_dir: str, row_id: str) -> Explanation:
                     "source_row": row["matched_row"], "index": row["matched_index"]}
     elif row["survivor_id"] is not None and row["survivor_id"] != row["id"]:
         survivor = _manifest_row(run_dir, "id", row["survivor_id"])
-    text = _read_text(row["source_file"], row["source_row"], text_column, fmt)
+    text = _read_text(row["source_file"], row["source_row"], text_column, fmt, limit)
     stext = None
     if survivor is not None:
         try:
-            stext = _read_text(survivor["source_file"], survivor["source_row"], text_column, fmt)
+            stext = _read_text(survivor["source_file"], survivor["source_row"], text_column, fmt,
+                               limit)
         except DedupeError:  # an earlier run's input that is no longer where it was
             stext = None
     return Explanation(row, survivor, text, stext)

@@ -120,15 +120,17 @@ def test_null_and_empty_text_are_ordinary_rows(tmp_path, value, reason, on_bad_r
     assert "| empty | 2 |" in (tmp_path / "r" / "report.md").read_text()
 
 
-def test_schema_mismatch_names_column(tmp_path):
-    a = write_parquet(tmp_path / "a.parquet", [dict(r, n=1) for r in GOOD])
-    b = write_parquet(tmp_path / "b.parquet", [dict(r, n="x") for r in GOOD])
-    with pytest.raises(InputError, match=r"b\.parquet.*column 'n'"):
-        _run([a, b], tmp_path / "o")
-    c = write_parquet(tmp_path / "c.parquet", GOOD)  # column n missing
-    with pytest.raises(InputError, match=r"c\.parquet.*'n' is missing"):
-        _run([a, c], tmp_path / "o2")
-    _run([a, b], tmp_path / "r", on_bad_row="reject")
+def test_key_column_conflict_names_both_files(tmp_path):
+    a = write_parquet(tmp_path / "a.parquet", [dict(r, n=i) for i, r in enumerate(GOOD)])
+    b = write_parquet(tmp_path / "b.parquet", [dict(r, n=f"x{i}") for i, r in enumerate(GOOD)])
+    with pytest.raises(InputError) as err:
+        _run([a, b], tmp_path / "o", id_column="n")
+    msg = str(err.value)
+    assert "b.parquet" in msg and "a.parquet" in msg and "'n'" in msg
+    c = write_parquet(tmp_path / "c.parquet", GOOD)  # no id column at all
+    with pytest.raises(InputError, match=r"c\.parquet.*no column 'n'"):
+        _run([a, c], tmp_path / "o2", id_column="n")
+    _run([a, b], tmp_path / "r", id_column="n", on_bad_row="reject")
     m = _check_accounting(tmp_path / "r", 12)
     rejected = m.filter(pc.equal(m["action"], "rejected"))
     assert rejected.num_rows == 6

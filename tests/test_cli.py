@@ -114,7 +114,8 @@ def test_bad_input_message_names_the_file(tmp_path):
     path.write_text('{"text": "fine words"}\nnot json\n')
     result = CliRunner().invoke(main, ["run", str(path), "--out", str(tmp_path / "o")])
     assert result.exit_code == 1
-    assert "bad.jsonl, row 1" in result.output
+    assert "bad.jsonl, line 2 (row 1): not valid JSON" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_installed_entry_point_runs(tmp_path):

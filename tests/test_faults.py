@@ -7,12 +7,15 @@ half-written file under a final name. The ledger prints totals at the end of the
 
 from __future__ import annotations
 
+import errno
 import gzip
+import io
 import json
 import os
 import subprocess
 import sys
 import textwrap
+from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -291,3 +294,80 @@ def test_manifest_identical_under_random_worker_counts(tmp_path_factory, workers
     assert pq.read_table(folder / "a" / "manifest.parquet").equals(
         pq.read_table(folder / "b" / "manifest.parquet")
     )
+
+
+class _FailingFile(io.BytesIO):
+    """A file whose reads of bytes ``lo:hi`` fail the way a flaky disk or network does."""
+
+    def __init__(self, data: bytes, lo: int, hi: int, error):
+        super().__init__(data)
+        self.lo, self.hi, self.error = lo, hi, error
+
+    def read(self, n=-1):
+        start = self.tell()
+        end = len(self.getbuffer()) if n is None or n < 0 else start + n
+        if start < self.hi and end > self.lo:
+            raise self.error()
+        return super().read(n)
+
+
+def _flaky_filesystem():
+    """An fsspec filesystem (``flaky://``) whose files fail to read in a chosen byte range."""
+    fsspec = pytest.importorskip("fsspec")
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    class FlakyFileSystem(MemoryFileSystem):
+        protocol = "flaky"
+        store: ClassVar[dict] = {}
+        pseudo_dirs: ClassVar[list] = [""]
+        faults: ClassVar[dict] = {}
+
+        @classmethod
+        def _strip_protocol(cls, path):
+            return super()._strip_protocol(path.removeprefix("flaky://"))
+
+        def _open(self, path, mode="rb", **kwargs):
+            f = super()._open(path, mode, **kwargs)
+            path = self._strip_protocol(path)
+            if mode == "rb" and path in self.faults:
+                return _FailingFile(f.getvalue(), *self.faults[path])
+            return f
+
+    fsspec.register_implementation("flaky", FlakyFileSystem, clobber=True)
+    return FlakyFileSystem()
+
+
+def _eio():
+    return OSError(errno.EIO, "Input/output error")
+
+
+@pytest.mark.parametrize("error,cause", [(_eio, "Input/output error"),
+                                         (MemoryError, "out of memory"),
+                                         (TimeoutError, "TimeoutError")])
+@pytest.mark.parametrize("fmt", ["jsonl.gz", "parquet"])
+@pytest.mark.parametrize("mode", ["error", "reject"])
+def test_storage_failure_stops_the_run_with_its_cause(tmp_path, fault_ledger, error, cause,
+                                                      fmt, mode):
+    """Only bytes that do not decode become rejected rows; a read that fails (I/O error,
+    timeout, no memory) stops the run, naming the file and the cause, in either mode."""
+    fs = _flaky_filesystem()
+    texts = _texts(3000, seed=11)
+    path = f"/bucket/{fmt}-{mode}-{error.__name__}/a.{fmt}"
+    if fmt == "parquet":
+        sink = io.BytesIO()
+        pq.write_table(pa.table({"text": texts}), sink, row_group_size=1000)
+        data = sink.getvalue()
+        col = pq.ParquetFile(io.BytesIO(data)).metadata.row_group(1).column(0)
+        start = col.dictionary_page_offset or col.data_page_offset
+        window = (start, start + col.total_compressed_size)
+    else:
+        data = gzip.compress("".join(json.dumps({"text": t}) + "\n" for t in texts).encode())
+        window = (len(data) // 2, len(data))
+    with fs.open(path, "wb") as fh:
+        fh.write(data)
+    fs.faults[path] = (*window, error)
+    exc = _run_and_account(f"{cause} while reading {fmt} ({mode})", fault_ledger,
+                           [f"flaky://{path}"], tmp_path / "o", 3000, on_bad_row=mode)
+    assert exc is not None, "the run reported success over a failed read"
+    assert f"a.{fmt}" in str(exc) and cause in str(exc)
+    assert not (tmp_path / "o" / "report.json").exists()

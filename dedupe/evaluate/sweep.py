@@ -86,13 +86,13 @@ class SweepResult:
     files: dict = field(default_factory=dict)  # the outputs written: what -> file names
 
 
-def _labels(tasks, tables, column: str) -> np.ndarray:
+def _labels(tasks, tables, column: str, text_column: str) -> np.ndarray:
     """The label column in global row order (rows that could not be read stay null)."""
     offsets = np.concatenate([[0], np.cumsum([t.num_rows for t in tables])])
     values = np.full(int(offsets[-1]), None, object)
     for t, (task, table) in enumerate(zip(tasks, tables)):
         rows = table["source_row"].to_numpy()
-        for rb in read_task(task, [column], on_bad_row="reject", text_column=column):
+        for rb in read_task(task, [column], on_bad_row="reject", text_column=text_column):
             pos = np.searchsorted(rows, rb.source_rows)
             values[offsets[t] + pos] = rb.batch.column(0).to_numpy(zero_copy_only=False)
     return values
@@ -123,10 +123,11 @@ def _pairs_labels(path: str, ids: np.ndarray):
     return np.array(a), np.array(b), np.array(dup)
 
 
-def _sign_all(cfg, tasks, engine, work: str):
+def _sign_all(cfg, tasks, engine, work: str, reasons: dict):
     folder = os.path.join(work, f"sign-{cfg.fingerprint()}")
     os.makedirs(folder, exist_ok=True)
-    sts = [SignTask(t, cfg, os.path.join(folder, f"sign-{t.index:06d}.arrow")) for t in tasks]
+    sts = [SignTask(t, cfg, os.path.join(folder, f"sign-{t.index:06d}.arrow"),
+                    reasons.get(t.source.uri), check_all_columns=False) for t in tasks]
     t0 = time.perf_counter()
     engine.map(sign_task, sts, stage="sign")
     tables, data = _load_sign([s.path for s in sts], cfg.minhash.num_perm)
@@ -157,12 +158,14 @@ def sweep(cfg: DedupeConfig, out: str, *, thresholds, ngrams, num_perms, shingle
     the outputs (tables, plots, report) are written into ``out`` while it is still locked."""
     _check_grid(cfg, thresholds, ngrams, num_perms, shingles)
     sources = expand_inputs(cfg.input.paths, cfg.input.format)
-    check_schemas(sources, cfg)
+    # only the columns the sweep reads must agree between files
+    _, reasons = check_schemas(sources, cfg, keys_only=True,
+                               extra_keys=[labels_column] if labels_column else [])
     _, lock = prepare_out(out, cfg.output.overwrite, kind="sweep",
                           protected=protected_paths(cfg, sources))
     try:
-        result = _sweep_grid(cfg, out, sources, thresholds, ngrams, num_perms, shingles,
-                             labels_column, labels_path, sample_pairs, progress)
+        result = _sweep_grid(cfg, out, sources, reasons, thresholds, ngrams, num_perms,
+                             shingles, labels_column, labels_path, sample_pairs, progress)
         if write:
             from dedupe.evaluate.sweep_report import write_sweep
 
@@ -172,8 +175,8 @@ def sweep(cfg: DedupeConfig, out: str, *, thresholds, ngrams, num_perms, shingle
         lock.release()
 
 
-def _sweep_grid(cfg, out, sources, thresholds, ngrams, num_perms, shingles, labels_column,
-                labels_path, sample_pairs, progress) -> SweepResult:
+def _sweep_grid(cfg, out, sources, reasons, thresholds, ngrams, num_perms, shingles,
+                labels_column, labels_path, sample_pairs, progress) -> SweepResult:
     work = os.path.join(out, "_work")
     tasks = plan_tasks(sources)
     engine = make_engine(cfg.engine)
@@ -188,10 +191,10 @@ def _sweep_grid(cfg, out, sources, thresholds, ngrams, num_perms, shingles, labe
                     vcfg = replace(base, minhash=replace(base.minhash, shingle=shingle,
                                                          ngram=int(ngram),
                                                          num_perm=int(num_perm)))
-                    tables, data, sign_s = _sign_all(vcfg, tasks, engine, work)
+                    tables, data, sign_s = _sign_all(vcfg, tasks, engine, work, reasons)
                     valid = data["status"] == 0
                     if truth is None and labels_column:
-                        truth = _labels(tasks, tables, labels_column)
+                        truth = _labels(tasks, tables, labels_column, cfg.input.text_column)
                         if any(v is None for v in truth[valid]):
                             raise InputError(sources[0].path, "some rows have no label",
                                              column=labels_column)

@@ -28,7 +28,12 @@ _COMPRESSED = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd", ".bz2": "bz2"}
 
 @dataclass(frozen=True)
 class Source:
-    """One input file: ``path`` as the user's filesystem names it, ``uri`` to reopen it."""
+    """One input file: ``path`` names it in ids, the manifest and messages, ``uri`` reopens it.
+
+    A local file's ``path`` is absolute and normalised, so ids and ``source_file`` are the same
+    whichever folder the command runs from (a resume after ``cd``, ``dedupe explain`` from
+    elsewhere); a remote file's is its URI.
+    """
 
     path: str
     uri: str
@@ -128,7 +133,8 @@ def _list(path: str, forced: str) -> list[Source]:
                 "unknown file type",
                 hint="name it .parquet, .jsonl, .jsonl.gz or .jsonl.zst, or pass --format",
             )
-        return [Source(path, _join_uri(path, fs_path), fmt[0], fmt[1], info.size)]
+        shown = path if "://" in path else fs_path
+        return [Source(shown, _join_uri(path, fs_path), fmt[0], fmt[1], info.size)]
     selector = pafs.FileSelector(fs_path, recursive=True)
     found = []
     for entry in sorted(fs.get_file_info(selector), key=lambda e: e.path):
@@ -142,7 +148,7 @@ def _list(path: str, forced: str) -> list[Source]:
         fmt = detect_format(entry.path, forced)
         if fmt is None:
             continue
-        shown = _join_uri(path, entry.path) if "://" in path else os.path.relpath(entry.path)
+        shown = _join_uri(path, entry.path) if "://" in path else os.path.abspath(entry.path)
         found.append(Source(shown, _join_uri(path, entry.path), fmt[0], fmt[1], entry.size))
     if not found:
         raise InputError(path, "the folder holds no .parquet or .jsonl(.gz/.zst) file")

@@ -20,7 +20,8 @@ def fetch_values(tasks, tables, rows, column: str) -> dict[int, object]:
     out: dict[int, object] = {}
     for t, by_row in wanted.items():
         keys = np.fromiter(by_row, np.int64)
-        for rb in read_task(tasks[t], [column], on_bad_row="reject", text_column=column):
+        for rb in read_task(tasks[t], [column], on_bad_row="reject", text_column=column,
+                            only_rows=keys):
             for j in np.flatnonzero(np.isin(rb.source_rows, keys)).tolist():
                 out[by_row[int(rb.source_rows[j])]] = rb.batch.column(0)[j].as_py()
             if len(out) >= sum(len(v) for v in wanted.values()):

@@ -43,8 +43,8 @@ from dedupe.pipeline.outputs import (
     write_manifest,
     write_spans,
 )
-from dedupe.pipeline.schema import check_schemas
-from dedupe.pipeline.sign import SignTask, sign_task, spans_enabled
+from dedupe.pipeline.schema import check_schemas, output_schema
+from dedupe.pipeline.sign import SignTask, input_schema, sign_task, spans_enabled
 from dedupe.pipeline.spans_plan import collect_spans
 from dedupe.pipeline.store import SignFiles
 from dedupe.pipeline.write import ShardTask, plan_shards, write_shard
@@ -66,6 +66,9 @@ def run_fingerprint(cfg: DedupeConfig, sources, indexes: bool = True) -> str:
     data["output"].pop("overwrite")
     data["output"].pop("workdir")
     data.pop("engine")
+    # the files themselves (below), not how the paths were spelled from the current folder
+    data["input"].pop("paths")
+    data["output"]["out"] = os.path.abspath(data["output"]["out"])
     files = []
     for src in sources:
         mtime = os.path.getmtime(src.uri) if os.path.exists(src.uri) else ""
@@ -308,6 +311,9 @@ def _run_locked(cfg, sources, schema, task_reasons, fingerprint, run_key, resume
         stages.append(st)
         if progress:
             progress("decide", 0, 1, None)  # started; no tasks to count
+        # a JSONL file's fields are all known now: the shards' schema is final
+        schema = output_schema(schema, [(s.task.source.path, input_schema(s.path))
+                                        for s in sign_tasks], cfg)
         with StageTimer("decide") as st:
             tables = SignFiles([s.path for s in sign_tasks], cfg.minhash.num_perm)
             dec = _decide(cfg, tables, tasks)
@@ -433,6 +439,7 @@ def _plan_write(cfg, tasks, tables, dec, out, schema, spans=None):
                 cfg.input.batch_rows,
                 cfg.output.compression,
                 tuple(edits),
+                cfg.input.max_row_bytes,
             )
         )
     return shard_tasks, out_file, out_row

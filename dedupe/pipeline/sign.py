@@ -18,9 +18,10 @@ import pyarrow.compute as pc
 
 from dedupe.config import DedupeConfig
 from dedupe.errors import InputError
-from dedupe.io.readers import read_task
+from dedupe.io.readers import list_rows, read_task
 from dedupe.io.sources import Task
 from dedupe.io.spill import write_ipc
+from dedupe.io.unify import unify
 from dedupe.memory import PeakRSS
 from dedupe.near.exact import digests, long_text_digest
 from dedupe.near.minhash import EMPTY as EMPTY_SIGNATURE
@@ -30,9 +31,10 @@ from dedupe.pipeline.spans_stage import REPEAT_SCHEMA, span_parts, write_lines
 from dedupe.text.normalize import canonical_codepoints
 from dedupe.text.shingle import shingle_batch
 
-__all__ = ["SignResult", "SignTask", "sign_arrays", "sign_task"]
+__all__ = ["SignResult", "SignTask", "input_schema", "sign_arrays", "sign_task"]
 
 OK, REJECTED, EMPTY = ROW_OK, ROW_REJECTED, ROW_EMPTY
+_SCHEMA_KEY = b"dedupe.input_schema"
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,9 @@ class SignTask:
     path: str  # where the task's Arrow file goes
     reject_reason: str | None = None  # set when the whole source is rejected (schema mismatch)
     lsh: tuple[int, int] | None = None  # (bands, rows): also write each band's LSH keys
+    # check every column (not only the text, id and survivor columns) for rows that cannot be
+    # written, and record the rows' schema: what `dedupe run` needs, `dedupe sweep` does not
+    check_all_columns: bool = True
 
     @property
     def label(self) -> str:
@@ -100,14 +105,17 @@ def _shingle_sets(sh) -> pa.Array:
 
 
 def _truncate(text: pa.Array, limit: int) -> pa.Array:
-    """Cut texts longer than ``limit`` UTF-8 bytes to their first ``limit`` bytes (whole chars)."""
-    long = np.flatnonzero(pc.greater(pc.binary_length(text), limit).to_numpy(False))
-    if len(long) == 0:
+    """Cut texts longer than ``limit`` UTF-8 bytes to their first ``limit`` bytes (whole chars).
+
+    Only the long values are touched, and only their first ``limit`` bytes are copied: a
+    50 MB page never becomes a Python string."""
+    too_long = pc.greater(pc.binary_length(text), limit).fill_null(False)
+    if not pc.any(too_long).as_py():
         return text
-    values = text.to_pylist()
-    for i in long.tolist():
-        values[i] = values[i].encode("utf-8")[:limit].decode("utf-8", "ignore")
-    return pa.array(values, pa.string())
+    binary = pa.large_binary() if pa.types.is_large_string(text.type) else pa.binary()
+    heads = pc.binary_slice(text.cast(binary).filter(too_long), 0, limit)
+    cut = [v.decode("utf-8", "ignore") for v in heads.to_pylist()]  # a split char at the end
+    return pc.replace_with_mask(text, too_long, pa.array(cut, text.type))
 
 
 def _bad(task: Task, cfg, row: int, reason: str, column: str):
@@ -224,7 +232,16 @@ def _with_band_keys(table: pa.Table, bands: int, rows: int) -> pa.Table:
 def _ids(batch, rows, st: SignTask) -> pa.Array:
     inp = st.config.input
     if inp.id_column is not None:
-        return pc.cast(batch.column(inp.id_column), pa.string())
+        column = batch.column(inp.id_column)
+        try:
+            return pc.cast(column, pa.string())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise InputError(
+                st.task.source.path,
+                f"the id column has type {column.type}, which cannot be written as text",
+                column=inp.id_column,
+                hint="choose another --id-column, or leave it out for file:row ids",
+            ) from None
     prefix = st.task.source.path + ":"
     return pa.array([prefix + str(r) for r in rows.tolist()], pa.string())
 
@@ -310,17 +327,8 @@ def _write_span_files(st: SignTask, table: pa.Table, extra: dict) -> None:
 
 def _reject_all(st: SignTask, parts: list) -> None:
     """Every row of a source that cannot join the run, each with the same reason."""
-    if st.task.num_rows >= 0:
-        rows = np.arange(st.task.first_row, st.task.first_row + st.task.num_rows, dtype=np.int64)
-    else:
-        rows = np.concatenate(
-            [np.zeros(0, np.int64)]
-            + [
-                np.concatenate([rb.source_rows, np.array([r for r, _ in rb.rejected], np.int64)])
-                for rb in read_task(st.task, None, on_bad_row="reject")
-            ]
-        )
-    parts.append(_rejected_part(st, np.sort(rows), [st.reject_reason] * len(rows)))
+    rows = list_rows(st.task)
+    parts.append(_rejected_part(st, rows, [st.reject_reason] * len(rows)))
 
 
 def sign_task(st: SignTask) -> SignResult:
@@ -336,6 +344,7 @@ def sign_task(st: SignTask) -> SignResult:
             columns.append(extra)
     parts: list[pa.Table] = []
     extra: dict[str, list] = {"repeats": [], "lines": []}
+    seen = None  # the schema of the task's rows, every column
     if st.reject_reason is not None:
         _reject_all(st, parts)
     else:
@@ -345,7 +354,11 @@ def sign_task(st: SignTask) -> SignResult:
             batch_rows=inp.batch_rows,
             on_bad_row=inp.on_bad_row,
             text_column=inp.text_column,
+            max_row_bytes=inp.max_row_bytes,
+            check_all_columns=st.check_all_columns,
         ):
+            if rb.schema is not None and rb.batch.num_rows:
+                seen, _ = unify(seen, rb.schema)
             for piece in _by_bytes(rb, _BATCH_BYTES):
                 _sign_batch(piece, st, parts, extra)
     if parts:
@@ -355,7 +368,19 @@ def sign_task(st: SignTask) -> SignResult:
     _write_span_files(st, table, extra)
     if st.lsh is not None:
         table = _with_band_keys(table, *st.lsh)
+    if seen is not None:
+        table = table.replace_schema_metadata({_SCHEMA_KEY: seen.serialize().to_pybytes()})
     write_ipc(table, st.path)  # last: an existing sign file means the whole task finished
     rejected = int(pc.sum(pc.equal(table["status"], REJECTED)).as_py() or 0)
     return SignResult(st.task.index, table.num_rows, rejected, time.perf_counter() - t0,
                       rss.stop())
+
+
+def input_schema(sign_path: str) -> pa.Schema | None:
+    """The schema of the input rows a sign file covers (None: no row was read)."""
+    import pyarrow.ipc as ipc
+
+    with pa.memory_map(sign_path, "r") as source:
+        meta = ipc.open_file(source).schema.metadata or {}
+    blob = meta.get(_SCHEMA_KEY)
+    return None if blob is None else ipc.read_schema(pa.py_buffer(blob))

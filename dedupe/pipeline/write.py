@@ -15,7 +15,8 @@ import pyarrow as pa
 
 from dedupe.io.readers import read_task
 from dedupe.io.sources import Task
-from dedupe.io.writers import conform, write_parquet_atomic
+from dedupe.io.unify import conform
+from dedupe.io.writers import write_parquet_atomic
 from dedupe.memory import PeakRSS
 
 __all__ = ["ShardTask", "plan_shards", "write_shard"]
@@ -31,6 +32,7 @@ class ShardTask:
     batch_rows: int
     compression: str
     edits: tuple = ()  # per segment: None or (source_row, start, end) arrays of spans to cut
+    max_row_bytes: int | None = None
 
     @property
     def label(self) -> str:
@@ -104,7 +106,8 @@ def write_shard(st: ShardTask) -> dict:
     edits = st.edits or (None,) * len(st.segments)
     for (task, keep_rows), edit in zip(st.segments, edits):
         for rb in read_task(
-            task, None, batch_rows=st.batch_rows, on_bad_row="reject", text_column=st.text_column
+            task, None, batch_rows=st.batch_rows, on_bad_row="reject", text_column=st.text_column,
+            max_row_bytes=st.max_row_bytes, schema_hint=st.schema, only_rows=keep_rows,
         ):
             if rb.batch.num_rows == 0:
                 continue
