@@ -364,7 +364,7 @@ def test_hash_scheme_version_and_threshold():
     params = small_params()
     old = {**params, "hash_scheme_version": "dedupe-minhash-v0"}
     with pytest.raises(IndexMismatchError, match="hash_scheme_version = dedupe-minhash-v0, this "
-                       "run uses dedupe-minhash-v1; rebuild the index with this version"):
+                       "run uses dedupe-minhash-v2; rebuild the index with this version"):
         check_compatible(old, params, "/x/idx")
     legacy = {k: v for k, v in params.items() if k != "normalize.nfkc"}
     with pytest.raises(IndexMismatchError, match=r"normalize.nfkc = \(not recorded\), this run "

@@ -7,7 +7,11 @@ import itertools
 import numpy as np
 import xxhash
 
-__all__ = ["digests", "exact_groups"]
+__all__ = ["DIGEST_SCHEME", "digests", "exact_groups"]
+
+# the digest function over canonical code points; what the canonical text is, is versioned in
+# dedupe.text.normalize.CANONICAL_SCHEME and the Unicode version (dedupe.schemes)
+DIGEST_SCHEME = "dedupe-digest-xxh3-128-utf32le-v1"
 
 
 def digests(cps: np.ndarray, offsets: np.ndarray) -> np.ndarray:
