@@ -35,7 +35,7 @@ from dedupe.text import ucd
 from dedupe.text.hashing import HASH_SCHEME
 from dedupe.text.normalize import CANONICAL_SCHEME
 
-__all__ = ["SCHEME_KEYS", "scheme_mismatch", "schemes"]
+__all__ = ["SCHEME_KEYS", "recorded_schemes", "scheme_fields", "scheme_mismatch", "schemes"]
 
 SCHEME_KEYS = (
     "unicode",
@@ -66,6 +66,21 @@ def schemes() -> dict[str, str]:
         "span_tokens": f"dedupe-span-tokens-v{TOKEN_HASH_VERSION}",
         "line_key": LINE_KEY_SCHEME,
     }
+
+
+def scheme_fields() -> dict[str, str]:
+    """:func:`schemes` as flat ``scheme.KEY`` fields, as metadata, reports and headers hold them."""
+    return {f"scheme.{key}": value for key, value in schemes().items()}
+
+
+def recorded_schemes(metadata: Mapping | None, prefix: str = "scheme.") -> dict[str, str]:
+    """The tags stored under ``prefix + KEY`` in ``metadata`` (Arrow metadata has bytes keys)."""
+    out = {}
+    for key, value in (metadata or {}).items():
+        key = key.decode() if isinstance(key, bytes) else key
+        if key.startswith(prefix):
+            out[key[len(prefix) :]] = value.decode() if isinstance(value, bytes) else value
+    return out
 
 
 def scheme_mismatch(recorded: Mapping[str, str]) -> tuple[str, str, str] | None:

@@ -25,6 +25,7 @@ from dedupe.io.spill import write_ipc
 from dedupe.near.exact import digests
 from dedupe.near.minhash import EMPTY, signatures
 from dedupe.pipeline.spans_stage import REPEAT_SCHEMA, span_parts, write_lines
+from dedupe.schemes import scheme_fields
 from dedupe.text.normalize import canonical_codepoints
 from dedupe.text.shingle import shingle_batch
 
@@ -331,7 +332,8 @@ def sign_task(st: SignTask) -> SignResult:
     _write_span_files(st, table, extra)
     if st.lsh is not None:
         table = _with_band_keys(table, *st.lsh)
-    write_ipc(table, st.path)  # last: an existing sign file means the whole task finished
+    # last: an existing sign file means the whole task finished; its schemes say how it was made
+    write_ipc(table, st.path, {f"dedupe.{k}": v for k, v in scheme_fields().items()})
     rejected = int(pc.sum(pc.equal(table["status"], REJECTED)).as_py() or 0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return SignResult(st.task.index, table.num_rows, rejected, time.perf_counter() - t0, peak)
