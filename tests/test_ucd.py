@@ -37,6 +37,16 @@ def test_case_table_equals_this_python_where_both_know_the_character():
     assert not wrong, f"{len(wrong)} differ, first {wrong[:10]}"
 
 
+def test_long_texts_map_like_each_character_alone():
+    """A long text is mapped by a gather over its code points, a short one (and so each single
+    character above) by ``str.translate``: both must agree on every code point, lone surrogates
+    and code points past the table included, and on characters that map to several."""
+    everything = "".join(map(chr, range(0x110000)))
+    for fn in (ucd.lower, ucd.casefold):
+        assert fn(everything) == "".join(fn(ch) for ch in everything)
+    assert ucd.casefold("Stra\u00dfe " * 20) == "strasse " * 20
+
+
 def test_case_table_knows_letters_newer_than_this_python():
     # LATIN CAPITAL LETTER LAMBDA WITH STROKE (16.0) and GARAY CAPITAL LETTER A (16.0)
     assert ucd.lower("\ua7dc\U00010d50") == "\u019b\U00010d70"

@@ -20,7 +20,9 @@ from one Unicode version, recorded as ``UNICODE_VERSION`` in every stored artefa
   with a numeric value, as ``str.isalnum``.
 
 Every mapping is per character, with no context (no final-sigma rule), as the per-character
-tables of :mod:`dedupe.text.normalize` need.
+tables of :mod:`dedupe.text.normalize` need. That also makes it one gather over the code points
+of a long text (span tokens fold the distinct tokens of a batch in one string), several times
+faster than ``str.translate``'s lookup per character.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ UNICODE_VERSION: str = unicodedata2.unidata_version
 CASE_TABLE = "unicode_case.tsv"
 CASE_TABLE_FORMAT = 1
 _PIN = "unicodedata2>=18,<19"  # as in pyproject.toml
+_SHORT = 64  # below this many characters str.translate beats the numpy round trip
+_SEVERAL = np.uint32(0xFFFFFFFF)  # not a code point: the character maps to several (or none)
 
 category = unicodedata2.category
 combining = unicodedata2.combining
@@ -139,14 +143,57 @@ def case_table() -> CaseTable:
     return table
 
 
+@functools.lru_cache(maxsize=2)
+def _gather_table(kind: str) -> tuple[np.ndarray, dict[int, str]]:
+    """``(single, several)`` for ``kind`` ("lower" or "fold"): ``single[c]`` is the one character
+    ``c`` maps to (``_SEVERAL`` when it maps to another number of them, found in ``several``);
+    code points past the array map to themselves."""
+    mapping = getattr(case_table(), kind)
+    single = np.arange(max(mapping) + 1, dtype=np.uint32)
+    several = {}
+    for cp, mapped in mapping.items():
+        if len(mapped) == 1:
+            single[cp] = ord(mapped)
+        else:
+            single[cp] = _SEVERAL
+            several[cp] = mapped
+    single.flags.writeable = False
+    return single, several
+
+
+def _map(text: str, kind: str) -> str:
+    """``text`` with every character replaced by its ``kind`` mapping.
+
+    A short text goes through ``str.translate``; a long one is decoded to code points, mapped
+    with one gather and encoded back, and only the rare characters that map to several are
+    spliced in from Python. Lone surrogates pass through unchanged either way.
+    """
+    if len(text) < _SHORT:
+        return text.translate(getattr(case_table(), kind))
+    single, several = _gather_table(kind)
+    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
+    mapped = np.take(single, cps, mode="clip")
+    if int(cps.max()) >= len(single):
+        beyond = np.flatnonzero(cps >= len(single))
+        mapped[beyond] = cps[beyond]
+    spliced = np.flatnonzero(mapped == _SEVERAL).tolist()
+    pieces, done = [], 0
+    for pos in spliced:
+        pieces.append(mapped[done:pos].tobytes().decode("utf-32-le", "surrogatepass"))
+        pieces.append(several[int(cps[pos])])
+        done = pos + 1
+    pieces.append(mapped[done:].tobytes().decode("utf-32-le", "surrogatepass"))
+    return "".join(pieces)
+
+
 def lower(text: str) -> str:
     """Full lower-case mapping of every character (no final-sigma context)."""
-    return text.translate(case_table().lower)
+    return _map(text, "lower")
 
 
 def casefold(text: str) -> str:
     """Full case folding of every character, as ``str.casefold`` over the pinned version."""
-    return text.translate(case_table().fold)
+    return _map(text, "fold")
 
 
 def is_space(ch: str) -> bool:
