@@ -105,6 +105,6 @@ def test_pin_and_table_agree_with_pyproject():
         import tomli as tomllib
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     pins = [d for d in project["project"]["dependencies"] if d.startswith("unicodedata2")]
-    assert [re.sub(r"\s", "", p) for p in pins] == [ucd._PIN]
-    assert ucd.UNICODE_VERSION.split(".")[0] == re.search(r">=(\d+)", ucd._PIN).group(1)
+    assert [re.sub(r"\s", "", p) for p in pins] == [ucd.UNICODEDATA2_PIN]
+    assert ucd.UNICODE_VERSION.split(".")[0] == re.search(r">=(\d+)", ucd.UNICODEDATA2_PIN).group(1)
     assert ucd.CASE_TABLE in project["tool"]["setuptools"]["package-data"]["dedupe.text"]

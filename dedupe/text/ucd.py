@@ -44,6 +44,7 @@ except ModuleNotFoundError:  # pragma: no cover - a dependency; only a stale env
     ) from None
 
 __all__ = [
+    "UNICODEDATA2_PIN",
     "UNICODE_VERSION",
     "CaseTable",
     "case_table",
@@ -55,6 +56,7 @@ __all__ = [
     "is_space",
     "lower",
     "nfkc",
+    "parse_case_table",
     "space_mask",
     "upper_mask",
 ]
@@ -62,7 +64,7 @@ __all__ = [
 UNICODE_VERSION: str = unicodedata2.unidata_version
 CASE_TABLE = "unicode_case.tsv"
 CASE_TABLE_FORMAT = 1
-_PIN = "unicodedata2>=18,<19"  # as in pyproject.toml
+UNICODEDATA2_PIN = "unicodedata2>=18,<19"  # as in pyproject.toml
 _SHORT = 64  # below this many characters str.translate beats the numpy round trip
 _SEVERAL = np.uint32(0xFFFFFFFF)  # not a code point: the character maps to several (or none)
 
@@ -137,7 +139,7 @@ def case_table() -> CaseTable:
         raise DedupeError(
             f"dedupe/text/{CASE_TABLE} holds the case mappings of Unicode {table.unicode}, but the "
             f"installed unicodedata2 has Unicode {UNICODE_VERSION}: install the pinned version "
-            f"(pip install '{_PIN}') or regenerate the table with "
+            f"(pip install '{UNICODEDATA2_PIN}') or regenerate the table with "
             "`python data/make_unicode_tables.py` and bump the schemes in dedupe/schemes.py"
         )
     return table
