@@ -17,22 +17,27 @@ INDEX_VERBS = {"new": "written to", "update": "appended to",
 
 
 def versions() -> dict[str, str]:
+    import importlib.metadata
+
     import datasketch
     import numpy
     import pyarrow
     import xxhash
 
     from dedupe import __version__
+    from dedupe.schemes import scheme_fields
     from dedupe.text.hashing import HASH_SCHEME
 
     return {
         "dedupe": __version__,
         "hash_scheme": HASH_SCHEME,
+        **scheme_fields(),
         "python": platform.python_version(),
         "numpy": numpy.__version__,
         "pyarrow": pyarrow.__version__,
         "datasketch": datasketch.__version__,
         "xxhash": xxhash.VERSION,
+        "unicodedata2": importlib.metadata.version("unicodedata2"),
     }
 
 

@@ -154,6 +154,27 @@ def test_mismatched_index_refused_naming_the_parameter(halves, tmp_path):
                    normalize__lowercase=False, **SERIAL)
 
 
+def test_index_of_other_unicode_data_is_refused_before_matching(halves, tmp_path):
+    """An index whose header records other Unicode data (built under another dedupe or
+    Python) stops the run, and an append to it too, before any signature is compared."""
+    import json
+
+    a = halves / "a.parquet"
+    dedupe.run(a, tmp_path / "old", write_index=str(tmp_path / "idx"), **SERIAL)
+    header_path = tmp_path / "idx" / "header.json"
+    header = json.loads(header_path.read_text())
+    assert header["params"]["scheme.unicode"] == "18.0.0"
+    header["params"]["scheme.unicode"] = "14.0.0"
+    header_path.write_text(json.dumps(header))
+    for options in ({}, {"update_index": True}):
+        with pytest.raises(IndexMismatchError, match=r"scheme\.unicode = 14\.0\.0, this run "
+                           r"uses 18\.0\.0; .*rebuild the index with this one") as err:
+            dedupe.run(a, tmp_path / "new", against=[str(tmp_path / "idx")], overwrite=True,
+                       **options, **SERIAL)
+        assert str(tmp_path / "idx") in str(err.value)
+    assert open_index(tmp_path / "idx").num_docs == header["rows"]
+
+
 def _update_killed_at(module: str, function: str, inputs, out, idx) -> None:
     """``dedupe run INPUTS --against IDX --update-index`` in a child process that SIGKILLs
     itself when ``module.function`` is first called."""

@@ -360,11 +360,33 @@ def test_mismatched_params_name_the_parameter(override, key, built, now):
         assert msg.endswith("--set normalize.lowercase=false")
 
 
-def test_hash_scheme_version_and_threshold():
+@pytest.mark.parametrize(("key", "built"), [
+    ("scheme.unicode", "14.0.0"),  # what a Python 3.11 build recorded had it recorded one
+    ("scheme.case_table", "15.1.0/format-1"),
+    ("scheme.canonical_text", "dedupe-canonical-v1"),
+    ("scheme.minhash", "dedupe-minhash-v1"),
+    ("scheme.band_key", "dedupe-band-key-v0"),
+    ("scheme.line_key", "dedupe-line-key-v0"),
+])
+def test_other_scheme_tags_are_refused_naming_tag_values_and_fix(key, built):
     params = small_params()
-    old = {**params, "hash_scheme_version": "dedupe-minhash-v0"}
-    with pytest.raises(IndexMismatchError, match="hash_scheme_version = dedupe-minhash-v0, this "
-                       "run uses dedupe-minhash-v1; rebuild the index with this version"):
+    with pytest.raises(IndexMismatchError) as err:
+        check_compatible({**params, key: built}, params, "/x/idx")
+    assert str(err.value) == (
+        f"index /x/idx was built with {key} = {built}, this run uses {params[key]}; its values "
+        "were made by another version of dedupe or of its Unicode data: rebuild the index with "
+        "this one, or run the dedupe that built it")
+    assert err.value.key == key
+
+
+def test_index_without_scheme_tags_and_threshold():
+    params = small_params()
+    assert params["scheme.unicode"] == "18.0.0" and params["scheme.minhash"] == "dedupe-minhash-v2"
+    # an index written before the tags existed records hash_scheme_version only
+    old = {"hash_scheme_version": "dedupe-minhash-v1",
+           **{k: v for k, v in params.items() if not k.startswith("scheme.")}}
+    with pytest.raises(IndexMismatchError, match=r"scheme.unicode = \(not recorded\), this run "
+                       "uses 18.0.0; rebuild the index with this version of dedupe"):
         check_compatible(old, params, "/x/idx")
     legacy = {k: v for k, v in params.items() if k != "normalize.nfkc"}
     with pytest.raises(IndexMismatchError, match=r"normalize.nfkc = \(not recorded\), this run "

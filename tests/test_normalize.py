@@ -53,6 +53,30 @@ def test_combining_marks_compose_like_nfkc():
     assert canonical_text("Cafe\u0301", CFG) == canonical_text("Caf\u00e9", CFG) == "caf\u00e9"
 
 
+def test_letters_newer_than_the_python_are_normalised():
+    """Characters of Unicode 14-16 (Python 3.10 knows 13.0, 3.13 knows 15.1) get their NFKC and
+    lower-case mappings and count as letters under every Python: the Unicode data is pinned."""
+    cases = {
+        "\u2c2f": "\u2c5f",  # GLAGOLITIC CAPITAL LETTER CAUDATE CHRIVI (14.0) -> small
+        "\U00010570": "\U00010597",  # VITHKUQI CAPITAL LETTER A (14.0) -> small
+        "\ua7f2": "c",  # MODIFIER LETTER CAPITAL C (14.0): NFKC "C", then lower-cased
+        "\U0001e030": "\u0430",  # MODIFIER LETTER CYRILLIC SMALL A (15.0): NFKC CYRILLIC a
+        "\ua7dc": "\u019b",  # LATIN CAPITAL LETTER LAMBDA WITH STROKE (16.0) -> small
+        "\U0001ccd6": "a",  # OUTLINED LATIN CAPITAL LETTER A (16.0): NFKC "A", lower-cased
+    }
+    for raw, want in cases.items():
+        assert canonical_text(f"x{raw}y", CFG) == f"x{want}y", f"U+{ord(raw):04X}"
+    cps, off = canonical_codepoints(pa.array(["ab\ua7dccd ok"]), CFG)
+    starts, ends, _ = tokenize(cps, off)
+    assert list(zip(starts.tolist(), ends.tolist())) == [(0, 5), (6, 8)]  # one word, not two
+
+
+def test_every_space_separator_and_control_folds():
+    """Whitespace is categories Zs, Zl, Zp and Cc: a run of them becomes one space."""
+    text = "a\u2029b\u205fc\u1680d\x1fe\x85f\u2028 \u3000g"
+    assert canonical_text(text, CFG) == "a b c d e f g"
+
+
 def test_scripts_without_spaces_tokenise_per_character():
     for text in ["日本語のテキストです", "这是一个测试句子", "ภาษาไทยง่ายนิดเดียว"]:
         shingles = shingle_strings(canonical_text(text, CFG), "word", 3)

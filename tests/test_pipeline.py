@@ -111,7 +111,7 @@ def test_report_has_s_curve_stages_and_versions(corpus, tmp_path):
     report = dedupe.run([folder], tmp_path / "r", engine__name="serial")
     assert set(report.lsh["s_curve"]) == {"0.5", "0.6", "0.7", "0.8", "0.9"}
     assert [s["name"] for s in report.stages] == ["sign", "decide", "spans", "write", "manifest"]
-    assert report.versions["hash_scheme"] == "dedupe-minhash-v1"
+    assert report.versions["hash_scheme"] == "dedupe-minhash-v2"
     md = (tmp_path / "r" / "report.md").read_text()
     assert "S-curve" in md and "bands x rows" in md
     assert not (tmp_path / "r" / "_work").exists()
@@ -160,5 +160,5 @@ def test_exact_verification_uses_true_jaccard(tmp_path):
 def test_manifest_records_the_hash_scheme(tmp_path):
     dedupe.run_table(make_corpus(30, seed=1), tmp_path / "m", engine__name="serial")
     meta = pq.read_schema(next((tmp_path / "m" / "manifest.parquet").iterdir())).metadata
-    assert meta[b"dedupe.hash_scheme"] == b"dedupe-minhash-v1"
+    assert meta[b"dedupe.hash_scheme"] == b"dedupe-minhash-v2"
     assert meta[b"dedupe.num_perm"] == b"128" and meta[b"dedupe.shingle"] == b"word"

@@ -109,3 +109,50 @@ def test_resume_removes_partial_temporary_files(corpus, tmp_path):
     dedupe.run([folder], out, workers=1, id_column="id", rows_per_shard=70)
     assert not partial.exists()
     _same_outputs(reference, out)
+
+
+def _retag_sign_files(out, change) -> list:
+    """Rewrite the unfinished run's sign files with their scheme metadata passed through
+    ``change``, as if another dedupe (or other Unicode data) had written them."""
+    from dedupe.io.spill import read_ipc, write_ipc
+
+    paths = sorted(out.glob("_work/*/sign-*.arrow"))
+    for path in paths:
+        table = read_ipc(str(path))
+        table = table.replace_schema_metadata(change(dict(table.schema.metadata or {})))
+        write_ipc(table, str(path))
+    return paths
+
+
+@pytest.mark.parametrize(("change", "shown"), [
+    (lambda m: {**m, b"dedupe.scheme.unicode": b"14.0.0"}, "scheme.unicode = 14.0.0, this run "
+                                                           "uses 18.0.0"),
+    (lambda m: {k: v for k, v in m.items() if not k.startswith(b"dedupe.scheme.")},
+     "scheme.unicode = (not recorded), this run uses 18.0.0"),
+    (lambda m: {**m, b"dedupe.scheme.minhash": b"dedupe-minhash-v1"},
+     "scheme.minhash = dedupe-minhash-v1, this run uses dedupe-minhash-v2"),
+], ids=["other-unicode", "untagged", "older-minhash"])
+def test_resume_refuses_sign_files_of_other_schemes(corpus, tmp_path, change, shown):
+    folder, reference = corpus
+    out = tmp_path / "out"
+    _killed_run(folder, out, tmp_path, "sign", 2, 1)
+    paths = _retag_sign_files(out, change)
+    assert len(paths) == 2
+    with pytest.raises(dedupe.OutputError) as err:
+        dedupe.run([folder], out, workers=1, id_column="id", rows_per_shard=70)
+    assert str(err.value).startswith(f"{paths[0]} was signed with {shown}: ")
+    assert "pass --overwrite to start again" in str(err.value)
+    assert not (out / "report.json").exists()
+    dedupe.run([folder], out, workers=1, id_column="id", rows_per_shard=70, overwrite=True)
+    _same_outputs(reference, out)
+
+
+def test_resumed_sign_files_record_the_schemes(corpus, tmp_path):
+    from dedupe.io.spill import ipc_metadata
+    from dedupe.schemes import recorded_schemes, schemes
+
+    folder, _ = corpus
+    out = tmp_path / "out"
+    _killed_run(folder, out, tmp_path, "sign", 2, 1)
+    (path,) = sorted(out.glob("_work/*/sign-000000.arrow"))
+    assert recorded_schemes(ipc_metadata(str(path)), "dedupe.scheme.") == schemes()

@@ -207,10 +207,6 @@ def test_hypothesis_tokens_and_stats_match(texts):
 # --- input handling -----------------------------------------------------------------------------
 
 
-def test_whitespace_lies_in_the_basic_plane():
-    """The whitespace table looks at the BMP only; no astral code point is whitespace."""
-    astral = "".join(map(chr, range(0x10000, 0x110000)))
-    assert len(astral.split()) == 1
 
 
 def test_empty_and_all_null_batches():

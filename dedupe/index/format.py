@@ -1,11 +1,12 @@
 """What an index's numbers mean: the parameters they depend on, and the band key function.
 
 A stored signature or band key can only be compared with one computed now when everything that
-went into it is equal: the normalisation (it decides the canonical text, hence the digest and
-the shingles), the shingle kind and size, the hash function and the version of the hashing
-scheme, the number of permutations and their seed, the longest text hashed in full
-(``input.max_doc_bytes``: longer texts are hashed on a prefix), and the band layout
-``bands x rows`` (a key hashes ``rows`` consecutive signature values). These are the
+went into it is equal: the scheme tags of :mod:`dedupe.schemes` (the Unicode version and the
+versions of the canonical text, digest, MinHash, band key and boilerplate key schemes), the
+normalisation (it decides the canonical text, hence the digest and the shingles), the shingle
+kind and size, the hash function, the number of permutations and their seed, the longest text
+hashed in full (``input.max_doc_bytes``: longer texts are hashed on a prefix), and the band
+layout ``bands x rows`` (a key hashes ``rows`` consecutive signature values). These are the
 ``COMPARED`` parameters; ``check_compatible`` refuses an index where any of them differs.
 The threshold and the version of dedupe that wrote the index are recorded for people only.
 """
@@ -20,6 +21,7 @@ from dedupe.config import OPTION_KEYS, DedupeConfig, NormalizeConfig
 from dedupe.errors import IndexMismatchError
 from dedupe.near.lsh import band_key  # the run's key function, re-exported
 from dedupe.near.minhash import EMPTY
+from dedupe.schemes import SCHEME_KEYS, scheme_fields
 
 __all__ = [
     "COMPARED",
@@ -33,7 +35,7 @@ __all__ = [
 FORMAT_VERSION = 1
 
 COMPARED = (
-    "hash_scheme_version",
+    *(f"scheme.{key}" for key in SCHEME_KEYS),
     "minhash.hash_scheme",
     *(f"normalize.{f.name}" for f in fields(NormalizeConfig)),
     "minhash.shingle",
@@ -55,7 +57,6 @@ def index_params(cfg: DedupeConfig, bands: int | None = None, rows: int | None =
     pass the values a finished run reports to record exactly what it used.
     """
     from dedupe import __version__
-    from dedupe.text.hashing import HASH_SCHEME
 
     if bands is None or rows is None:
         from dedupe.pipeline.decide import lsh_params
@@ -63,7 +64,7 @@ def index_params(cfg: DedupeConfig, bands: int | None = None, rows: int | None =
         bands, rows = lsh_params(cfg)
     mh = cfg.minhash
     params = {
-        "hash_scheme_version": HASH_SCHEME,
+        **scheme_fields(),
         "minhash.hash_scheme": mh.hash_scheme,
         **{f"normalize.{f.name}": getattr(cfg.normalize, f.name) for f in fields(cfg.normalize)},
         "minhash.shingle": mh.shingle,
@@ -84,8 +85,9 @@ def _hint(key: str, index_params: dict) -> str:
     value = index_params.get(key)
     if key not in index_params:
         return "rebuild the index with this version of dedupe"
-    if key == "hash_scheme_version":
-        return "rebuild the index with this version of dedupe"
+    if key.startswith("scheme."):
+        return ("its values were made by another version of dedupe or of its Unicode data: "
+                "rebuild the index with this one, or run the dedupe that built it")
     if key in ("lsh.bands", "lsh.rows"):
         return (f"rebuild the index or run with --bands {index_params.get('lsh.bands')} "
                 f"--rows {index_params.get('lsh.rows')}")

@@ -7,14 +7,23 @@ import os
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-__all__ = ["read_ipc", "write_ipc"]
+__all__ = ["ipc_metadata", "read_ipc", "write_ipc"]
 
 
-def write_ipc(table: pa.Table, path: str) -> None:
+def write_ipc(table: pa.Table, path: str, metadata: dict[str, str] | None = None) -> None:
+    """Write ``table`` to ``path`` atomically; ``metadata`` is added to its schema's metadata."""
+    if metadata:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
     tmp = f"{path}.tmp-{os.getpid()}"
     with pa.OSFile(tmp, "wb") as sink, ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
     os.replace(tmp, path)
+
+
+def ipc_metadata(path: str) -> dict:
+    """The schema metadata of an Arrow file (bytes keys and values), without reading its data."""
+    with pa.memory_map(path, "r") as source:
+        return dict(ipc.open_file(source).schema.metadata or {})
 
 
 def read_ipc(path: str) -> pa.Table:

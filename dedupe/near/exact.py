@@ -10,7 +10,12 @@ import xxhash
 
 from dedupe.text.normalize import canonical_codepoints, safe_cuts
 
-__all__ = ["digests", "exact_groups", "long_text_digest"]
+__all__ = ["DIGEST_SCHEME", "digests", "exact_groups", "long_text_digest"]
+
+# the digest function over canonical code points; what the canonical text is, is versioned in
+# dedupe.text.normalize.CANONICAL_SCHEME and the Unicode version (dedupe.schemes). v2: a text
+# past input.max_doc_bytes is digested whole (v1 digested its hashing prefix only)
+DIGEST_SCHEME = "dedupe-digest-xxh3-128-utf32le-v2"
 
 
 def digests(cps: np.ndarray, offsets: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ from dedupe.text.hashing import fmix64
 
 __all__ = [
     "ALL_PAIRS_BUCKET",
+    "BAND_KEY_SCHEME",
     "band_key",
     "band_keys",
     "candidate_pairs",
@@ -29,6 +30,8 @@ __all__ = [
 ]
 
 S_CURVE_POINTS = (0.5, 0.6, 0.7, 0.8, 0.9)
+# :func:`band_key`: bump when a band's key of the same signature values changes
+BAND_KEY_SCHEME = "dedupe-band-key-v1"
 
 
 def collision_probability(s, bands: int, rows: int):

@@ -29,12 +29,14 @@ __all__ = ["scheme_metadata", "span_summary", "top_lines", "write_manifest", "wr
 def scheme_metadata(cfg, dec) -> dict[str, str]:
     """Everything a later run must match to compare signatures, stored in the manifest."""
     from dedupe import __version__
+    from dedupe.schemes import scheme_fields
     from dedupe.text.hashing import HASH_SCHEME
 
     mh = cfg.minhash
     return {
         "dedupe_version": __version__,
         "hash_scheme": HASH_SCHEME,
+        **scheme_fields(),
         "hash_function": mh.hash_scheme,
         "shingle": mh.shingle,
         "ngram": str(mh.ngram),

@@ -33,7 +33,7 @@ from dedupe.io.folders import (
     write_marker,
 )
 from dedupe.io.sources import expand_inputs, plan_tasks
-from dedupe.io.spill import read_ipc
+from dedupe.io.spill import ipc_metadata, read_ipc
 from dedupe.near.lsh import s_curve
 from dedupe.pipeline.decide import KEPT, decide, lsh_params
 from dedupe.pipeline.outputs import (
@@ -49,6 +49,7 @@ from dedupe.pipeline.spans_plan import collect_spans
 from dedupe.pipeline.store import SignFiles
 from dedupe.pipeline.write import ShardTask, plan_shards, write_shard
 from dedupe.report import RunReport, StageTimer, versions
+from dedupe.schemes import recorded_schemes, scheme_mismatch
 
 __all__ = ["prepare_out", "run_pipeline"]
 
@@ -181,6 +182,22 @@ def _map_resumable(engine, fn, tasks, stage, progress, *, done, reload):
     return [next(fresh) if id(t) in todo_ids else reload(t) for t in tasks]
 
 
+def _signed(st) -> bool:
+    """Whether the task's sign file is there to reuse. One written under other scheme tags
+    (another dedupe, or other Unicode data, started the run) is refused before any work:
+    its digests and signatures cannot be compared with the ones this run makes."""
+    if not os.path.exists(st.path):
+        return False
+    mismatch = scheme_mismatch(recorded_schemes(ipc_metadata(st.path), "dedupe.scheme."))
+    if mismatch:
+        key, have, want = mismatch
+        raise OutputError(f"{st.path} was signed with scheme.{key} = {have}, this run uses "
+                          f"{want}: another version of dedupe or of its Unicode data started "
+                          "this run; pass --overwrite to start again, or finish it with the "
+                          "dedupe that started it")
+    return True
+
+
 def _sign_result_from_file(st):
     from dedupe.pipeline.sign import REJECTED, SignResult
 
@@ -304,8 +321,7 @@ def _run_locked(cfg, sources, schema, task_reasons, fingerprint, run_key, resume
                 for t in tasks
             ]
             results = _map_resumable(engine, sign_task, sign_tasks, "sign", progress,
-                                     done=lambda t: os.path.exists(t.path),
-                                     reload=_sign_result_from_file)
+                                     done=_signed, reload=_sign_result_from_file)
             st.rows = sum(r.rows for r in results)
             st.peak_rss_worker = max([r.peak_rss for r in results], default=0)
         stages.append(st)

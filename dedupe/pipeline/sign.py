@@ -28,6 +28,7 @@ from dedupe.near.minhash import EMPTY as EMPTY_SIGNATURE
 from dedupe.near.minhash import signatures
 from dedupe.pipeline.decide import ROW_EMPTY, ROW_OK, ROW_REJECTED
 from dedupe.pipeline.spans_stage import REPEAT_SCHEMA, span_parts, write_lines
+from dedupe.schemes import scheme_fields
 from dedupe.text.normalize import canonical_codepoints
 from dedupe.text.shingle import shingle_batch
 
@@ -370,7 +371,8 @@ def sign_task(st: SignTask) -> SignResult:
         table = _with_band_keys(table, *st.lsh)
     if seen is not None:
         table = table.replace_schema_metadata({_SCHEMA_KEY: seen.serialize().to_pybytes()})
-    write_ipc(table, st.path)  # last: an existing sign file means the whole task finished
+    # last: an existing sign file means the whole task finished; its schemes say how it was made
+    write_ipc(table, st.path, {f"dedupe.{k}": v for k, v in scheme_fields().items()})
     rejected = int(pc.sum(pc.equal(table["status"], REJECTED)).as_py() or 0)
     return SignResult(st.task.index, table.num_rows, rejected, time.perf_counter() - t0,
                       rss.stop())

@@ -48,6 +48,7 @@ from dedupe.spans.repeats import (
 )
 from dedupe.spans.stats import DUP_NGRAM_SIZES, GOPHER_REPETITION_LIMITS, TOP_NGRAM_SIZES
 from dedupe.spans.tokens import _WINDOW_BASE, _normalise
+from dedupe.text import ucd
 from dedupe.text.codepoints import decode_utf8
 from dedupe.text.tokens import SEPARATOR, char_classes, tokenize
 
@@ -128,16 +129,10 @@ def _token_chars() -> np.ndarray:
     return table
 
 
-@functools.lru_cache(maxsize=1)
 def _space_table() -> np.ndarray:
-    """``str.isspace`` of every code point: what ``split``, ``strip`` and ``re``'s ``\\s`` use.
-
-    Only the BMP needs a look: Unicode puts every space separator and every character of the
-    whitespace bidi classes there (a test checks the astral planes).
-    """
-    table = np.zeros(_MAX_CODE_POINT, dtype=bool)
-    table[:0x10000] = [chr(cp).isspace() for cp in range(0x10000)]
-    return table
+    """Whitespace of every code point (:func:`dedupe.text.ucd.is_space`, ``str.isspace``'s rule
+    over the pinned Unicode data): what ``split``, ``strip`` and ``re``'s ``\\s`` see."""
+    return ucd.space_mask(_MAX_CODE_POINT)
 
 
 def _narrow(cps: np.ndarray) -> np.ndarray:

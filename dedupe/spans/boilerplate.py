@@ -24,15 +24,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dedupe.text import ucd
 from dedupe.text.hashing import run_hashes
 
 __all__ = [
+    "LINE_KEY_SCHEME",
     "Lines",
     "count_keys",
     "line_keys_from_tokens",
     "paragraphs",
     "split_lines",
 ]
+
+# line and paragraph keys from span token hashes (dedupe.spans.tokens.TOKEN_HASH_VERSION):
+# bump when a key of the same tokens changes (they are stored in indexes)
+LINE_KEY_SCHEME = "dedupe-line-key-v1"
 
 _WS = np.zeros(0x3001, bool)
 _WS[[9, 10, 11, 12, 13, 32, 0x85, 0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000]] = True
@@ -169,13 +175,8 @@ def _powers(n: int, inverse: bool = False) -> np.ndarray:
 
 
 def _upper_table() -> np.ndarray:
-    if "upper" not in _pow_cache:
-        table = np.zeros(0x30000, bool)
-        for cp in range(0x30000):
-            if not (0xD800 <= cp < 0xE000) and chr(cp).isupper():
-                table[cp] = True
-        _pow_cache["upper"] = table
-    return _pow_cache["upper"]
+    """Upper-case letters of planes 0-2 (``str.isupper`` over the pinned Unicode data)."""
+    return ucd.upper_mask(0x30000)
 
 
 def line_keys_from_tokens(tokens) -> Lines:

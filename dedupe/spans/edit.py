@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dedupe.spans.merge import merge_spans
+from dedupe.text.ucd import is_alnum
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ def _joiner(text: str, lo: int, start: int, end: int, hi: int) -> tuple[str, boo
         return _first_two_breaks(before), True
     if before and after:
         return (before, True) if len(before) <= len(after) else (after, False)
-    if (before or after) and text[lo - 1].isalnum() and text[hi].isalnum():
+    if (before or after) and is_alnum(text[lo - 1]) and is_alnum(text[hi]):
         return (before, True) if before else (after, False)
     return "", False
 

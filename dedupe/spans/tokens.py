@@ -12,24 +12,25 @@ Japanese or Thai paragraph is not one giant token that could never match a part 
 underscore is punctuation.
 
 Hashes are ``xxh3_64`` of the NFKC-normalised, case-folded token, so fullwidth "FOO"
-(U+FF26 U+FF2F U+FF2F), "FOO" and "foo" match. Only distinct tokens reach Python: tokens are
-first grouped by a vectorised hash of their raw code points (``dedupe.text.hashing``), then
-each group is normalised and hashed once. ``TOKEN_HASH_VERSION`` names this scheme; bump it
-when the normalisation or the hash changes, so that stored hashes are never compared across
-schemes.
+(U+FF26 U+FF2F U+FF2F), "FOO" and "foo" match; NFKC and case folding are those of the pinned
+Unicode data (:mod:`dedupe.text.ucd`), not the running Python's, so a key stored in an index
+under one Python matches the same line under another. Only distinct tokens reach Python: tokens
+are first grouped by a vectorised hash of their raw code points (``dedupe.text.hashing``), then
+each group is normalised and hashed once. ``TOKEN_HASH_VERSION`` names this scheme (1: the
+interpreter's Unicode data; 2: the pinned data); bump it when the normalisation or the hash
+changes, so that stored hashes are never compared across schemes.
 """
 
 from __future__ import annotations
 
-import unicodedata
-
 import numpy as np
 import xxhash
 
+from dedupe.text import ucd
 from dedupe.text.hashing import run_hashes
 from dedupe.text.tokens import tokenize
 
-TOKEN_HASH_VERSION = 1
+TOKEN_HASH_VERSION = 2
 
 # Odd multiplier of the polynomial window hash: odd numbers are invertible mod 2**64, so no
 # power of it collapses to zero and every token of a window keeps influencing the sum.
@@ -52,7 +53,7 @@ def token_spans(text: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _normalise(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).casefold()
+    return ucd.casefold(ucd.nfkc(text))
 
 
 def token_hash(token: str) -> int:

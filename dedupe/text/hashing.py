@@ -15,7 +15,7 @@ import numpy as np
 
 __all__ = ["HASH_SCHEME", "fmix32", "fmix64", "run_hashes"]
 
-HASH_SCHEME = "dedupe-minhash-v1"
+HASH_SCHEME = "dedupe-minhash-v2"  # v2: canonical text from pinned Unicode data, not the Python's
 
 _M = np.uint64(0x9E3779B97F4A7C15)  # odd: invertible modulo 2**64
 _K = np.uint64(0xC2B2AE3D27D4EB4F)

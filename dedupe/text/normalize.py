@@ -13,24 +13,34 @@ Steps 1-3 are fused into one per-character table ``c -> fold(NFKC(lower(NFKC(c))
 planes 0-2, applied to the flat code-point array of a whole batch with one gather; the rare
 characters that map to several (or zero) characters go through a ragged expansion. Per-character
 NFKC equals whole-string NFKC unless characters compose with their neighbours, so a document that
-contains a combining mark or Hangul jamo first goes through Python's ``unicodedata.normalize``
-(rare on web text; Python's NFKC runs at about 25 MB/s here, the table many times faster).
-Lower-casing is per character: a Greek final sigma becomes the ordinary small sigma (U+03C3)
-wherever it stands, which is consistent, and consistency is what a digest needs.
+contains a combining mark or Hangul jamo first goes through whole-document NFKC (rare on web
+text; that NFKC runs at about 25 MB/s here, the table many times faster). Lower-casing is per
+character: a Greek final sigma becomes the ordinary small sigma (U+03C3) wherever it stands,
+which is consistent, and consistency is what a digest needs.
+
+Every Unicode property here (NFKC, case, categories, combining classes, whitespace) comes from
+:mod:`dedupe.text.ucd`, one pinned Unicode version, never from the running Python's
+``unicodedata`` or ``str`` methods: the canonical text of a page is then the same under every
+Python. Whitespace is general category Zs, Zl or Zp, and control characters (Cc) fold with it.
+``CANONICAL_SCHEME`` names these rules; bump it when a change here alters any canonical text.
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
-import unicodedata
 
 import numpy as np
 import pyarrow as pa
 
+from dedupe.text import ucd
 from dedupe.text.codepoints import byte_offsets, decode_utf8, document_groups
 
-__all__ = ["canonical_codepoints", "canonical_text", "char_table", "safe_cuts"]
+__all__ = ["CANONICAL_SCHEME", "canonical_codepoints", "canonical_text", "char_table",
+           "safe_cuts"]
+
+# v1: the running Python's unicodedata and str.lower; v2: pinned Unicode data (dedupe.text.ucd)
+CANONICAL_SCHEME = "dedupe-canonical-v2"
 
 _TABLE_SIZE = 0x30000
 _SPECIAL = np.uint32(0xFFFFFF00)  # table values at or above this are markers, not characters
@@ -40,20 +50,46 @@ _SPACE = np.uint32(0x20)
 _SINGLE_QUOTES = "\u2018\u2019\u201a\u201b\u2032\u2035\u02bc\u0060\u00b4\uff07"
 _DOUBLE_QUOTES = "\u201c\u201d\u201e\u201f\u2033\u2036\u00ab\u00bb\uff02"
 _ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+_WHITESPACE = ("Zs", "Zl", "Zp", "Cc")  # categories that fold to one space
 _GROUP = 1 << 17  # UTF-8 bytes per group of documents decoded and normalised together
 _LOOP_EXPANSIONS = 256  # up to this many expansions a group is spliced slice by slice
 
 
+def _is_hangul(cp: int) -> bool:
+    """Hangul jamo and syllables: they compose with their neighbours into syllables."""
+    return (0x1100 <= cp <= 0x11FF or 0x3130 <= cp <= 0x318F or 0xA960 <= cp <= 0xA97F
+            or 0xAC00 <= cp <= 0xD7FF)
+
+
 def _is_unsafe(ch: str, mapped: str) -> bool:
     """True if per-character NFKC may differ from whole-string NFKC around ``ch``."""
-    cp = ord(ch)
-    if unicodedata.combining(ch) or unicodedata.category(ch)[0] == "M":
+    if ucd.combining(ch) or ucd.category(ch)[0] == "M" or _is_hangul(ord(ch)):
         return True
-    if 0x1100 <= cp <= 0x11FF or 0x3130 <= cp <= 0x318F or 0xA960 <= cp <= 0xA97F:
-        return True  # Hangul jamo compose into syllables
-    if 0xAC00 <= cp <= 0xD7FF:
-        return True
-    return any(unicodedata.combining(m) for m in mapped)
+    return any(ucd.combining(m) for m in mapped)
+
+
+_FOLDED = frozenset(_SINGLE_QUOTES + _DOUBLE_QUOTES + _ZERO_WIDTH + "\u2212")
+_ACTIVE_CATEGORIES = frozenset(("Pd", *_WHITESPACE))
+
+
+def _is_plain(ch: str, to_lower: dict) -> bool:
+    """True when every step maps ``ch`` to itself, whatever the config.
+
+    That holds for a character without a decomposition (so NFKC leaves it alone), a lower-case
+    mapping or a combining class, that is no mark, dash, whitespace, control, folded quote or
+    zero-width character and no Hangul. Most of planes 0-2 (ideographs, unassigned code points)
+    is plain, and two cheap lookups settle it instead of the full chain below.
+    """
+    cat = ucd.category(ch)
+    return not (
+        cat[0] == "M"
+        or cat in _ACTIVE_CATEGORIES
+        or ch in _FOLDED
+        or ord(ch) in to_lower
+        or ucd.decomposition(ch)
+        or ucd.combining(ch)
+        or _is_hangul(ord(ch))
+    )
 
 
 def _fold_char(ch: str, punctuation: bool, whitespace: bool) -> str:
@@ -64,9 +100,9 @@ def _fold_char(ch: str, punctuation: bool, whitespace: bool) -> str:
             return '"'
         if ch in _ZERO_WIDTH:
             return ""
-        if ch == "\u2212" or unicodedata.category(ch) == "Pd":
+        if ch == "\u2212" or ucd.category(ch) == "Pd":
             return "-"
-    if whitespace and (ch.isspace() or unicodedata.category(ch) == "Cc"):
+    if whitespace and ucd.category(ch) in _WHITESPACE:
         return " "
     return ch
 
@@ -82,15 +118,18 @@ def char_table(nfkc: bool, lowercase: bool, punctuation: bool, whitespace: bool)
     exp_start = np.zeros(_TABLE_SIZE, np.int64)
     exp_len = np.ones(_TABLE_SIZE, np.int64)
     data: list[int] = []
+    to_lower = ucd.case_table().lower
     for cp in range(_TABLE_SIZE):
         if 0xD800 <= cp < 0xE000:
             continue
         ch = chr(cp)
-        mapped = unicodedata.normalize("NFKC", ch) if nfkc else ch
+        if _is_plain(ch, to_lower):
+            continue
+        mapped = ucd.nfkc(ch) if nfkc else ch
         if lowercase:
-            mapped = mapped.lower()
+            mapped = mapped.translate(to_lower)
             if nfkc:
-                mapped = unicodedata.normalize("NFKC", mapped)
+                mapped = ucd.nfkc(mapped)
         if nfkc and _is_unsafe(ch, mapped):
             single[cp] = _UNSAFE
             continue
@@ -233,14 +272,14 @@ def _collapse_spaces(cps: np.ndarray, offsets: np.ndarray):
 
 
 def _renormalize(arr: pa.Array, docs: np.ndarray, cps, mapped, offsets, single):
-    """Whole-document NFKC (Python's) for ``docs``, spliced into the group's arrays.
+    """Whole-document NFKC (:func:`dedupe.text.ucd.nfkc`) for ``docs``, spliced into the arrays.
 
     Decoding is per document, so decoding only the rewritten documents and splicing them in
     equals decoding the whole rewritten group. After NFKC a combining mark that stays is kept
     as it is.
     """
     values = arr.take(pa.array(docs)).to_pylist()
-    fixed = pa.array([unicodedata.normalize("NFKC", v) for v in values], pa.string())
+    fixed = pa.array([ucd.nfkc(v) for v in values], pa.string())
     new_cps, new_offsets = decode_utf8(fixed)
     new_mapped = _map_chars(new_cps, single)
     unsafe = np.flatnonzero(new_mapped == _UNSAFE)

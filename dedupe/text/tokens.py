@@ -3,15 +3,17 @@
 A token is a maximal run of letters, marks and digits (Unicode categories L*, M*, N*). Characters
 of scripts written without spaces -- Han, Hiragana, Katakana, Thai, Lao, Khmer, Myanmar -- are
 tokens of one character each, so a Chinese or Thai page becomes a sequence of characters instead
-of one giant word, and word n-grams over it behave like character n-grams.
+of one giant word, and word n-grams over it behave like character n-grams. Categories come from
+the pinned Unicode data of :mod:`dedupe.text.ucd`, so tokens are the same under every Python.
 """
 
 from __future__ import annotations
 
 import functools
-import unicodedata
 
 import numpy as np
+
+from dedupe.text import ucd
 
 __all__ = ["SEPARATOR", "SINGLE", "WORD", "char_classes", "tokenize"]
 
@@ -40,7 +42,7 @@ def char_classes() -> np.ndarray:
     for cp in range(0x10000):
         if 0xD800 <= cp < 0xE000:
             continue
-        if unicodedata.category(chr(cp))[0] in "LMN":
+        if ucd.category(chr(cp))[0] in "LMN":
             table[cp] = WORD
     for lo, hi in _SINGLE_RANGES:
         seg = table[lo : hi + 1]
