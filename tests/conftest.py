@@ -46,13 +46,38 @@ def serial_overrides():
 FAULTS: list[dict] = []
 
 
+def rows_in_outputs(out: Path) -> tuple[int, int]:
+    """``(input rows the manifest names, rows in the output shards)`` of a finished run, read
+    from the files themselves; fails if the manifest names a row twice or its kept rows are not
+    the rows in the shards."""
+    import os
+
+    import pyarrow.compute as pc
+
+    m = pq.read_table(out / "manifest.parquet", columns=["source_file", "source_row", "action"])
+    keys = set(zip(m["source_file"].to_pylist(), m["source_row"].to_pylist()))
+    assert len(keys) == m.num_rows, "a row is in the manifest twice"
+    data = out / "data"
+    shard_rows = sum(pq.read_metadata(data / f).num_rows for f in os.listdir(data)
+                     if not f.startswith("."))
+    kept = m.filter(pc.equal(m["action"], "kept")).num_rows
+    assert shard_rows == kept, f"{kept} kept rows in the manifest, {shard_rows} in the shards"
+    return len(keys), shard_rows
+
+
 @pytest.fixture
 def fault_ledger():
-    """Record ``(fault, completed, rows_in, rows_lost)``; summarised at the end of the run."""
+    """``record(fault, rows_in, out)`` after a run that finished: the rows found in ``out``'s
+    manifest and shards are counted from the files; ``record(fault, rows_in, None)`` after a
+    run that stopped with a clear error (its input untouched, nothing found). Summarised at
+    the end of the pytest run. Returns the rows lost (input rows not found)."""
 
-    def record(fault: str, completed: bool, rows_in: int, rows_lost: int) -> None:
-        FAULTS.append({"fault": fault, "completed": completed, "rows_in": rows_in,
-                       "rows_lost": rows_lost})
+    def record(fault: str, rows_in: int, out: Path | None) -> int:
+        found, shards = rows_in_outputs(out) if out is not None else (0, 0)
+        lost = rows_in - found if out is not None else 0
+        FAULTS.append({"fault": fault, "completed": out is not None, "rows_in": rows_in,
+                       "rows_found": found, "rows_in_shards": shards, "rows_lost": lost})
+        return lost
 
     return record
 
@@ -60,10 +85,13 @@ def fault_ledger():
 def pytest_terminal_summary(terminalreporter):
     if not FAULTS:
         return
-    completed = sum(f["completed"] for f in FAULTS)
-    lost = sum(f["rows_lost"] for f in FAULTS)
-    rows = sum(f["rows_in"] for f in FAULTS)
+    done = [f for f in FAULTS if f["completed"]]
+    stopped = [f for f in FAULTS if not f["completed"]]
     terminalreporter.write_sep("-", "fault injection")
     terminalreporter.write_line(
-        f"faults injected: {len(FAULTS)}, runs completed: {completed}, runs stopped with a "
-        f"clear error: {len(FAULTS) - completed}, input rows: {rows}, rows lost: {lost}")
+        f"faults injected: {len(FAULTS)}; runs completed: {len(done)}, with "
+        f"{sum(f['rows_in'] for f in done)} input rows, found in their outputs: "
+        f"{sum(f['rows_found'] for f in done)} manifest rows ("
+        f"{sum(f['rows_in_shards'] for f in done)} in shards), rows lost: "
+        f"{sum(f['rows_lost'] for f in done)}; runs stopped with a clear error: {len(stopped)}, "
+        f"with {sum(f['rows_in'] for f in stopped)} input rows")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -184,11 +182,6 @@ def test_zstd_jsonl_and_folder_and_glob(tmp_path):
 def test_missing_input_is_named(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         _run([tmp_path / "nope.parquet"], tmp_path / "o")
-
-
-def test_gzip_helper_roundtrip(tmp_path):
-    path = write_jsonl(tmp_path / "x.jsonl.gz", GOOD, compress=True)
-    assert gzip.decompress(path.read_bytes()).count(b"\n") == len(GOOD)
 
 
 def test_remote_filesystem_uri(tmp_path):
