@@ -38,11 +38,12 @@ def test_dolma_folder_runs_and_keeps_every_column():
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "o"
-        report = _run([folder], out, on_bad_row="reject")
+        report = _run([folder], out)  # default options: nothing in a real crawl stops it
         data = _output(out)
         m = pq.read_table(out / "manifest.parquet")
         assert m.num_rows == report.rows == 727
         assert data.num_rows == report.counts["kept"]
+        assert report.counts["empty"] == 27 and report.counts["rejected"] == 0
         # `created` is a timestamp-looking string in three files and a string with
         # milliseconds in the fourth: it stays the string each file holds
         assert data.schema.field("created").type == pa.string()
@@ -175,3 +176,25 @@ def test_invalid_utf8_in_a_column_the_run_does_not_read(tmp_path):
         assert m["action"].to_pylist() == ["kept", "rejected", "kept"]
         assert "UTF-8" in m["reason"][1].as_py()
         assert _output(tmp_path / f"r-{name}").num_rows == report.counts["kept"] == 2
+
+
+@pytest.mark.shared
+def test_dolma_every_file_runs_and_sweeps_with_defaults(tmp_path):
+    """`dedupe run` and `dedupe sweep` with default options on each Common Crawl file and on
+    the folder: every input line is in the manifest exactly once, every kept row in a shard."""
+    import gzip
+
+    from tests.conftest import rows_in_outputs
+
+    folder = shared_path("data", "dolma_cc")
+    files = sorted(folder.glob("*.json*.gz"))
+    runner = CliRunner()
+    for i, path in enumerate([*files, folder]):
+        inputs = files if path == folder else [path]
+        lines = sum(1 for p in inputs for line in gzip.open(p) if line.strip())
+        result = runner.invoke(main, ["run", str(path), "--out", str(tmp_path / f"r{i}"), "-q"])
+        assert result.exit_code == 0, result.output
+        assert rows_in_outputs(tmp_path / f"r{i}")[0] == lines
+        result = runner.invoke(main, ["sweep", str(path), "--out", str(tmp_path / f"s{i}")])
+        assert result.exit_code == 0, result.output
+        assert pq.read_table(tmp_path / f"s{i}" / "sweep.parquet").num_rows == 19
