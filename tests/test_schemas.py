@@ -191,7 +191,10 @@ def test_dolma_every_file_runs_and_sweeps_with_defaults(tmp_path):
     runner = CliRunner()
     for i, path in enumerate([*files, folder]):
         inputs = files if path == folder else [path]
-        lines = sum(1 for p in inputs for line in gzip.open(p) if line.strip())
+        lines = 0
+        for p in inputs:
+            with gzip.open(p) as fh:
+                lines += sum(1 for line in fh if line.strip())
         result = runner.invoke(main, ["run", str(path), "--out", str(tmp_path / f"r{i}"), "-q"])
         assert result.exit_code == 0, result.output
         assert rows_in_outputs(tmp_path / f"r{i}")[0] == lines
