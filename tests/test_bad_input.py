@@ -210,3 +210,27 @@ def test_duplicate_ids_are_detected(tmp_path):
     assert m["action"].to_pylist() == ["kept", "kept", "kept", "rejected"]
     assert "duplicate id 'p1'" in m["reason"][3].as_py()
     assert "a.parquet row 0" in m["reason"][3].as_py()
+
+
+@pytest.mark.parametrize("option", [{"id_column": "nonexistent"},
+                                    {"survivor": "max:nonexistent"}])
+def test_a_column_no_input_has_is_an_error_even_in_reject_mode(tmp_path, option):
+    """A typo in a column option must not reject the whole corpus and report success."""
+    path = write_parquet(tmp_path / "a.parquet", GOOD)
+    with pytest.raises(InputError, match="no column 'nonexistent' in any input"):
+        _run([path], tmp_path / "r", on_bad_row="reject", **option)
+    assert not (tmp_path / "r").exists()
+
+
+def test_hidden_and_bookkeeping_folders_are_not_input(tmp_path):
+    """A notebook checkpoint or a Spark `_temporary` copy must not be read (nor win as first)."""
+    corpus = tmp_path / "corpus"
+    for sub in ("", ".ipynb_checkpoints", "_temporary/0"):
+        (corpus / sub).mkdir(parents=True, exist_ok=True)
+    write_parquet(corpus / "part-0.parquet", GOOD)
+    write_parquet(corpus / ".ipynb_checkpoints" / "part-0-checkpoint.parquet", GOOD)
+    write_parquet(corpus / "_temporary" / "0" / "part-0.parquet", GOOD)
+    report = _run([corpus], tmp_path / "r")
+    m = _check_accounting(tmp_path / "r", len(GOOD))
+    assert report.counts["kept"] == len(GOOD)
+    assert set(m["source_file"].to_pylist()) == {str(corpus / "part-0.parquet")}

@@ -140,9 +140,9 @@ def _list(path: str, forced: str) -> list[Source]:
     for entry in sorted(fs.get_file_info(selector), key=lambda e: e.path):
         if entry.type != pafs.FileType.File:
             continue
-        base = entry.path.rsplit("/", 1)[-1]
-        if base.startswith((".", "_")):
-            continue
+        inside = entry.path[len(fs_path):].strip("/").split("/")
+        if any(part.startswith((".", "_")) for part in inside):
+            continue  # hidden or bookkeeping files and folders (.ipynb_checkpoints, _temporary)
         if pattern is not None and not fnmatch.fnmatch(entry.path, pattern):
             continue
         fmt = detect_format(entry.path, forced)

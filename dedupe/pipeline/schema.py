@@ -55,6 +55,7 @@ def check_schemas(sources, cfg, *, extra_keys=(), keys_only: bool = False):
     merged = None
     seen: dict[str, tuple[pa.DataType, str]] = {}  # key column -> (merged type, first file)
     reasons: dict[str, str] = {}
+    lacking: dict[str, tuple[str, list[str]]] = {}  # key column -> a file without it, its columns
     for src in sources:
         schema = read_schema(src, max_row_bytes=cfg.input.max_row_bytes, text_column=text)
         if not schema.names:  # an empty file: nothing to compare
@@ -67,6 +68,8 @@ def check_schemas(sources, cfg, *, extra_keys=(), keys_only: bool = False):
             column, message = problem
             if cfg.input.on_bad_row == "reject" and column != text:
                 reasons[src.uri] = f"schema differs from the other inputs: {message}"
+                if column not in schema.names:
+                    lacking.setdefault(column, (src.path, schema.names))
                 continue
             raise InputError(src.path, message, column=column,
                              hint=_HINT if column != text else "choose another --text-column")
@@ -76,6 +79,10 @@ def check_schemas(sources, cfg, *, extra_keys=(), keys_only: bool = False):
         if keys_only:
             schema = pa.schema([schema.field(c) for c in keys])
         merged, _ = unify(merged, schema)
+    for column, (path, names) in lacking.items():
+        if column not in seen:  # no input has it: a wrong option, not one odd file
+            raise InputError(path, f"no column {column!r} in any input", column=column,
+                             hint=f"columns are {names}; check the option that names it")
     if merged is None:
         merged = pa.schema([(text, pa.string())])
     return merged, reasons
