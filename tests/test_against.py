@@ -301,3 +301,36 @@ def test_update_twice_does_not_count_its_own_boilerplate_again(tmp_path):
         counts.append(pq.read_table(tmp_path / attempt / "spans.parquet")["count"].to_pylist())
     assert counts[0] == [7, 7]  # five earlier pages and these two
     assert counts[1] == counts[0]
+
+
+def test_update_rerun_from_another_folder_matches_nothing_of_its_own(halves, tmp_path,
+                                                                      monkeypatch):
+    """The same update, run again with the index spelled another way from another folder,
+    must not find its own kept rows in the index."""
+    a, b = halves / "a.parquet", halves / "b.parquet"
+    dedupe.run(a, tmp_path / "old", write_index=str(tmp_path / "idx"), **SERIAL)
+    monkeypatch.chdir(tmp_path)
+    first = dedupe.run(b, "new", against=["idx"], update_index=True, **SERIAL)
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    again = dedupe.run(b, "../new", against=[str(tmp_path / "sub" / ".." / "idx")],
+                       update_index=True, overwrite=True, **SERIAL)
+    assert again.counts == first.counts and again.outputs["index"]["mode"] == "already there"
+    assert len(open_index(tmp_path / "idx").generations) == 2
+
+
+def test_write_index_never_replaces_another_index(halves, tmp_path):
+    a, b = halves / "a.parquet", halves / "b.parquet"
+    dedupe.run(a, tmp_path / "old", write_index=str(tmp_path / "idx"), **SERIAL)
+    before = open_index(tmp_path / "idx").num_docs
+    for overwrite in (False, True):
+        with pytest.raises(dedupe.OutputError, match="already holds an index"):
+            dedupe.run(b, tmp_path / "new", write_index=str(tmp_path / "idx"),
+                       overwrite=overwrite, **SERIAL)
+        assert not (tmp_path / "new").exists()  # refused before any work
+    assert open_index(tmp_path / "idx").num_docs == before
+    # the same run again (a rerun after a crash, or with --overwrite) finds its own index there
+    again = dedupe.run(a, tmp_path / "old", write_index=str(tmp_path / "idx"), overwrite=True,
+                       **SERIAL)
+    assert again.outputs["index"]["mode"] == "already there"
+    assert open_index(tmp_path / "idx").num_docs == before

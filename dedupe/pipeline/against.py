@@ -25,8 +25,8 @@ import pyarrow as pa
 from dedupe.errors import OutputError
 from dedupe.pipeline.decide import EXACT, NEAR, Decisions
 
-__all__ = ["IndexMatches", "apply_matches", "index_fingerprint", "match_against", "store_kept",
-           "without_run"]
+__all__ = ["IndexMatches", "apply_matches", "check_write_target", "index_fingerprint",
+           "match_against", "store_kept", "without_run", "written_by"]
 
 
 @dataclass
@@ -189,6 +189,40 @@ def manifest_columns(m: IndexMatches | None, lo: int, hi: int, n: int) -> dict:
             "matched_row": pa.array(m.rows[lo:hi], pa.int64(), mask=m.rows[lo:hi] < 0)}
 
 
+def written_by(path: str, run_key: str) -> bool:
+    """Whether the index at ``path`` holds generations and every one was written by the run
+    ``run_key`` (the same config and inputs: what this run would write again)."""
+    from dedupe.index import open_index
+
+    if not os.path.exists(os.path.join(path, "header.json")):
+        return False
+    gens = open_index(path).generations
+    return bool(gens) and all(g.run == run_key for g in gens)
+
+
+def check_write_target(cfg, sources, run_key: str) -> None:
+    """Refuse a ``--write-index`` folder before any work: one that is, holds or sits inside an
+    input or the work folder, holds the run's output folder, or already holds anything but
+    what this same run wrote there (``--write-index`` creates an index and never replaces one,
+    whatever ``--overwrite`` says: that flag is about the run folder)."""
+    from dedupe.io.folders import check_not_protected, is_within, protected_paths
+
+    path = cfg.index.write
+    if not path:
+        return
+    check_not_protected(path, protected_paths(cfg, sources), "index folder")
+    if is_within(cfg.output.out, path):
+        raise OutputError(f"--write-index {path} would hold the run's own output folder "
+                          f"{cfg.output.out}: choose another folder")
+    if not os.path.isdir(path) or not os.listdir(path) or written_by(path, run_key):
+        return
+    if os.path.exists(os.path.join(path, "header.json")):
+        raise OutputError(f"--write-index {path} already holds an index; --write-index makes a "
+                          "new one and never replaces an index: add to it with --against "
+                          f"{path} --update-index, or choose another folder")
+    raise OutputError(f"--write-index {path} exists and is not empty: choose another folder")
+
+
 def store_kept(cfg, files, tasks, kept: np.ndarray, bands: int, rows: int,
                boilerplate=None, run_key: str = "") -> dict:
     """Write the kept rows to ``--write-index`` (new) or append them to the first ``--against``
@@ -222,12 +256,8 @@ def store_kept(cfg, files, tasks, kept: np.ndarray, bands: int, rows: int,
         append_index(out["path"], params, chunks(), source=source, run=run_key,
                      compression=cfg.output.compression)
     else:
-        from dedupe.io.folders import is_within, protected_paths
-
-        if is_within(cfg.output.out, out["path"]):
-            raise OutputError(f"--write-index {out['path']} would hold the run's own output "
-                              f"folder {cfg.output.out}: choose another folder")
-        create_index(out["path"], params, chunks(), overwrite=cfg.output.overwrite,
-                     source=source, run=run_key, compression=cfg.output.compression,
-                     protected=protected_paths(cfg, {t.source for t in tasks}))
+        if run_key and written_by(out["path"], run_key):
+            return {**out, "mode": "already there"}  # a rerun after the index was written
+        create_index(out["path"], params, chunks(), overwrite=False, source=source,
+                     run=run_key, compression=cfg.output.compression)
     return out

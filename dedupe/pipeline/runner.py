@@ -276,12 +276,24 @@ def _exact_jaccard(tables):
     return jaccard
 
 
+def _absolute_index_paths(cfg: DedupeConfig) -> DedupeConfig:
+    """Local index paths made absolute: a run names an index, and finds its own generations in
+    it, the same way from any folder and however the path was spelled."""
+    def fix(p):
+        return p if not p or "://" in p else os.path.abspath(p)
+
+    idx = cfg.index
+    return replace(cfg, index=replace(idx, against=tuple(fix(p) for p in idx.against),
+                                      write=fix(idx.write)))
+
+
 def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunReport:
     """Run every stage for ``cfg`` (input paths and output folder included).
 
     ``source_names`` maps an input path to the name the manifest shows for it.
     """
     started = time.perf_counter()
+    cfg = _absolute_index_paths(cfg)
     out = cfg.output.out
     sources = expand_inputs(cfg.input.paths, cfg.input.format)
     if source_names:
@@ -290,6 +302,10 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
     cfg = _sized_partitions(cfg, sources)
     fingerprint = run_fingerprint(cfg, sources)
     run_key = run_fingerprint(cfg, sources, indexes=False)  # names this run in an index
+    if cfg.index.write:
+        from dedupe.pipeline.against import check_write_target
+
+        check_write_target(cfg, sources, run_key)
     resumed, lock = prepare_out(out, cfg.output.overwrite, fingerprint,
                                 protected=protected_paths(cfg, sources))
     try:
