@@ -73,6 +73,10 @@ def explain(run_dir: str, row_id: str) -> Explanation:
     fmt = params["input"]["format"]
     limit = params["input"].get("max_row_bytes")
     row = _manifest_row(run_dir, "id", row_id)
+    path, sep, number = row_id.rpartition(":")
+    if row is None and sep and number.isdigit() and "://" not in path:
+        # a file:row id typed with a path relative to this folder
+        row = _manifest_row(run_dir, "id", f"{os.path.abspath(path)}:{number}")
     if row is None:
         raise DedupeError(f"no row with id {row_id!r} in {run_dir}/manifest.parquet")
     survivor = None

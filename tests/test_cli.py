@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -73,6 +74,16 @@ def test_explain_shows_survivor_and_diff(sample_run):
     assert "only in the survivor" in result.output
     missing = CliRunner().invoke(main, ["explain", str(out), "no-such-id"])
     assert missing.exit_code != 0 and "no row with id" in missing.output
+
+
+def test_explain_takes_a_file_row_id_relative_to_the_current_folder(sample_run, monkeypatch):
+    out, _ = sample_run
+    row = pq.read_table(out / "manifest.parquet").slice(3, 1).to_pylist()[0]
+    path, _, number = row["id"].rpartition(":")
+    monkeypatch.chdir(os.path.dirname(path))
+    result = CliRunner().invoke(main, ["explain", str(out), f"{os.path.basename(path)}:{number}"])
+    assert result.exit_code == 0, result.output
+    assert row["action"] in result.output
 
 
 def test_existing_output_is_refused(sample_run):
