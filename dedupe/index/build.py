@@ -86,7 +86,8 @@ def _sign_kept(run_dir: str, kept: pa.Table, cfg: DedupeConfig, batch_rows: int)
     files = kept["output_file"].to_numpy(zero_copy_only=False)
     out_rows = kept["output_row"].to_numpy()
     cuts = np.flatnonzero(files[1:] != files[:-1]) + 1
-    for lo, hi in zip(np.r_[0, cuts].tolist(), np.r_[cuts, n].tolist()):
+    starts = np.r_[0, cuts] if n else np.zeros(0, np.int64)  # a run that kept no row: none
+    for lo, hi in zip(starts.tolist(), np.r_[cuts, n].tolist()):
         path = os.path.join(run_dir, files[lo])
         _check_shard(path, out_rows[lo:hi])
         pos = lo
