@@ -468,16 +468,7 @@ def _apply_filters(cfg, dec, tables, length, removed) -> None:
     note = dec.note if dec.note is not None else np.full(len(dec.action), None, object)
     kept = dec.action == KEPT
     if cfg.spans.gopher_filter:
-        from dedupe.spans.stats import passes_gopher_repetition
-
-        names = [c for c in tables[0].column_names if c.startswith("stat_")] if tables else []
-        cols = {c[5:]: np.concatenate([t[c].to_numpy(zero_copy_only=False) for t in tables])
-                for c in names}
-        for i in np.flatnonzero(kept).tolist():
-            ok, why = passes_gopher_repetition({k: float(v[i]) for k, v in cols.items()})
-            if not ok:
-                dec.action[i] = FILTERED
-                note[i] = f"Gopher repetition filter: {why}"
+        _gopher_filter(tables, kept, dec.action, note, FILTERED)
     if cfg.spans.remove:
         left = length - removed
         short = (dec.action == KEPT) & (left < cfg.spans.min_length)
@@ -486,6 +477,24 @@ def _apply_filters(cfg, dec, tables, length, removed) -> None:
             note[i] = (f"{int(left[i])} characters left after removing {int(removed[i])} in "
                        f"flagged spans (min_length {cfg.spans.min_length})")
     dec.note = note
+
+
+def _gopher_filter(files: SignFiles, kept, action, note, filtered: int) -> None:
+    """Mark kept rows above a Gopher repetition limit, one sign file's statistics at a time
+    (every sign file has the ``stat_*`` columns when statistics are on)."""
+    from dedupe.spans.stats import GOPHER_REPETITION_LIMITS, gopher_failures, gopher_reason
+
+    names = list(GOPHER_REPETITION_LIMITS)
+    for t in range(len(files)):
+        table = files[t]
+        lo = int(files.offsets[t])
+        stats = {n: table[f"stat_{n}"].to_numpy(zero_copy_only=False) for n in names}
+        first = gopher_failures(stats)
+        hit = np.flatnonzero(kept[lo : lo + table.num_rows] & (first >= 0))
+        action[lo + hit] = filtered
+        for i in hit.tolist():
+            name = names[first[i]]
+            note[lo + i] = f"Gopher repetition filter: {gopher_reason(name, stats[name][i])}"
 
 
 def _check_accounting(sign_results, counts, write_results) -> None:

@@ -277,6 +277,24 @@ def _rejected_part(st: SignTask, rows: np.ndarray, reasons: list[str]) -> pa.Tab
     )
 
 
+def _with_stat_columns(table: pa.Table, cfg) -> pa.Table:
+    """With statistics on, every statistic as a float64 ``stat_NAME`` column, last and in
+    ``GOPHER_REPETITION_LIMITS`` order, NaN for a row without one (rejected, empty, or a task
+    with no row at all): every sign file, and so every manifest part, has one schema."""
+    from dedupe.spans.stats import GOPHER_REPETITION_LIMITS
+
+    if not (cfg.spans.stats or cfg.spans.gopher_filter):
+        return table
+    have = {n: table[n] for n in table.column_names if n.startswith("stat_")}
+    table = table.drop_columns(list(have))
+    for name in GOPHER_REPETITION_LIMITS:
+        column = have.get(f"stat_{name}")
+        values = (np.full(table.num_rows, np.nan) if column is None
+                  else column.to_numpy(zero_copy_only=False).astype(np.float64))
+        table = table.append_column(f"stat_{name}", pa.array(values, pa.float64()))
+    return table
+
+
 _BATCH_BYTES = 16 << 20  # text bytes per piece: bounds numpy temporaries whatever the row size
 
 
@@ -366,6 +384,7 @@ def sign_task(st: SignTask) -> SignResult:
         table = pa.concat_tables(parts, promote_options="default").sort_by("source_row")
     else:
         table = _rejected_part(st, np.zeros(0, np.int64), [])
+    table = _with_stat_columns(table, st.config)
     _write_span_files(st, table, extra)
     if st.lsh is not None:
         table = _with_band_keys(table, *st.lsh)
