@@ -26,6 +26,7 @@ from dedupe.errors import ConfigError, InputError
 from dedupe.index.format import index_params
 from dedupe.index.store import Index, IndexRows
 from dedupe.index.writer import create_index
+from dedupe.io.unify import decode
 from dedupe.pipeline.sign import sign_arrays
 
 __all__ = ["build_from_run", "read_run_config"]
@@ -93,7 +94,7 @@ def _sign_kept(run_dir: str, kept: pa.Table, cfg: DedupeConfig, batch_rows: int)
         pos = lo
         for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows,
                                                          columns=[cfg.input.text_column]):
-            dig, _, sig, _, _ = sign_arrays(batch.column(0), cfg)
+            dig, _, sig, _, _ = sign_arrays(decode(batch.column(0)), cfg)
             digest[pos : pos + len(sig)] = dig
             sigs[pos : pos + len(sig)] = sig
             pos += len(sig)
