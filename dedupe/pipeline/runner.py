@@ -19,7 +19,6 @@ import time
 from dataclasses import replace
 
 import numpy as np
-import pyarrow as pa
 
 from dedupe.config import DedupeConfig
 from dedupe.engines import make_engine
@@ -35,7 +34,7 @@ from dedupe.io.folders import (
 from dedupe.io.sources import expand_inputs, plan_tasks
 from dedupe.io.spill import ipc_metadata, read_ipc
 from dedupe.near.lsh import s_curve
-from dedupe.pipeline.decide import KEPT, decide, lsh_params
+from dedupe.pipeline.decide import KEPT, decide, exact_similarity, lsh_params
 from dedupe.pipeline.outputs import (
     scheme_metadata,
     span_summary,
@@ -235,8 +234,15 @@ def _decide(cfg: DedupeConfig, files: SignFiles, tasks):
     notes = mark_duplicate_ids(cfg, files, tasks, status)
     digest = np.stack([files.column("digest_hi"), files.column("digest_lo")], axis=1)
     score = files.column("score") if cfg.cluster.survivor_column else None
-    exact = _exact_jaccard(files) if cfg.lsh.verify == "exact" else None
     max_rows = max(1 << 12, cfg.engine.memory_bytes // 4 // (4 * cfg.minhash.num_perm))
+    exact = None
+    if cfg.lsh.verify == "exact":
+        sizes = files.column("n_shingles")
+        # about 40 bytes of numpy temporaries per shingle of a batch of pairs (see near.jaccard)
+        max_values = max(1 << 16, cfg.engine.memory_bytes // 4 // 40)
+
+        def exact(a, b):
+            return exact_similarity(files, a, b, sizes, max_values)
     dec = decide(status, digest.astype(np.uint64), files.column("n_shingles"),
                  files, files.column("length"), score, cfg, exact_jaccard=exact,
                  max_rows=max_rows)
@@ -255,25 +261,6 @@ def _match_indexes(cfg: DedupeConfig, files: SignFiles, dec, run_key: str = ""):
     inherited = apply_matches(dec, digest, m)
     finish_matches(files, dec, m, inherited)
     return m
-
-
-def _exact_jaccard(tables):
-    """A function ``(a, b) -> Jaccard`` over the stored shingle sets (``--verify exact``)."""
-    lists = pa.chunked_array([t["shingles"] for t in tables]).combine_chunks()
-    offsets = lists.offsets.to_numpy()
-    values = lists.values.to_numpy()
-
-    def jaccard(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        out = np.empty(len(a))
-        for i, (x, y) in enumerate(zip(a.tolist(), b.tolist())):
-            sx = values[offsets[x] : offsets[x + 1]]
-            sy = values[offsets[y] : offsets[y + 1]]
-            inter = len(np.intersect1d(sx, sy, assume_unique=True))
-            union = len(sx) + len(sy) - inter
-            out[i] = inter / union if union else 1.0
-        return out
-
-    return jaccard
 
 
 def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunReport:
