@@ -235,17 +235,16 @@ def _decide(cfg: DedupeConfig, files: SignFiles, tasks):
     digest = np.stack([files.column("digest_hi"), files.column("digest_lo")], axis=1)
     score = files.column("score") if cfg.cluster.survivor_column else None
     max_rows = max(1 << 12, cfg.engine.memory_bytes // 4 // (4 * cfg.minhash.num_perm))
+    n_shingles = files.column("n_shingles")
     exact = None
     if cfg.lsh.verify == "exact":
-        sizes = files.column("n_shingles")
         # about 40 bytes of numpy temporaries per shingle of a batch of pairs (see near.jaccard)
         max_values = max(1 << 16, cfg.engine.memory_bytes // 4 // 40)
 
         def exact(a, b):
-            return exact_similarity(files, a, b, sizes, max_values)
-    dec = decide(status, digest.astype(np.uint64), files.column("n_shingles"),
-                 files, files.column("length"), score, cfg, exact_jaccard=exact,
-                 max_rows=max_rows)
+            return exact_similarity(files, a, b, n_shingles, max_values)
+    dec = decide(status, digest.astype(np.uint64), n_shingles, files, files.column("length"),
+                 score, cfg, exact_jaccard=exact, max_rows=max_rows)
     dec.note = notes
     return dec
 
