@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
+import traceback
 
 import click
 
 from dedupe.config import OPTION_KEYS, load_config
+from dedupe.engines.base import DEBUG_VARIABLE
 from dedupe.errors import ConfigError, DedupeError
 
 __all__ = ["main"]
@@ -31,15 +35,23 @@ class _OptionError(click.ClickException):
 
 
 class _Commands(click.Group):
-    """The command group: a library error becomes a one-line message, never a traceback."""
+    """The command group: a library error becomes a one-line message, never a traceback
+    (unless ``DEDUPE_DEBUG=1``: then the traceback comes first, a worker's included)."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
+            _show_traceback(exc)
             raise _OptionError(str(exc)) from None
         except DedupeError as exc:
+            _show_traceback(exc)
             raise click.ClickException(str(exc)) from None
+
+
+def _show_traceback(exc: BaseException) -> None:
+    if os.environ.get(DEBUG_VARIABLE, "").strip() not in ("", "0"):
+        traceback.print_exception(exc, file=sys.stderr)
 
 
 @click.group(cls=_Commands)

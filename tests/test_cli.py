@@ -154,6 +154,49 @@ def test_plan_and_dry_run_read_metadata_only(tmp_path):
     assert plan.exit_code == 0 and "documents: 200" in plan.output
 
 
+def _corrupt_inputs(folder: Path) -> dict[str, tuple[Path, str]]:
+    """Files that cannot be read, each with what the error must say about it."""
+    import gzip
+
+    good = (SAMPLE / "web-000.parquet").read_bytes()
+    lines = b"".join(b'{"text": "page %d"}\n' % i for i in range(2000))
+    files = {
+        "truncated.parquet": (good[: len(good) // 2], "not a readable Parquet file"),
+        "garbage.parquet": (b"no parquet here" * 10, "not a readable Parquet file"),
+        "plain.jsonl.gz": (lines, "the stream cannot be read"),
+        "cut.jsonl.gz": (gzip.compress(lines)[:200], "the stream cannot be read"),
+        "garbage.jsonl.zst": (b"no zstd frame" * 10, "the stream cannot be read"),
+    }
+    out = {}
+    for name, (data, says) in files.items():
+        (folder / name).write_bytes(data)
+        out[name] = (folder / name, says)
+    return out
+
+
+@pytest.mark.parametrize("name", ["truncated.parquet", "garbage.parquet", "plain.jsonl.gz",
+                                  "cut.jsonl.gz", "garbage.jsonl.zst"])
+def test_plan_and_dry_run_report_a_corrupt_input_in_one_line(tmp_path, name):
+    path, says = _corrupt_inputs(tmp_path)[name]
+    for args in (["plan", str(path)], ["run", str(path), "--out", str(tmp_path / "o"),
+                                       "--dry-run"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1, result.output
+        assert "Traceback" not in result.output and result.exception is not None
+        assert result.output.startswith(f"Error: {path}") and says in result.output
+        assert len(result.output.strip().splitlines()) == 1
+
+
+def test_plan_refuses_a_missing_text_column_as_run_does(tmp_path):
+    path = SAMPLE / "web-000.parquet"
+    plan = CliRunner().invoke(main, ["plan", str(path), "--text-column", "txt"])
+    run = CliRunner().invoke(main, ["run", str(path), "--out", str(tmp_path / "o"), "-q",
+                                    "--text-column", "txt", "--engine", "serial"])
+    assert plan.exit_code == run.exit_code == 1
+    assert "no text column 'txt'" in plan.output and "text: " not in plan.output
+    assert plan.output == run.output
+
+
 def test_span_options_reach_the_config(tmp_path):
     out = tmp_path / "o"
     result = CliRunner().invoke(main, [

@@ -377,3 +377,33 @@ def test_storage_failure_stops_the_run_with_its_cause(tmp_path, fault_ledger, er
     assert exc is not None, "the run reported success over a failed read"
     assert f"a.{fmt}" in str(exc) and cause in str(exc)
     assert not (tmp_path / "o" / "report.json").exists()
+
+
+@pytest.mark.parametrize("error,cause", [(_eio, "Input/output error"),
+                                         (MemoryError, "out of memory"),
+                                         (TimeoutError, "TimeoutError")])
+def test_task_planning_names_a_failed_footer_read_by_its_cause(error, cause):
+    """Planning tasks reads each Parquet footer: a read that fails there names its cause, not
+    a corrupt footer (only bytes that do not parse are called that)."""
+    from dedupe.errors import InputError
+    from dedupe.io.sources import expand_inputs, plan_tasks
+
+    fs = _flaky_filesystem()
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"text": _texts(50, seed=3)}), sink)
+    data = sink.getvalue()
+    path = f"/bucket/plan-{error.__name__}/a.parquet"
+    with fs.open(path, "wb") as fh:
+        fh.write(data)
+    sources = expand_inputs([f"flaky://{path}"])
+    fs.faults[path] = (len(data) - 8, len(data), error)
+    with pytest.raises(InputError) as info:
+        plan_tasks(sources)
+    assert "a.parquet" in str(info.value) and cause in str(info.value)
+    assert "corrupt" not in str(info.value)
+    del fs.faults[path]
+    with fs.open(path, "wb") as fh:
+        fh.write(data[:-8] + b"XXXXXXXX")  # bytes that are not a footer
+    with pytest.raises(InputError, match=r"not a readable Parquet file.*footer is missing or "
+                                         r"corrupt"):
+        plan_tasks(expand_inputs([f"flaky://{path}"]))

@@ -560,3 +560,23 @@ def test_cli_index_build_and_info(small_run, tmp_path):
 
     bad = runner.invoke(main, ["index", "info", str(tmp_path)])
     assert bad.exit_code == 1 and "not a dedupe index" in bad.output
+
+
+def test_cli_index_build_of_a_run_that_kept_no_row(tmp_path):
+    """A run whose every row is empty keeps none: its index is built, empty, and a later run
+    against it removes nothing."""
+    pq.write_table(pa.table({"text": ["", "   ", None, "\n"]}), tmp_path / "blank.parquet")
+    runner = CliRunner()
+    run = runner.invoke(main, ["run", str(tmp_path / "blank.parquet"), "--out",
+                               str(tmp_path / "run"), "--engine", "serial", "-q"])
+    assert run.exit_code == 0, run.output
+    result = runner.invoke(main, ["index", "build", str(tmp_path / "run"), "--out",
+                                  str(tmp_path / "idx")])
+    assert result.exit_code == 0, result.output
+    assert "indexed 0 documents" in result.output
+    assert open_index(tmp_path / "idx").info()["rows"] == 0
+    pq.write_table(make_corpus(60, seed=2), tmp_path / "pages.parquet")
+    alone = dedupe.run([tmp_path / "pages.parquet"], tmp_path / "alone", engine__name="serial")
+    against = dedupe.run([tmp_path / "pages.parquet"], tmp_path / "against",
+                         engine__name="serial", index__against=(str(tmp_path / "idx"),))
+    assert against.counts == alone.counts

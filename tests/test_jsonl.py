@@ -14,6 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dedupe
 from dedupe.cli import main
@@ -216,3 +218,91 @@ def test_bad_line_error_is_not_a_traceback_in_error_mode(tmp_path):
     path.write_bytes(b'{"text": "fine words here"}\n{"text": "x \\ud800"}\n')
     with pytest.raises(InputError, match=r"a\.jsonl, line 2 \(row 1\)"):
         _run([path], tmp_path / "o")
+
+
+def _lines(path, *rows: str):
+    path.write_text("".join(r + "\n" for r in rows))
+    return path
+
+
+def _written(out) -> list[dict]:
+    return pq.read_table(out / "data").to_pylist()
+
+
+@pytest.mark.parametrize("batch_rows", [1, 2, 1024])
+def test_a_mixed_type_array_is_kept_as_json_text_exactly_as_written(tmp_path, batch_rows):
+    """A valid row whose field pyarrow refuses (an array of a number and a string) is kept:
+    that field becomes text, every row's value exactly as the file writes it."""
+    path = _lines(tmp_path / "a.jsonl",
+                  f'{{"text": "{_doc(0)}", "meta": [550,  "x"], "n": 1}}',
+                  f'{{"text": "{_doc(1)}", "meta": [1,2], "n": 2}}',
+                  f'{{"text": "{_doc(2)}", "meta": {{"k": [1, null, 2.50]}}, "n": 3}}',
+                  f'{{"text": "{_doc(3)}", "meta": null, "n": 4}}')
+    report = _run([path], tmp_path / "o", batch_rows=batch_rows)
+    assert report.counts["kept"] == 4 and report.counts["rejected"] == 0
+    rows = _written(tmp_path / "o")
+    assert [r["meta"] for r in rows] == ['[550,  "x"]', "[1,2]", '{"k": [1, null, 2.50]}', None]
+    assert [r["n"] for r in rows] == [1, 2, 3, 4]  # the other fields keep their types
+    assert pq.read_schema(next((tmp_path / "o" / "data").iterdir())).names == [
+        "text", "meta", "n"]
+
+
+@pytest.mark.parametrize("batch_rows", [1, 3, 1024])
+@pytest.mark.parametrize("order", [[0, 1, 2, 3], [3, 2, 1, 0], [1, 0, 3, 2]])
+def test_numbers_a_float_column_cannot_hold_are_kept_as_text(tmp_path, batch_rows, order):
+    """An integer past 2**53 among floats, or past int64, is never turned into a nearby
+    float: such a field is kept as text, every value as written."""
+    rows = [f'{{"text": "{_doc(0)}", "n": 9007199254740993, "v": [1, null, 2.5]}}',
+            f'{{"text": "{_doc(1)}", "n": 2.50, "v": [3]}}',
+            f'{{"text": "{_doc(2)}", "n": 99999999999999999999, "v": "none"}}',
+            f'{{"text": "{_doc(3)}", "n": -7, "v": [9007199254740993, 0.5]}}']
+    path = _lines(tmp_path / "a.jsonl", *[rows[i] for i in order])
+    report = _run([path], tmp_path / "o", batch_rows=batch_rows)
+    assert report.counts["kept"] == 4
+    n = ["9007199254740993", "2.50", "99999999999999999999", "-7"]
+    v = ["[1, null, 2.5]", "[3]", "none", "[9007199254740993, 0.5]"]
+    got = {r["text"]: (r["n"], r["v"]) for r in _written(tmp_path / "o")}
+    assert got == {_doc(i): (n[i], v[i]) for i in range(4)}
+
+
+def test_large_integers_alone_stay_integers(tmp_path):
+    path = _lines(tmp_path / "a.jsonl",
+                  f'{{"text": "{_doc(0)}", "n": 9007199254740993, "x": 1.5}}',
+                  f'{{"text": "{_doc(1)}", "n": -9223372036854775808, "x": 2}}')
+    _run([path], tmp_path / "o")
+    data = pq.read_table(tmp_path / "o" / "data")
+    assert data.schema.field("n").type == pa.int64() and data.schema.field("x").type == pa.float64()
+    assert data["n"].to_pylist() == [9007199254740993, -9223372036854775808]
+
+
+def test_a_number_another_input_makes_float_stops_the_run_with_the_value(tmp_path):
+    pq.write_table(pa.table({"text": [_doc(0)], "n": [1.5]}), tmp_path / "a.parquet")
+    path = _lines(tmp_path / "b.jsonl", f'{{"text": "{_doc(1)}", "n": 9007199254740993}}')
+    with pytest.raises(InputError, match=r"b\.jsonl, column 'n': field 'n' holds the integer "
+                                         r"9007199254740993, which the run's double column"):
+        _run([tmp_path / "a.parquet", path], tmp_path / "o")
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False)
+    | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner,
+                                                                max_size=3),
+    max_leaves=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(max_size=4), _json_values, min_size=1, max_size=4),
+       st.sampled_from([(", ", ": "), (",", ":"), (" ,  ", " :\t")]), st.data())
+def test_values_as_text_keeps_each_value_as_written(row, separators, data):
+    from dedupe.io.rawjson import values_as_text
+
+    line = json.dumps(row, separators=separators, ensure_ascii=data.draw(st.booleans()))
+    names = set(data.draw(st.lists(st.sampled_from(sorted(row)), max_size=len(row))))
+    out = json.loads(values_as_text(line.encode(), names))
+    for key, value in row.items():
+        if key in names and value is not None and not isinstance(value, str):
+            assert isinstance(out[key], str) and json.loads(out[key]) == value
+            assert out[key] in line  # the text exactly as the line writes it
+        else:
+            assert out[key] == value

@@ -162,9 +162,9 @@ def test_two_runs_into_one_folder_at_once(tmp_path):
         second = subprocess.run([*cmd, "--overwrite"], capture_output=True, text=True)
     finally:
         os.kill(first.pid, signal.SIGCONT)
-    assert second.returncode == 1
-    assert "another process is writing" in second.stderr and f"pid {first.pid}" in second.stderr
-    assert "Traceback" not in second.stderr
+    assert second.returncode == 1, (second.stdout, second.stderr)
+    assert "another process is writing" in second.stderr, second.stderr
+    assert f"pid {first.pid}" in second.stderr and "Traceback" not in second.stderr
     output, _ = first.communicate(timeout=300)
     assert first.returncode == 0, output
     assert pq.read_table(out / "manifest.parquet").num_rows == 3000

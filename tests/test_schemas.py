@@ -161,6 +161,53 @@ def test_dictionary_text_mixed_with_plain_text(tmp_path):
     assert data["text"].to_pylist() == _texts(3) + _texts(3, 40)
 
 
+def _with_views(table: pa.Table) -> pa.Table:
+    """``table`` with its text as string_view, plus view columns the run does not read."""
+    n = table.num_rows
+    return table.set_column(table.schema.get_field_index("text"), "text",
+                            table["text"].cast(pa.string_view())).append_column(
+        "raw", pa.array([b"x%d" % i for i in range(n)], pa.binary_view())).append_column(
+        "tags", pa.array([["a", str(i)] for i in range(n)], pa.list_(pa.string_view())))
+
+
+def test_string_view_columns_run_to_the_end_and_keep_their_type(tmp_path):
+    """pyarrow writes and reads string_view Parquet columns: the run, --remove-spans and an
+    index built from the run all work, and the shards keep the view types."""
+    from dedupe.synth import make_corpus
+
+    plain = make_corpus(200, seed=1)
+    views = _with_views(plain)
+    a = write_parquet(tmp_path / "plain.parquet", plain)
+    b = write_parquet(tmp_path / "views.parquet", views)
+    assert pq.read_schema(b).field("text").type == pa.string_view()
+    want = _run([a], tmp_path / "p")
+    got = _run([b], tmp_path / "v")
+    assert got.counts == want.counts
+    data = _output(tmp_path / "v")
+    assert data.schema.equals(pq.read_schema(b))
+    kept = _output(tmp_path / "p")
+    assert data["text"].cast(pa.string()).to_pylist() == kept["text"].to_pylist()
+    assert data["raw"].cast(pa.binary()).to_pylist()[:2] == [b"x0", b"x1"]
+    cut = _run([b], tmp_path / "r", remove_spans=True, min_length=1)
+    assert cut.counts["kept"] == want.counts["kept"]
+    assert _output(tmp_path / "r").schema.equals(data.schema)
+    result = CliRunner().invoke(main, ["index", "build", str(tmp_path / "v"), "--out",
+                                       str(tmp_path / "idx")])
+    assert result.exit_code == 0, result.output
+    assert f"indexed {want.counts['kept']} documents" in result.output
+
+
+def test_string_view_text_mixed_with_plain_text(tmp_path):
+    a = write_parquet(tmp_path / "a.parquet", _with_views(pa.table({"text": _texts(3)})))
+    b = write_parquet(tmp_path / "b.parquet", pa.table({"text": _texts(3, 40)}))
+    report = _run([a, b], tmp_path / "o")
+    assert report.counts["kept"] == 6
+    data = _output(tmp_path / "o")
+    assert data.schema.field("text").type == pa.large_string()
+    assert data["text"].to_pylist() == _texts(3) + _texts(3, 40)
+    assert data["tags"].to_pylist()[:4] == [["a", "0"], ["a", "1"], ["a", "2"], None]
+
+
 def test_invalid_utf8_in_a_column_the_run_does_not_read(tmp_path):
     """Rejected (or reported) when the rows are signed, not first when they are written."""
     bad = pa.array([b"ok", b"bad \xff here", b"fine"], pa.binary()).cast(pa.string(), safe=False)

@@ -284,3 +284,50 @@ def test_report_lists_each_top_boilerplate_line_once(tmp_path):
     top = json.loads((tmp_path / "o" / "report.json").read_text())["spans"]["top_boilerplate"]
     texts = [t["text"].strip() for t in top]
     assert texts and len(texts) == len(set(texts)), texts
+
+
+@pytest.mark.parametrize("empty_first", [True, False])
+def test_gopher_filter_and_stats_with_a_file_of_no_rows(tmp_path, empty_first):
+    """A 0-row input (first or later) changes nothing: the filter removes the same pages as a
+    run without it, and every manifest part has the statistics columns."""
+    from dedupe.spans import GOPHER_REPETITION_LIMITS, passes_gopher_repetition
+    from dedupe.synth import make_corpus
+
+    corpus = make_corpus(300, seed=1)
+    pq.write_table(corpus, tmp_path / "c1.parquet")
+    pq.write_table(corpus.slice(0, 0), tmp_path / "a0.parquet")
+    pairs = [tmp_path / "a0.parquet", tmp_path / "c1.parquet"]
+    opts = {"engine__name": "serial", "gopher_filter": True, "repetition_stats": True}
+    alone = dedupe.run([tmp_path / "c1.parquet"], tmp_path / "alone", **opts)
+    both = dedupe.run(pairs if empty_first else pairs[::-1], tmp_path / "both", **opts)
+    assert both.counts == alone.counts and both.counts["filtered"] > 0
+    parts = sorted((tmp_path / "both" / "manifest.parquet").glob("part-*.parquet"))
+    assert len(parts) == 2
+    schemas = [pq.read_schema(p) for p in parts]
+    assert schemas[0].equals(schemas[1])
+    m = pq.read_table(tmp_path / "both" / "manifest.parquet")
+    assert set(GOPHER_REPETITION_LIMITS) <= set(m.column_names) and m.num_rows == 300
+    ref = pq.read_table(tmp_path / "alone" / "manifest.parquet")
+    assert m.select(["source_row", "action", "reason"]).sort_by("source_row").equals(
+        ref.select(["source_row", "action", "reason"]).sort_by("source_row"))
+    # the filter removed exactly the kept-by-dedup pages that fail the per-page rule
+    for row in m.to_pylist():
+        stats = {k: row[k] for k in GOPHER_REPETITION_LIMITS}
+        if row["action"] == "filtered":
+            ok, why = passes_gopher_repetition(stats)
+            assert not ok and row["reason"] == f"Gopher repetition filter: {why}"
+        elif row["action"] == "kept":
+            assert passes_gopher_repetition(stats) == (True, "")
+
+
+def test_stats_columns_in_a_part_whose_rows_are_all_rejected(tmp_path):
+    (tmp_path / "bad.jsonl").write_text("not json\n{\"text\": 5}\n")
+    pq.write_table(pa.table({"text": [body(i) for i in range(5)]}), tmp_path / "ok.parquet")
+    report = dedupe.run([tmp_path / "bad.jsonl", tmp_path / "ok.parquet"], tmp_path / "o",
+                        engine__name="serial", repetition_stats=True, on_bad_row="reject")
+    assert report.counts["rejected"] == 2 and report.counts["kept"] == 5
+    parts = sorted((tmp_path / "o" / "manifest.parquet").glob("part-*.parquet"))
+    first, second = (pq.read_table(p) for p in parts)
+    assert first.schema.equals(second.schema)
+    assert pc.all(pc.is_nan(first["dup_line_frac"])).as_py()
+    assert not pc.any(pc.is_nan(second["dup_line_frac"])).as_py()

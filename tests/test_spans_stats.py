@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -123,3 +124,19 @@ def test_varied_prose_passes():
 def test_every_statistic_is_a_fraction(text):
     for name, value in repetition_stats(text).items():
         assert 0.0 <= value <= 1.0, name
+
+
+@given(st.lists(st.lists(st.sampled_from([0.0, 0.05, 0.1, 0.12, 0.2, 0.3, 0.31, 0.9,
+                                          float("nan")]),
+                         min_size=13, max_size=13), min_size=1, max_size=30))
+def test_array_filter_agrees_with_the_per_page_rule(values):
+    from dedupe.spans.stats import gopher_failures, gopher_reason
+
+    names = list(GOPHER_REPETITION_LIMITS)
+    first = gopher_failures({n: np.array([v[k] for v in values]) for k, n in enumerate(names)})
+    for i, v in enumerate(values):
+        stats = dict(zip(names, v))
+        ok, why = passes_gopher_repetition(stats)
+        assert ok == (first[i] < 0)
+        if not ok:
+            assert why == gopher_reason(names[first[i]], v[first[i]])

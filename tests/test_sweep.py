@@ -145,3 +145,46 @@ def test_empty_rows_and_on_bad_row(tmp_path):
     ok = runner.invoke(main, ["sweep", str(path), "--out", str(tmp_path / "c"),
                               "--thresholds", "0.8", "--on-bad-row", "reject"])
     assert ok.exit_code == 0, ok.output
+
+
+@pytest.mark.parametrize("kind", [pa.int64(), pa.string()])
+def test_rows_without_a_label_are_named_whatever_the_label_type(tmp_path, kind):
+    """An integer label column's nulls are missing labels too (not one big cluster): the sweep
+    stops naming the file and the row of the first one."""
+    table = make_corpus(120, seed=5)
+    first = table.slice(0, 60)
+    first = first.set_column(first.schema.get_field_index("cluster"), "cluster",
+                             first["cluster"].cast(pa.int32()).cast(kind))
+    second = table.slice(60)
+    labels = second["cluster"].to_pylist()
+    labels[7] = labels[30] = None
+    second = second.set_column(second.schema.get_field_index("cluster"), "cluster",
+                               pa.array(labels, pa.int64()).cast(kind))
+    pq.write_table(first, tmp_path / "a.parquet")
+    pq.write_table(second, tmp_path / "b.parquet")
+    result = CliRunner().invoke(main, [
+        "sweep", str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet"), "--out",
+        str(tmp_path / "s"), "--labels-column", "cluster", "--thresholds", "0.7",
+        "--workers", "1"])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert f"{tmp_path / 'b.parquet'}, row 7, column 'cluster': some rows have no label" \
+        in result.output
+
+
+def test_integer_and_string_labels_score_alike(tmp_path):
+    table = make_corpus(200, seed=6)
+    pq.write_table(table, tmp_path / "int.parquet")
+    as_text = table.set_column(table.schema.get_field_index("cluster"), "cluster",
+                               table["cluster"].cast(pa.string()))
+    pq.write_table(as_text, tmp_path / "str.parquet")
+    rows = []
+    for name in ("int", "str"):
+        result = CliRunner().invoke(main, [
+            "sweep", str(tmp_path / f"{name}.parquet"), "--out", str(tmp_path / name),
+            "--labels-column", "cluster", "--thresholds", "0.5,0.8", "--workers", "1"])
+        assert result.exit_code == 0, result.output
+        rows.append(pq.read_table(tmp_path / name / "sweep.parquet")
+                    .select(["threshold", "precision", "recall", "f1", "ari"]).to_pylist())
+    assert rows[0] == rows[1]
+    assert min(r["recall"] for r in rows[0]) > 0.5

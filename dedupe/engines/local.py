@@ -13,6 +13,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from dedupe.engines.base import task_error
 from dedupe.errors import DedupeError, EngineError
 
 __all__ = ["LocalEngine"]
@@ -81,8 +82,8 @@ class LocalEngine:
                         getattr(tasks[i], "label", str(i)),
                         "a worker process died (out of memory or killed)",
                     ) from exc
-                except Exception as exc:
-                    raise EngineError(stage, getattr(tasks[i], "label", str(i)), repr(exc)) from exc
+                except Exception as exc:  # the worker's traceback is on exc.__cause__
+                    raise task_error(stage, tasks[i], i, exc) from exc
                 done += 1
                 if progress:
                     progress(stage, done, len(tasks), results[i])

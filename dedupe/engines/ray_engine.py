@@ -8,6 +8,7 @@ path, or put ``--workdir`` on such a path. ``ray`` is an optional extra imported
 
 from __future__ import annotations
 
+from dedupe.engines.base import task_error
 from dedupe.errors import ConfigError, DedupeError, EngineError
 
 __all__ = ["RayEngine"]
@@ -74,7 +75,9 @@ class RayEngine:
             cause = exc.cause if hasattr(exc, "cause") else None
             if isinstance(cause, DedupeError):
                 raise cause from None
-            raise EngineError(stage, getattr(task, "label", str(i)), str(cause or exc)) from None
+            if isinstance(cause, Exception):
+                raise task_error(stage, task, i, cause) from exc
+            raise EngineError(stage, getattr(task, "label", str(i)), str(exc)) from None
         except self._ray.exceptions.RayError as exc:
             raise EngineError(stage, getattr(task, "label", str(i)), str(exc)) from None
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dedupe.errors import DedupeError, EngineError
+from dedupe.engines.base import task_error
+from dedupe.errors import DedupeError
 
 __all__ = ["SerialEngine"]
 
@@ -19,7 +20,7 @@ class SerialEngine:
             except DedupeError:
                 raise
             except Exception as exc:
-                raise EngineError(stage, getattr(task, "label", str(i)), repr(exc)) from exc
+                raise task_error(stage, task, i, exc) from exc
             if progress:
                 progress(stage, i + 1, len(tasks), results[-1])
         return results

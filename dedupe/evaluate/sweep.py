@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from dedupe.config import DedupeConfig
 from dedupe.engines import make_engine
@@ -25,6 +26,7 @@ from dedupe.evaluate.metrics import pairwise_from_pairs, removed_fraction, score
 from dedupe.io.folders import protected_paths
 from dedupe.io.readers import read_task
 from dedupe.io.sources import expand_inputs, plan_tasks
+from dedupe.io.unify import cast, merge_type
 from dedupe.near.lsh import collision_probability, lsh_candidates
 from dedupe.near.minhash import jaccard_estimate
 from dedupe.pipeline.decide import decide, lsh_params
@@ -86,16 +88,55 @@ class SweepResult:
     files: dict = field(default_factory=dict)  # the outputs written: what -> file names
 
 
-def _labels(tasks, tables, column: str, text_column: str) -> np.ndarray:
-    """The label column in global row order (rows that could not be read stay null)."""
-    offsets = np.concatenate([[0], np.cumsum([t.num_rows for t in tables])])
-    values = np.full(int(offsets[-1]), None, object)
+def _labels(tasks, tables, column: str, text_column: str) -> pa.Array:
+    """The label column in global row order, as read (rows that could not be read are null).
+
+    Read as Arrow arrays, never through numpy: an integer column's nulls stay nulls (numpy
+    would make them NaN, which no check for a missing label sees)."""
+    offsets = np.concatenate([[0], np.cumsum([t.num_rows for t in tables])]).astype(np.int64)
+    positions, values = [], []
     for t, (task, table) in enumerate(zip(tasks, tables)):
         rows = table["source_row"].to_numpy()
         for rb in read_task(task, [column], on_bad_row="reject", text_column=text_column):
-            pos = np.searchsorted(rows, rb.source_rows)
-            values[offsets[t] + pos] = rb.batch.column(0).to_numpy(zero_copy_only=False)
-    return values
+            positions.append(offsets[t] + np.searchsorted(rows, rb.source_rows))
+            values.append(rb.batch.column(0))
+    kind = pa.null()
+    for v in values:
+        kind, _ = merge_type(kind, v.type)
+    read = pa.concat_arrays([cast(v, kind) for v in values]) if values else pa.nulls(0)
+    where = np.full(int(offsets[-1]), -1, np.int64)
+    if positions:
+        where[np.concatenate(positions)] = np.arange(len(read))
+    return read.take(pa.array(where, mask=where < 0))
+
+
+def _check_labels(labels: pa.Array, valid: np.ndarray, tasks, tables, column: str) -> None:
+    """Every row that is scored has a label (a null or NaN is none): else an error naming the
+    first such row's file and row."""
+    missing = np.flatnonzero(pc.is_null(labels, nan_is_null=True).to_numpy(
+        zero_copy_only=False) & valid)
+    if not len(missing):
+        return
+    offsets = np.concatenate([[0], np.cumsum([t.num_rows for t in tables])])
+    g = int(missing[0])
+    t = int(np.searchsorted(offsets, g, side="right") - 1)
+    row = int(tables[t]["source_row"][g - int(offsets[t])].as_py())
+    raise InputError(tasks[t].source.path, f"some rows have no label ({len(missing)} of "
+                     f"{int(valid.sum())} scored rows; this is the first)", row=row,
+                     column=column, hint="give every row a label, or score with --labels "
+                                         "PAIRS instead")
+
+
+def _label_codes(labels: pa.Array) -> np.ndarray:
+    """One integer per distinct label (equal labels, equal codes), for the metrics."""
+    codes = pc.dictionary_encode(labels).indices
+    return codes.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _ids(tables) -> pa.Array:
+    """Every row's id, in global row order (the columns' chunks joined, not converted)."""
+    chunks = [c for t in tables for c in t["id"].chunks]
+    return pa.concat_arrays(chunks) if chunks else pa.array([], pa.string())
 
 
 def _pairs_labels(path: str, ids: np.ndarray):
@@ -194,12 +235,11 @@ def _sweep_grid(cfg, out, sources, reasons, thresholds, ngrams, num_perms, shing
                     tables, data, sign_s = _sign_all(vcfg, tasks, engine, work, reasons)
                     valid = data["status"] == 0
                     if truth is None and labels_column:
-                        truth = _labels(tasks, tables, labels_column, cfg.input.text_column)
-                        if any(v is None for v in truth[valid]):
-                            raise InputError(sources[0].path, "some rows have no label",
-                                             column=labels_column)
+                        labels = _labels(tasks, tables, labels_column, cfg.input.text_column)
+                        _check_labels(labels, valid, tasks, tables, labels_column)
+                        truth = _label_codes(labels)
                     if pairs is None and labels_path:
-                        ids = np.array(pa.chunked_array([t["id"] for t in tables]).to_pylist())
+                        ids = np.array(_ids(tables).to_pylist())
                         pairs = _pairs_labels(labels_path, ids)
                     low = replace(vcfg, lsh=replace(vcfg.lsh, threshold=min(thresholds)))
                     sims, pa_, pb_ = _candidate_similarity(data, low)
@@ -240,7 +280,7 @@ def _sweep_grid(cfg, out, sources, reasons, thresholds, ngrams, num_perms, shing
 def _scores(truth, pairs, pred, valid, dec) -> dict:
     nan = float("nan")
     if truth is not None:
-        s = score(np.asarray(truth[valid]).astype(str), pred)
+        s = score(truth[valid], pred)
         return {k: s[k] for k in ("precision", "recall", "f1", "ari")}
     if pairs is not None:
         a, b, dup = pairs
@@ -264,7 +304,7 @@ def _sample_pairs(sims, a, b, tasks, tables, column, per_band, low) -> list[dict
                            "a": int(a[i]), "b": int(b[i])})
     texts = fetch_values(tasks, tables, [p["a"] for p in chosen] + [p["b"] for p in chosen],
                          column)
-    ids = pa.chunked_array([t["id"] for t in tables]).combine_chunks() if tables else None
+    ids = _ids(tables)
     for p in chosen:
         p["text_a"], p["text_b"] = texts.get(p["a"]) or "", texts.get(p["b"]) or ""
         p["id_a"], p["id_b"] = ids[p["a"]].as_py(), ids[p["b"]].as_py()

@@ -26,6 +26,7 @@ from dedupe.errors import ConfigError, InputError
 from dedupe.index.format import index_params
 from dedupe.index.store import Index, IndexRows
 from dedupe.index.writer import create_index
+from dedupe.io.unify import decode
 from dedupe.pipeline.sign import sign_arrays
 
 __all__ = ["build_from_run", "read_run_config"]
@@ -86,13 +87,14 @@ def _sign_kept(run_dir: str, kept: pa.Table, cfg: DedupeConfig, batch_rows: int)
     files = kept["output_file"].to_numpy(zero_copy_only=False)
     out_rows = kept["output_row"].to_numpy()
     cuts = np.flatnonzero(files[1:] != files[:-1]) + 1
-    for lo, hi in zip(np.r_[0, cuts].tolist(), np.r_[cuts, n].tolist()):
+    starts = np.r_[0, cuts] if n else np.zeros(0, np.int64)  # a run that kept no row: none
+    for lo, hi in zip(starts.tolist(), np.r_[cuts, n].tolist()):
         path = os.path.join(run_dir, files[lo])
         _check_shard(path, out_rows[lo:hi])
         pos = lo
         for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows,
                                                          columns=[cfg.input.text_column]):
-            dig, _, sig, _, _ = sign_arrays(batch.column(0), cfg)
+            dig, _, sig, _, _ = sign_arrays(decode(batch.column(0)), cfg)
             digest[pos : pos + len(sig)] = dig
             sigs[pos : pos + len(sig)] = sig
             pos += len(sig)

@@ -24,7 +24,7 @@ from dedupe.errors import InputError
 from dedupe.io.jsonl import BlockParser
 from dedupe.io.sources import Source, Task
 from dedupe.io.streams import LineReader, Oversize, data_error, open_file, open_stream
-from dedupe.io.unify import decode, invalid_utf8_rows
+from dedupe.io.unify import decode, invalid_utf8_rows, unview
 
 __all__ = ["ReadBatch", "list_rows", "read_schema", "read_task"]
 
@@ -155,7 +155,8 @@ def _empty(schema: pa.Schema, columns) -> pa.RecordBatch:
     if columns is not None:
         schema = pa.schema([schema.field(c) if c in schema.names else (c, pa.string())
                             for c in columns])
-    return pa.RecordBatch.from_arrays([pa.array([], f.type) for f in schema], schema=schema)
+    return unview(pa.RecordBatch.from_arrays([pa.array([], f.type) for f in schema],
+                                             schema=schema))
 
 
 def _read_parquet(task: Task, opts: _Options) -> Iterator[ReadBatch]:
@@ -202,6 +203,7 @@ def _read_row_group(task, pf, rg, first, read, schema, fh, opts):
             yield ReadBatch(_empty(schema, opts.columns), np.zeros(0, np.int64), rejected,
                             schema)
             return
+        batch = unview(batch)  # string_view columns as large_string (see unview)
         rows = np.arange(first + done, first + done + batch.num_rows, dtype=np.int64)
         done += batch.num_rows
         batch, rows, long = _too_long(task, opts, batch, rows)

@@ -17,6 +17,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from dedupe.errors import InputError
+from dedupe.io.watch import IO_HINT, Watched, data_error
 
 __all__ = ["Source", "Task", "detect_format", "expand_inputs", "plan_tasks"]
 
@@ -182,16 +183,7 @@ def plan_tasks(sources: list[Source], task_rows: int = TASK_ROWS) -> list[Task]:
         if src.format != "parquet":
             tasks.append(Task(len(tasks), src))
             continue
-        fs, fs_path = open_source(src)
-        try:
-            with fs.open_input_file(fs_path) as fh:
-                meta = pq.ParquetFile(fh).metadata
-        except Exception as exc:
-            raise InputError(
-                src.path,
-                f"not a readable Parquet file: {exc}",
-                hint="the footer is missing or corrupt",
-            ) from None
+        meta = _footer(src)
         group, rows, first = [], 0, 0
         start_row = 0
         for rg in range(meta.num_row_groups):
@@ -206,3 +198,20 @@ def plan_tasks(sources: list[Source], task_rows: int = TASK_ROWS) -> list[Task]:
         if group or meta.num_row_groups == 0:
             tasks.append(Task(len(tasks), src, tuple(group), first, rows))
     return tasks
+
+
+def _footer(src: Source) -> pq.FileMetaData:
+    """A Parquet file's footer. Only bytes that do not parse read as a corrupt footer; a
+    failing storage or running out of memory names its cause (see :mod:`dedupe.io.watch`)."""
+    fs, fs_path = open_source(src)
+    try:
+        fh = Watched(fs.open_input_file(fs_path))
+    except OSError as exc:
+        raise InputError(src.path, f"cannot open the file: {exc}", hint=IO_HINT) from None
+    with fh:
+        try:
+            return pq.ParquetFile(fh).metadata
+        except Exception as exc:  # a storage failure raises in data_error; the rest is data
+            reason = data_error(exc, fh, src.path)
+            raise InputError(src.path, f"not a readable Parquet file: {reason}",
+                             hint="the footer is missing or corrupt") from None

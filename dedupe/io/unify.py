@@ -38,10 +38,12 @@ __all__ = [
     "json_hint",
     "merge_type",
     "unify",
+    "unview",
 ]
 
 _CAST_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
 _is_view = getattr(pa.types, "is_string_view", lambda t: False)  # pyarrow >= 16
+_is_binary_view = getattr(pa.types, "is_binary_view", lambda t: False)
 
 
 def is_text(t: pa.DataType) -> bool:
@@ -59,6 +61,45 @@ def decode(arr):
     if _is_view(arr.type):
         arr = arr.cast(pa.large_string())
     return arr
+
+
+def _without_views(t: pa.DataType) -> pa.DataType:
+    """``t`` with every string / binary view type (at any depth) as its large type."""
+    if _is_view(t):
+        return pa.large_string()
+    if _is_binary_view(t):
+        return pa.large_binary()
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        item = _without_views(t.value_type)
+        if item == t.value_type:
+            return t
+        if pa.types.is_fixed_size_list(t):
+            return pa.list_(t.value_field.with_type(item), t.list_size)
+        make = pa.large_list if pa.types.is_large_list(t) else pa.list_
+        return make(t.value_field.with_type(item))
+    if pa.types.is_struct(t):
+        fields = [t.field(i) for i in range(t.num_fields)]
+        plain = [f.with_type(_without_views(f.type)) for f in fields]
+        return t if plain == fields else pa.struct(plain)
+    if pa.types.is_map(t):
+        key, item = _without_views(t.key_type), _without_views(t.item_type)
+        return t if (key, item) == (t.key_type, t.item_type) else pa.map_(key, item)
+    if pa.types.is_dictionary(t):
+        value = _without_views(t.value_type)
+        return t if value == t.value_type else pa.dictionary(t.index_type, value)
+    return t
+
+
+def unview(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``batch`` with its string / binary view columns as large strings / binaries.
+
+    pyarrow reads a Parquet column written from ``string_view`` back as that type, and many of
+    its kernels (``take``, ``filter``, ``binary_length``) have none for it: every batch a
+    reader yields holds only the plain types, and the write stage casts back to the input's
+    view type (:func:`conform`), so the shards keep the input's schema."""
+    plain = pa.schema([f.with_type(_without_views(f.type)) for f in batch.schema],
+                      metadata=batch.schema.metadata)
+    return batch if plain.equals(batch.schema) else batch.cast(plain)
 
 
 def _plain(t: pa.DataType) -> pa.DataType:

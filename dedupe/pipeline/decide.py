@@ -14,6 +14,7 @@ import numpy as np
 from dedupe.config import DedupeConfig
 from dedupe.near.cluster import connected_components, pick_survivors
 from dedupe.near.exact import exact_groups
+from dedupe.near.jaccard import set_jaccard
 from dedupe.near.lsh import band_key, candidates_from_band_keys, choose_bands, sorted_unique
 from dedupe.near.minhash import jaccard_estimate
 
@@ -25,6 +26,7 @@ __all__ = [
     "ArraySignatures",
     "Decisions",
     "decide",
+    "exact_similarity",
     "lsh_params",
     "pair_similarity",
 ]
@@ -104,6 +106,33 @@ def pair_similarity(source, a: np.ndarray, b: np.ndarray, max_rows: int = 1 << 2
             s = slice(j, j + (1 << 16))
             out[sel[s]] = jaccard_estimate(sigs[pa_[s]], sigs[pb_[s]])
         del sigs
+    return out
+
+
+def exact_similarity(source, a: np.ndarray, b: np.ndarray, sizes: np.ndarray,
+                     max_values: int = 1 << 24) -> np.ndarray:
+    """True Jaccard of the pairs ``(a[i], b[i])`` from the shingle sets ``source`` stores
+    (``source.shingle_sets(idx)``, see :class:`dedupe.pipeline.store.SignFiles`).
+
+    Pairs go in batches whose sets hold at most ``max_values`` shingles together (``sizes``:
+    an upper bound of each row's set size, its shingle count), so memory is bounded by the
+    batch, not by the corpus; a pair larger than that is a batch of its own.
+    """
+    out = np.empty(len(a))
+    if not len(a):
+        return out
+    order = np.argsort(a, kind="stable")
+    weight = np.cumsum(sizes[a[order]].astype(np.int64) + sizes[b[order]].astype(np.int64))
+    i = 0
+    while i < len(order):
+        before = weight[i - 1] if i else 0
+        j = max(i + 1, int(np.searchsorted(weight, before + max_values, side="right")))
+        sel = order[i:j]
+        ends = sorted_unique(np.concatenate([a[sel], b[sel]]))
+        offsets, values = source.shingle_sets(ends)
+        out[sel] = set_jaccard(values, offsets, np.searchsorted(ends, a[sel]),
+                               np.searchsorted(ends, b[sel]))
+        i = j
     return out
 
 

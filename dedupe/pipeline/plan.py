@@ -12,9 +12,13 @@ import gzip
 
 import pyarrow.parquet as pq
 
-from dedupe.io.sources import expand_inputs, open_source, plan_tasks
+from dedupe.errors import InputError
+from dedupe.io.sources import expand_inputs, plan_tasks
+from dedupe.io.streams import open_file, open_stream
+from dedupe.io.watch import data_error
 from dedupe.near.lsh import s_curve
 from dedupe.pipeline.decide import lsh_params
+from dedupe.pipeline.schema import check_schemas
 
 __all__ = ["estimate"]
 
@@ -30,9 +34,14 @@ _WORKER_BYTES_PER_TEXT_BYTE = 60
 
 
 def _parquet_stats(src, text_column: str) -> tuple[int, int, bool]:
-    fs, path = open_source(src)
-    with fs.open_input_file(path) as fh:
-        meta = pq.ParquetFile(fh).metadata
+    fh = open_file(src)
+    with fh:
+        try:
+            meta = pq.ParquetFile(fh).metadata
+        except Exception as exc:  # a storage failure raises in data_error; the rest is data
+            reason = data_error(exc, fh, src.path)
+            raise InputError(src.path, f"not a readable Parquet file: {reason}",
+                             hint="the footer is missing or corrupt") from None
     text_bytes = 0
     for rg in range(meta.num_row_groups):
         group = meta.row_group(rg)
@@ -43,19 +52,42 @@ def _parquet_stats(src, text_column: str) -> tuple[int, int, bool]:
     return meta.num_rows, text_bytes, True
 
 
-def _jsonl_stats(src, sample: int = 4 << 20) -> tuple[int, int, bool]:
-    fs, path = open_source(src)
-    if src.compression == "gzip":
-        with fs.open_input_file(path) as raw, gzip.GzipFile(fileobj=raw) as fh:
-            data = fh.read(sample)
-            used = raw.tell() or 1
+_PIECE = 1 << 14  # small reads: a broken stream loses at most this much of the sample
+
+
+def _jsonl_stats(src, on_bad_row: str, sample: int = 4 << 20) -> tuple[int, int, bool]:
+    """Rows and bytes of a JSONL file from its first ``sample`` bytes. A stream that cannot be
+    decoded stops the plan as it stops the run (``--on-bad-row reject``: estimated from the
+    part before the break)."""
+    if src.compression == "gzip":  # Python's reader tells how many compressed bytes it took
+        raw = open_file(src)
+        stream = gzip.GzipFile(fileobj=raw)
     else:
-        with fs.open_input_stream(path, compression=src.compression) as fh:
-            data = fh.read(sample)
-        used = len(data) if src.compression is None else max(1, len(data) // 4)
+        stream, raw = open_stream(src)
+    pieces: list[bytes] = []
+    got, broken = 0, False
+    with raw:
+        try:
+            while got < sample:
+                piece = stream.read(min(_PIECE, sample - got))
+                if not piece:
+                    break
+                pieces.append(piece)
+                got += len(piece)
+        except Exception as exc:  # a storage failure raises in data_error; the rest is data
+            reason = data_error(exc, raw, src.path)
+            if on_bad_row == "error":
+                raise InputError(src.path, f"the stream cannot be read: {reason}",
+                                 hint="the file is truncated or corrupt; pass --on-bad-row "
+                                      "reject to keep the rows before the break") from None
+            broken = True
+        used = raw.tell() or 1
+    data = b"".join(pieces)
     lines = max(1, data.count(b"\n"))
-    if len(data) < sample:  # the whole file was read: exact
-        return lines, len(data), True
+    if broken or len(data) < sample:  # the whole file (or all of it that can be) was read
+        return lines, len(data), not broken
+    if src.compression not in (None, "gzip"):  # read ahead: the ratio of a typical stream
+        used = max(1, len(data) // 4)
     ratio = len(data) / used
     total = int(src.size * ratio)
     return int(total / (len(data) / lines)), total, False
@@ -64,13 +96,14 @@ def _jsonl_stats(src, sample: int = 4 << 20) -> tuple[int, int, bool]:
 def estimate(cfg) -> dict:
     """Rows, bytes, work-folder disk and memory of a run of ``cfg``, without reading data."""
     sources = expand_inputs(cfg.input.paths, cfg.input.format)
+    check_schemas(sources, cfg, keys_only=True)  # the errors the run would stop with first
     rows = text_bytes = 0
     exact = True
     for src in sources:
         if src.format == "parquet":
             r, b, e = _parquet_stats(src, cfg.input.text_column)
         else:
-            r, b, e = _jsonl_stats(src)
+            r, b, e = _jsonl_stats(src, cfg.input.on_bad_row)
         rows, text_bytes, exact = rows + r, text_bytes + b, exact and e
     tasks = plan_tasks(sources)
     k = cfg.minhash.num_perm

@@ -19,7 +19,6 @@ import time
 from dataclasses import replace
 
 import numpy as np
-import pyarrow as pa
 
 from dedupe.config import DedupeConfig
 from dedupe.engines import make_engine
@@ -35,7 +34,7 @@ from dedupe.io.folders import (
 from dedupe.io.sources import expand_inputs, plan_tasks
 from dedupe.io.spill import ipc_metadata, read_ipc
 from dedupe.near.lsh import s_curve
-from dedupe.pipeline.decide import KEPT, decide, lsh_params
+from dedupe.pipeline.decide import KEPT, decide, exact_similarity, lsh_params
 from dedupe.pipeline.outputs import (
     scheme_metadata,
     span_summary,
@@ -235,11 +234,17 @@ def _decide(cfg: DedupeConfig, files: SignFiles, tasks):
     notes = mark_duplicate_ids(cfg, files, tasks, status)
     digest = np.stack([files.column("digest_hi"), files.column("digest_lo")], axis=1)
     score = files.column("score") if cfg.cluster.survivor_column else None
-    exact = _exact_jaccard(files) if cfg.lsh.verify == "exact" else None
     max_rows = max(1 << 12, cfg.engine.memory_bytes // 4 // (4 * cfg.minhash.num_perm))
-    dec = decide(status, digest.astype(np.uint64), files.column("n_shingles"),
-                 files, files.column("length"), score, cfg, exact_jaccard=exact,
-                 max_rows=max_rows)
+    n_shingles = files.column("n_shingles")
+    exact = None
+    if cfg.lsh.verify == "exact":
+        # about 40 bytes of numpy temporaries per shingle of a batch of pairs (see near.jaccard)
+        max_values = max(1 << 16, cfg.engine.memory_bytes // 4 // 40)
+
+        def exact(a, b):
+            return exact_similarity(files, a, b, n_shingles, max_values)
+    dec = decide(status, digest.astype(np.uint64), n_shingles, files, files.column("length"),
+                 score, cfg, exact_jaccard=exact, max_rows=max_rows)
     dec.note = notes
     return dec
 
@@ -255,25 +260,6 @@ def _match_indexes(cfg: DedupeConfig, files: SignFiles, dec, run_key: str = ""):
     inherited = apply_matches(dec, digest, m)
     finish_matches(files, dec, m, inherited)
     return m
-
-
-def _exact_jaccard(tables):
-    """A function ``(a, b) -> Jaccard`` over the stored shingle sets (``--verify exact``)."""
-    lists = pa.chunked_array([t["shingles"] for t in tables]).combine_chunks()
-    offsets = lists.offsets.to_numpy()
-    values = lists.values.to_numpy()
-
-    def jaccard(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        out = np.empty(len(a))
-        for i, (x, y) in enumerate(zip(a.tolist(), b.tolist())):
-            sx = values[offsets[x] : offsets[x + 1]]
-            sy = values[offsets[y] : offsets[y + 1]]
-            inter = len(np.intersect1d(sx, sy, assume_unique=True))
-            union = len(sx) + len(sy) - inter
-            out[i] = inter / union if union else 1.0
-        return out
-
-    return jaccard
 
 
 def _absolute_index_paths(cfg: DedupeConfig) -> DedupeConfig:
@@ -484,16 +470,7 @@ def _apply_filters(cfg, dec, tables, length, removed) -> None:
     note = dec.note if dec.note is not None else np.full(len(dec.action), None, object)
     kept = dec.action == KEPT
     if cfg.spans.gopher_filter:
-        from dedupe.spans.stats import passes_gopher_repetition
-
-        names = [c for c in tables[0].column_names if c.startswith("stat_")] if tables else []
-        cols = {c[5:]: np.concatenate([t[c].to_numpy(zero_copy_only=False) for t in tables])
-                for c in names}
-        for i in np.flatnonzero(kept).tolist():
-            ok, why = passes_gopher_repetition({k: float(v[i]) for k, v in cols.items()})
-            if not ok:
-                dec.action[i] = FILTERED
-                note[i] = f"Gopher repetition filter: {why}"
+        _gopher_filter(tables, kept, dec.action, note, FILTERED)
     if cfg.spans.remove:
         left = length - removed
         short = (dec.action == KEPT) & (left < cfg.spans.min_length)
@@ -502,6 +479,24 @@ def _apply_filters(cfg, dec, tables, length, removed) -> None:
             note[i] = (f"{int(left[i])} characters left after removing {int(removed[i])} in "
                        f"flagged spans (min_length {cfg.spans.min_length})")
     dec.note = note
+
+
+def _gopher_filter(files: SignFiles, kept, action, note, filtered: int) -> None:
+    """Mark kept rows above a Gopher repetition limit, one sign file's statistics at a time
+    (every sign file has the ``stat_*`` columns when statistics are on)."""
+    from dedupe.spans.stats import GOPHER_REPETITION_LIMITS, gopher_failures, gopher_reason
+
+    names = list(GOPHER_REPETITION_LIMITS)
+    for t in range(len(files)):
+        table = files[t]
+        lo = int(files.offsets[t])
+        stats = {n: table[f"stat_{n}"].to_numpy(zero_copy_only=False) for n in names}
+        first = gopher_failures(stats)
+        hit = np.flatnonzero(kept[lo : lo + table.num_rows] & (first >= 0))
+        action[lo + hit] = filtered
+        for i in hit.tolist():
+            name = names[first[i]]
+            note[lo + i] = f"Gopher repetition filter: {gopher_reason(name, stats[name][i])}"
 
 
 def _check_accounting(sign_results, counts, write_results) -> None:

@@ -24,6 +24,7 @@ from dedupe.io.spill import write_ipc
 from dedupe.io.unify import unify
 from dedupe.memory import PeakRSS
 from dedupe.near.exact import digests, long_text_digest
+from dedupe.near.lsh import sorted_unique
 from dedupe.near.minhash import EMPTY as EMPTY_SIGNATURE
 from dedupe.near.minhash import signatures
 from dedupe.pipeline.decide import ROW_EMPTY, ROW_OK, ROW_REJECTED
@@ -95,14 +96,20 @@ def sign_arrays(text: pa.Array, cfg: DedupeConfig, keep_shingles: bool = False):
 
 
 def _shingle_sets(sh) -> pa.Array:
-    """Each document's distinct shingle hashes, sorted, as a list array (exact verification)."""
-    values, offsets = [], [0]
-    for i in range(len(sh.offsets) - 1):
-        u = np.unique(sh.hashes[sh.offsets[i] : sh.offsets[i + 1]])
-        values.append(u)
-        offsets.append(offsets[-1] + len(u))
-    flat = np.concatenate(values) if values else np.zeros(0, np.uint32)
-    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(flat, pa.uint32()))
+    """Each document's distinct shingle hashes, sorted, as a large list array (exact
+    verification): one sort of ``doc << 32 | hash`` for the whole batch, 64-bit offsets."""
+    n = len(sh.offsets) - 1
+    doc = np.repeat(np.arange(n, dtype=np.uint64), np.diff(sh.offsets))
+    keys = sorted_unique((doc << np.uint64(32)) | sh.hashes.astype(np.uint64))
+    counts = np.bincount((keys >> np.uint64(32)).astype(np.int64), minlength=n)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    values = (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    return pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values))
+
+
+def _no_shingles(n: int) -> pa.Array:
+    return pa.LargeListArray.from_arrays(pa.array(np.zeros(n + 1, np.int64)),
+                                         pa.array(np.zeros(0, np.uint32)))
 
 
 def _truncate(text: pa.Array, limit: int) -> pa.Array:
@@ -269,12 +276,30 @@ def _rejected_part(st: SignTask, rows: np.ndarray, reasons: list[str]) -> pa.Tab
             "score": np.full(n, np.nan),
             "sig": _sig_array(np.full((n, k), EMPTY_SIGNATURE, np.uint32)),
             **(
-                {"shingles": pa.array([[]] * n, pa.list_(pa.uint32()))}
+                {"shingles": _no_shingles(n)}
                 if st.config.lsh.verify == "exact"
                 else {}
             ),
         }
     )
+
+
+def _with_stat_columns(table: pa.Table, cfg) -> pa.Table:
+    """With statistics on, every statistic as a float64 ``stat_NAME`` column, last and in
+    ``GOPHER_REPETITION_LIMITS`` order, NaN for a row without one (rejected, empty, or a task
+    with no row at all): every sign file, and so every manifest part, has one schema."""
+    from dedupe.spans.stats import GOPHER_REPETITION_LIMITS
+
+    if not (cfg.spans.stats or cfg.spans.gopher_filter):
+        return table
+    have = {n: table[n] for n in table.column_names if n.startswith("stat_")}
+    table = table.drop_columns(list(have))
+    for name in GOPHER_REPETITION_LIMITS:
+        column = have.get(f"stat_{name}")
+        values = (np.full(table.num_rows, np.nan) if column is None
+                  else column.to_numpy(zero_copy_only=False).astype(np.float64))
+        table = table.append_column(f"stat_{name}", pa.array(values, pa.float64()))
+    return table
 
 
 _BATCH_BYTES = 16 << 20  # text bytes per piece: bounds numpy temporaries whatever the row size
@@ -366,6 +391,7 @@ def sign_task(st: SignTask) -> SignResult:
         table = pa.concat_tables(parts, promote_options="default").sort_by("source_row")
     else:
         table = _rejected_part(st, np.zeros(0, np.int64), [])
+    table = _with_stat_columns(table, st.config)
     _write_span_files(st, table, extra)
     if st.lsh is not None:
         table = _with_band_keys(table, *st.lsh)

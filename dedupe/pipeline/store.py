@@ -8,7 +8,8 @@ indexing, iteration, ``num_rows``) and answers the questions the decide stage as
   stays mapped);
 * ``band(b, idx)``: band ``b``'s LSH keys of the global rows ``idx``, read from the ``band_BB``
   column the sign stage wrote (8 bytes a row, one band at a time);
-* ``gather(idx)``: the signatures of the sorted global rows ``idx``, file by file.
+* ``gather(idx)``: the signatures of the sorted global rows ``idx``, file by file;
+* ``shingle_sets(idx)``: the same rows' shingle sets, for exact verification.
 
 Memory is then bounded by one band's keys and the signatures of one batch of candidate pairs,
 not by the number of rows times ``num_perm``.
@@ -83,6 +84,22 @@ class SignFiles(Sequence):
                     out[lo + np.flatnonzero(sel)] = values[local[sel] - start]
                 start += n
         return out
+
+    def shingle_sets(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(offsets, values)``: the stored shingle sets (``--verify exact``) of the sorted
+        global rows ``idx``, set ``i`` being ``values[offsets[i]:offsets[i + 1]]``. Only those
+        rows' lists are copied out of each file, with 64-bit offsets."""
+        idx = np.asarray(idx, np.int64)
+        offsets, values, base = [np.zeros(1, np.int64)], [], 0
+        for t, lo, hi in self._spans(idx):
+            column = read_ipc(self.paths[t])["shingles"]
+            lists = column.take(pa.array(idx[lo:hi] - self.offsets[t])).combine_chunks()
+            own = lists.offsets.to_numpy().astype(np.int64)
+            values.append(lists.values.slice(int(own[0]), int(own[-1] - own[0])).to_numpy())
+            offsets.append(own[1:] - own[0] + base)
+            base += int(own[-1] - own[0])
+        flat = np.concatenate(values) if values else np.zeros(0, np.uint32)
+        return np.concatenate(offsets), flat
 
     def _spans(self, rows: np.ndarray):
         """``(file, lo, hi)``: the slice of the sorted ``rows`` that falls in each file."""

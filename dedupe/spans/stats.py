@@ -90,13 +90,31 @@ def passes_gopher_repetition(stats: dict[str, float]) -> tuple[bool, str]:
 
     The reason names the first statistic, in Table A1 order, that is above its limit.
     """
+    first = int(gopher_failures({k: np.array([v], float) for k, v in stats.items()})[0])
+    if first < 0:
+        return True, ""
+    name = _NAMES[first]
+    return False, gopher_reason(name, stats[name])
+
+
+_NAMES = tuple(GOPHER_REPETITION_LIMITS)
+
+
+def gopher_failures(stats: dict[str, np.ndarray]) -> np.ndarray:
+    """For arrays of statistics (one value a document, as the manifest's ``stat_*`` columns
+    hold them): the position in ``GOPHER_REPETITION_LIMITS`` of each document's first statistic
+    above its limit, -1 where none is. NaN (a document without statistics) is never above."""
     missing = [name for name in GOPHER_REPETITION_LIMITS if name not in stats]
     if missing:
         raise ValueError(f"stats lack {missing}; compute them with repetition_stats(text)")
-    for name, limit in GOPHER_REPETITION_LIMITS.items():
-        if stats[name] > limit:
-            return False, f"{name} = {stats[name]:.3f} > {limit}"
-    return True, ""
+    above = np.stack([np.asarray(stats[name], float) > limit
+                      for name, limit in GOPHER_REPETITION_LIMITS.items()], axis=1)
+    return np.where(above.any(axis=1), above.argmax(axis=1), -1)
+
+
+def gopher_reason(name: str, value: float) -> str:
+    """Why a document fails: ``dup_line_frac = 0.400 > 0.3``."""
+    return f"{name} = {value:.3f} > {GOPHER_REPETITION_LIMITS[name]}"
 
 
 def _dup_pieces(pieces: list[str]) -> tuple[float, float]:
