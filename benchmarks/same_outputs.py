@@ -1,0 +1,126 @@
+"""Check that a change to the code leaves every output of ``dedupe run`` byte for byte the same.
+
+Runs ``dedupe run`` with defaults (and once more with ``--remove-spans``) on the bundled sample
+and on a generated corpus, and records for every Parquet file the run wrote (shards, manifest,
+spans) the SHA-256 of its bytes, plus the report's row counts and parameters (everything but
+timings and the output path). ``--save`` writes that record; ``--check`` compares a fresh one
+with a saved record and names every file that differs.
+
+    python benchmarks/same_outputs.py --save /tmp/before.json     # on the old code
+    python benchmarks/same_outputs.py --check /tmp/before.json    # on the new code
+
+Parquet written by the same pyarrow version is deterministic, so the comparison is of bytes, not
+of decoded tables: a reordered row, a changed type or a changed metadata key all show.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+
+# report.json keys that change from run to run without any change in what was decided
+VOLATILE = {"out", "stages", "seconds", "versions"}
+
+
+def _corpus(folder: str, n_docs: int) -> str:
+    """A generated corpus of ``n_docs`` pages in one Parquet file (made once, then reused)."""
+    path = os.path.join(folder, f"corpus-{n_docs}")
+    if not os.path.exists(os.path.join(path, "part-0.parquet")):
+        import pyarrow.parquet as pq
+
+        from tests.synth import make_corpus
+
+        os.makedirs(path, exist_ok=True)
+        table = make_corpus(n_docs, seed=12).drop_columns(["cluster", "variant"])
+        pq.write_table(table, os.path.join(path, "part-0.parquet"))
+    return path
+
+
+def _strip(report: dict) -> dict:
+    report = {k: v for k, v in report.items() if k not in VOLATILE}
+    params = dict(report.get("parameters", {}))
+    params.pop("output", None)
+    report["parameters"] = params
+    return report
+
+
+def record(inputs: str, out: str, extra: list[str]) -> dict:
+    cmd = [sys.executable, "-m", "dedupe.cli", "run", inputs, "--out", out, "--overwrite", "-q"]
+    subprocess.run(cmd + extra, check=True)
+    files = {}
+    for base, _dirs, names in os.walk(out):
+        for name in names:
+            if name.endswith(".parquet"):
+                path = os.path.join(base, name)
+                with open(path, "rb") as fh:
+                    files[os.path.relpath(path, out)] = hashlib.sha256(fh.read()).hexdigest()
+    with open(os.path.join(out, "report.json")) as fh:
+        report = _strip(json.load(fh))
+    return {"files": dict(sorted(files.items())), "report": report}
+
+
+def collect(cache: str, n_docs: int) -> dict:
+    cases = {
+        "sample": (os.path.join(ROOT, "data", "sample"), []),
+        "sample-remove-spans": (os.path.join(ROOT, "data", "sample"), ["--remove-spans"]),
+        f"generated-{n_docs}": (_corpus(cache, n_docs), []),
+    }
+    result = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (inputs, extra) in cases.items():
+            result[name] = record(inputs, os.path.join(tmp, name), extra)
+            print(f"{name}: {len(result[name]['files'])} files", file=sys.stderr)
+    return result
+
+
+def compare(old: dict, new: dict) -> list[str]:
+    problems = []
+    for case in sorted(set(old) | set(new)):
+        a, b = old.get(case), new.get(case)
+        if a is None or b is None:
+            problems.append(f"{case}: only in {'new' if a is None else 'saved'} record")
+            continue
+        for name in sorted(set(a["files"]) | set(b["files"])):
+            if a["files"].get(name) != b["files"].get(name):
+                problems.append(f"{case}: {name} differs")
+        if a["report"] != b["report"]:
+            keys = [k for k in set(a["report"]) | set(b["report"]) if a["report"].get(k) != b["report"].get(k)]
+            problems.append(f"{case}: report.json differs in {sorted(keys)}")
+    return problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--save", help="write the record to this JSON file")
+    group.add_argument("--check", help="compare with the record in this JSON file")
+    parser.add_argument("--docs", type=int, default=20_000, help="size of the generated corpus")
+    parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "dedupe-same-outputs"))
+    args = parser.parse_args()
+    new = collect(args.cache, args.docs)
+    if args.save:
+        with open(args.save, "w") as fh:
+            json.dump(new, fh, indent=1, sort_keys=True)
+        print(f"saved {sum(len(c['files']) for c in new.values())} file digests to {args.save}")
+        return 0
+    with open(args.check) as fh:
+        old = json.load(fh)
+    problems = compare(old, new)
+    for line in problems:
+        print(line)
+    total = sum(len(c["files"]) for c in new.values())
+    print("identical" if not problems else f"{len(problems)} differences", f"({total} files)")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
