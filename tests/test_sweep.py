@@ -188,3 +188,25 @@ def test_integer_and_string_labels_score_alike(tmp_path):
                     .select(["threshold", "precision", "recall", "f1", "ari"]).to_pylist())
     assert rows[0] == rows[1]
     assert min(r["recall"] for r in rows[0]) > 0.5
+
+
+def test_plots_leave_the_callers_matplotlib_alone(corpus, tmp_path):
+    """A sweep run from a notebook must not switch the user's backend or leave figures open."""
+    import matplotlib
+
+    matplotlib.use("svg")
+    import matplotlib.pyplot as plt
+
+    plt.figure()
+    before = plt.get_fignums()
+    from dedupe.config import load_config
+    from dedupe.evaluate.sweep import sweep
+
+    path, _ = corpus
+    cfg = load_config(None, **{"input.paths": (str(path),), "engine.name": "serial"})
+    sweep(cfg, str(tmp_path / "s"), thresholds=[0.5, 0.8], ngrams=[2], num_perms=[64],
+          labels_column="cluster")
+    assert (tmp_path / "s" / "scores.png").read_bytes()[:4] == b"\x89PNG"
+    assert matplotlib.get_backend() == "svg"
+    assert plt.get_fignums() == before
+    plt.close("all")

@@ -15,13 +15,15 @@ from dedupe.near.lsh import collision_probability
 __all__ = ["write_sweep"]
 
 
-def _pyplot():
-    import matplotlib
+def _figure(figsize: tuple[float, float]):
+    """A figure drawn by the Agg canvas alone: no pyplot, so the caller's backend and open
+    figures are untouched and nothing is kept alive after ``savefig``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def _variants(rows):
@@ -36,12 +38,11 @@ def _label(key) -> str:
 
 def plot_scores(rows, path: str) -> None:
     """Precision, recall and F1 against threshold, one panel per shingling."""
-    plt = _pyplot()
     variants = _variants(rows)
     cols = min(3, len(variants))
     nrows = (len(variants) + cols - 1) // cols
-    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.4 * nrows), squeeze=False,
-                             sharey=True)
+    fig = _figure((4.2 * cols, 3.4 * nrows))
+    axes = fig.subplots(nrows, cols, squeeze=False, sharey=True)
     for ax, (key, rs) in zip(axes.flat, variants):
         t = [r["threshold"] for r in rs]
         for name, style in (("precision", "--"), ("recall", ":"), ("f1", "-")):
@@ -59,14 +60,13 @@ def plot_scores(rows, path: str) -> None:
     axes.flat[0].legend(loc="lower left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def plot_s_curve(similarities: np.ndarray, bands: int, rows: int, threshold: float, key,
                  path: str) -> None:
     """The S-curve of the chosen b x r over the histogram of candidate-pair similarity."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = _figure((7, 4))
+    ax = fig.subplots()
     if len(similarities):
         ax.hist(similarities, bins=np.linspace(0, 1, 51), color="#8ab", edgecolor="white")
         ax.set_yscale("log")
@@ -83,12 +83,11 @@ def plot_s_curve(similarities: np.ndarray, bands: int, rows: int, threshold: flo
     ax.set_title(f"{_label(key)}: similarity of LSH candidates and the S-curve", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def plot_removal(rows, path: str) -> None:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = _figure((7, 4))
+    ax = fig.subplots()
     for key, rs in _variants(rows):
         ax.plot([r["threshold"] for r in rs], [r["removed_fraction"] for r in rs], marker=".",
                 label=_label(key))
@@ -99,7 +98,6 @@ def plot_removal(rows, path: str) -> None:
     ax.set_title("Rows removed at each threshold", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def _diff_html(a: str, b: str, limit: int = 3000) -> tuple[str, str]:
