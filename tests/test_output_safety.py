@@ -168,3 +168,21 @@ def test_two_runs_into_one_folder_at_once(tmp_path):
     output, _ = first.communicate(timeout=300)
     assert first.returncode == 0, output
     assert pq.read_table(out / "manifest.parquet").num_rows == 3000
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_a_run_still_starting_is_named_not_called_foreign(tmp_path, corpus, command):
+    """A writer that holds the lock but has not yet written its marker (a folder with only
+    ``.lock`` and an empty ``data/``) must be reported as busy, not as a folder dedupe did not
+    make, and must be left untouched."""
+    out = tmp_path / "o"
+    (out / "data").mkdir(parents=True)
+    lock = FolderLock(str(out), "run folder")
+    try:
+        result = CliRunner().invoke(main, [command, str(corpus), "--out", str(out),
+                                           "--overwrite", "--workers", "1"])
+    finally:
+        lock.release()
+    assert result.exit_code == 1, result.output
+    assert "another process is writing" in result.output and f"pid {os.getpid()}" in result.output
+    assert (out / "data").is_dir()

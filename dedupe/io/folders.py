@@ -27,8 +27,8 @@ import sys
 
 from dedupe.errors import OutputError
 
-__all__ = ["LOCK", "MARKER", "FolderLock", "check_not_protected", "empty_folder", "folder_lock",
-           "is_within", "protected_paths", "write_marker"]
+__all__ = ["LOCK", "MARKER", "FolderLock", "check_not_locked", "check_not_protected",
+           "empty_folder", "folder_lock", "is_within", "protected_paths", "write_marker"]
 
 MARKER = ".dedupe"
 LOCK = ".lock"
@@ -90,6 +90,29 @@ def _holder(path: str) -> str:
             f"{info.get('command')})")
 
 
+def _busy(path: str, folder: str, what: str) -> OutputError:
+    return OutputError(f"another process is writing the {what} {folder}{_holder(path)}; wait "
+                       "until it has finished or choose another folder")
+
+
+def check_not_locked(folder: str, what: str) -> None:
+    """Refuse ``folder`` at once if another process holds its lock, before any other check
+    could misread the half-made folder of a run that is still starting."""
+    import fcntl
+
+    path = os.path.join(folder, LOCK)
+    try:
+        fh = open(path, encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError:
+        return
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise _busy(path, folder, what) from None
+    finally:
+        fh.close()  # closing drops a lock this probe took
+
+
 class FolderLock:
     """An exclusive advisory lock on ``FOLDER/.lock``; ``release()`` or the process's end frees
     it."""
@@ -103,9 +126,7 @@ class FolderLock:
             fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self._fh.close()
-            raise OutputError(f"another process is writing the {what} {folder}"
-                              f"{_holder(self.path)}; wait until it has finished or choose "
-                              "another folder") from None
+            raise _busy(self.path, folder, what) from None
         self._fh.seek(0)
         self._fh.truncate()
         json.dump({"pid": os.getpid(), "host": socket.gethostname(),
@@ -151,6 +172,7 @@ def check_replaceable(folder: str, overwrite: bool, what: str,
         return False
     if not os.path.isdir(folder):
         raise OutputError(f"{folder} exists and is not a folder")
+    check_not_locked(folder, f"{what} folder")
     if not _contents(folder):
         return False
     if not overwrite:

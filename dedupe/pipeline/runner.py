@@ -138,9 +138,9 @@ def prepare_out(out: str, overwrite: bool, fingerprint: str | None = None, *,
             _remove_partial_files(out)
         elif filled:
             empty_folder(out)
+        write_marker(out, kind)  # first, so the folder is never ours without saying so
         os.makedirs(os.path.join(out, "data"), exist_ok=True)
         os.makedirs(os.path.join(out, "_work"), exist_ok=True)
-        write_marker(out, kind)
         if fingerprint:
             marker = os.path.join(out, _RUN_MARKER)
             with open(marker + ".tmp", "w", encoding="utf-8") as fh:
