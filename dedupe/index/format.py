@@ -19,7 +19,7 @@ import numpy as np
 
 from dedupe.config import OPTION_KEYS, DedupeConfig, NormalizeConfig
 from dedupe.errors import IndexMismatchError
-from dedupe.near.lsh import band_key  # the run's key function, re-exported
+from dedupe.near.lsh import band_key, lsh_params  # band_key: the run's key function, re-exported
 from dedupe.near.minhash import EMPTY
 from dedupe.schemes import SCHEME_KEYS, scheme_fields
 
@@ -53,14 +53,12 @@ _FLAGS = {key: "--" + name.replace("_", "-") for name, key in OPTION_KEYS.items(
 def index_params(cfg: DedupeConfig, bands: int | None = None, rows: int | None = None) -> dict:
     """The parameters an index records, as a flat JSON-ready dict keyed by config key.
 
-    ``bands``/``rows`` default to the run's choice (:func:`dedupe.pipeline.decide.lsh_params`);
+    ``bands``/``rows`` default to the run's choice (:func:`dedupe.near.lsh.lsh_params`);
     pass the values a finished run reports to record exactly what it used.
     """
     from dedupe import __version__
 
     if bands is None or rows is None:
-        from dedupe.pipeline.decide import lsh_params
-
         bands, rows = lsh_params(cfg)
     mh = cfg.minhash
     params = {

@@ -15,7 +15,7 @@ from dedupe.config import DedupeConfig
 from dedupe.near.cluster import connected_components, pick_survivors
 from dedupe.near.exact import exact_groups
 from dedupe.near.jaccard import set_jaccard
-from dedupe.near.lsh import band_key, candidates_from_band_keys, choose_bands, sorted_unique
+from dedupe.near.lsh import band_key, candidates_from_band_keys, lsh_params, sorted_unique
 from dedupe.near.minhash import jaccard_estimate
 
 __all__ = [
@@ -27,7 +27,6 @@ __all__ = [
     "Decisions",
     "decide",
     "exact_similarity",
-    "lsh_params",
     "pair_similarity",
 ]
 
@@ -51,22 +50,6 @@ class Decisions:
     similarity: np.ndarray  # float64 estimated Jaccard to the survivor (NaN for rejected)
     stats: dict = field(default_factory=dict)
     note: np.ndarray | None = None  # object array: reason for too_short / filtered rows
-
-
-def lsh_params(cfg: DedupeConfig) -> tuple[int, int]:
-    """``(bands, rows)``: given explicitly, or chosen from the threshold."""
-    if cfg.lsh.bands is not None:
-        b, r = cfg.lsh.bands, cfg.lsh.rows
-        if b * r > cfg.minhash.num_perm:
-            from dedupe.errors import ConfigError
-
-            raise ConfigError(
-                f"lsh.bands x lsh.rows = {b * r} exceeds minhash.num_perm = {cfg.minhash.num_perm}"
-            )
-        return b, r
-    return choose_bands(
-        cfg.lsh.threshold, cfg.minhash.num_perm, cfg.lsh.fp_weight, cfg.lsh.fn_weight
-    )
 
 
 class ArraySignatures:

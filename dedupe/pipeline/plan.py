@@ -16,8 +16,7 @@ from dedupe.errors import InputError
 from dedupe.io.sources import expand_inputs, plan_tasks
 from dedupe.io.streams import open_file, open_stream
 from dedupe.io.watch import data_error
-from dedupe.near.lsh import s_curve
-from dedupe.pipeline.decide import lsh_params
+from dedupe.near.lsh import lsh_params, s_curve
 from dedupe.pipeline.schema import check_schemas
 
 __all__ = ["estimate"]

@@ -33,8 +33,8 @@ from dedupe.io.folders import (
 )
 from dedupe.io.sources import expand_inputs, plan_tasks
 from dedupe.io.spill import ipc_metadata, read_ipc
-from dedupe.near.lsh import s_curve
-from dedupe.pipeline.decide import KEPT, decide, exact_similarity, lsh_params
+from dedupe.near.lsh import lsh_params, s_curve
+from dedupe.pipeline.decide import KEPT, decide, exact_similarity
 from dedupe.pipeline.outputs import (
     scheme_metadata,
     span_summary,
