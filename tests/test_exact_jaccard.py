@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 import dedupe
 from dedupe.config import load_config
+from dedupe.near.decide import exact_similarity
 from dedupe.near.jaccard import set_jaccard
 from dedupe.near.lsh import lsh_params
 from dedupe.near.signing import sign_arrays
-from dedupe.pipeline.decide import exact_similarity
 from dedupe.pipeline.store import SignFiles
 from dedupe.synth import make_corpus
 from tests.conftest import write_parquet

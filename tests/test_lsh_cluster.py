@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from dedupe.config import DedupeConfig
 from dedupe.near.cluster import connected_components, pick_survivors
+from dedupe.near.decide import ACTIONS, decide
 from dedupe.near.lsh import (
     ALL_PAIRS_BUCKET,
     band_keys,
@@ -23,7 +24,6 @@ from dedupe.near.lsh import (
     s_curve,
     unique_pairs,
 )
-from dedupe.pipeline.decide import ACTIONS, decide
 
 
 def test_collision_probability_closed_form():

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 import dedupe
 from dedupe.config import load_config, parse_bytes
 from dedupe.errors import ConfigError
+from dedupe.near.decide import ArraySignatures, decide, pair_similarity
 from dedupe.near.lsh import lsh_params
-from dedupe.pipeline.decide import ArraySignatures, decide, pair_similarity
 from dedupe.pipeline.runner import _load_sign
 from dedupe.pipeline.store import SignFiles
 from dedupe.synth import make_corpus

@@ -27,9 +27,9 @@ from dedupe.io.folders import protected_paths
 from dedupe.io.readers import read_task
 from dedupe.io.sources import expand_inputs, plan_tasks
 from dedupe.io.unify import cast, merge_type
+from dedupe.near.decide import decide
 from dedupe.near.lsh import collision_probability, lsh_candidates, lsh_params
 from dedupe.near.minhash import jaccard_estimate
-from dedupe.pipeline.decide import decide
 from dedupe.pipeline.ids import mark_duplicate_ids
 from dedupe.pipeline.runner import _load_sign, prepare_out
 from dedupe.pipeline.schema import check_schemas

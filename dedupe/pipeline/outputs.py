@@ -17,9 +17,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dedupe.io.writers import write_parquet_atomic
+from dedupe.near.decide import ACTIONS
 from dedupe.near.lsh import sorted_unique
 from dedupe.pipeline.against import manifest_columns
-from dedupe.pipeline.decide import ACTIONS
 from dedupe.pipeline.manifest import manifest_table
 from dedupe.pipeline.store import SignFiles
 

@@ -33,8 +33,8 @@ from dedupe.io.folders import (
 )
 from dedupe.io.sources import expand_inputs, plan_tasks
 from dedupe.io.spill import ipc_metadata, read_ipc
+from dedupe.near.decide import KEPT, decide, exact_similarity
 from dedupe.near.lsh import lsh_params, s_curve
-from dedupe.pipeline.decide import KEPT, decide, exact_similarity
 from dedupe.pipeline.outputs import (
     scheme_metadata,
     span_summary,
@@ -465,7 +465,7 @@ def _plan_write(cfg, tasks, tables, dec, out, schema, spans=None):
 
 def _apply_filters(cfg, dec, tables, length, removed) -> None:
     """Mark kept rows that the Gopher filter rejects or that span removal leaves too short."""
-    from dedupe.pipeline.decide import FILTERED, TOO_SHORT
+    from dedupe.near.decide import FILTERED, TOO_SHORT
 
     note = dec.note if dec.note is not None else np.full(len(dec.action), None, object)
     kept = dec.action == KEPT

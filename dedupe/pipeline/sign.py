@@ -23,9 +23,9 @@ from dedupe.io.sources import Task
 from dedupe.io.spill import write_ipc
 from dedupe.io.unify import unify
 from dedupe.memory import PeakRSS
+from dedupe.near.decide import ROW_EMPTY, ROW_OK, ROW_REJECTED
 from dedupe.near.minhash import EMPTY as EMPTY_SIGNATURE
 from dedupe.near.signing import shingle_sets, sign_arrays, truncate
-from dedupe.pipeline.decide import ROW_EMPTY, ROW_OK, ROW_REJECTED
 from dedupe.pipeline.spans_stage import REPEAT_SCHEMA, span_parts, write_lines
 from dedupe.schemes import scheme_fields
 
