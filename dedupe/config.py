@@ -40,6 +40,7 @@ __all__ = [
     "OutputConfig",
     "SpansConfig",
     "load_config",
+    "option_flag",
 ]
 
 
@@ -535,6 +536,20 @@ OPTION_KEYS = {
     "write_index": "index.write",
     "update_index": "index.update",
 }
+
+
+def option_flag(key: str) -> str | None:
+    """The command-line flag that sets config ``key`` (``"lsh.threshold"`` -> ``"--threshold"``),
+    or None for a key only ``--set KEY=VALUE`` reaches.
+
+    Derived from :data:`OPTION_KEYS`, the one table of short option names: the CLI maps its
+    options to keys through it, and library messages that tell a user which option to change
+    name the flag through this function, so neither spells the other's names.
+    """
+    for name, mapped in OPTION_KEYS.items():
+        if mapped == key:
+            return "--" + name.replace("_", "-")
+    return None
 
 
 def load_config(path: str | os.PathLike | None = None, **overrides: Any) -> DedupeConfig:

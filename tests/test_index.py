@@ -358,6 +358,8 @@ def test_mismatched_params_name_the_parameter(override, key, built, now):
     assert err.value.key == key
     if key == "normalize.lowercase":
         assert msg.endswith("--set normalize.lowercase=false")
+    if key == "lsh.bands":
+        assert msg.endswith("rebuild the index or run with --bands 2 --rows 8")
 
 
 @pytest.mark.parametrize(("key", "built"), [
