@@ -31,10 +31,10 @@ def signed_run(tmp_path_factory):
                                "output.out": str(root / "out"), "output.workdir": str(work),
                                "engine.name": "serial", "input.id_column": "id"})
     from dedupe.engines import make_engine
-    from dedupe.io.sources import expand_inputs, plan_tasks
+    from dedupe.io.sources import expand_inputs, split_tasks
     from dedupe.pipeline.sign import SignTask, sign_task
 
-    tasks = plan_tasks(expand_inputs(cfg.input.paths, "auto"))
+    tasks = split_tasks(expand_inputs(cfg.input.paths, "auto"))
     work.mkdir()
     sts = [SignTask(t, cfg, str(work / f"sign-{t.index:06d}.arrow"), None, lsh_params(cfg))
            for t in tasks]

@@ -25,7 +25,7 @@ from dedupe.errors import ConfigError, InputError
 from dedupe.evaluate.metrics import pairwise_from_pairs, removed_fraction, score
 from dedupe.io.folders import protected_paths
 from dedupe.io.readers import read_task
-from dedupe.io.sources import expand_inputs, plan_tasks
+from dedupe.io.sources import expand_inputs, split_tasks
 from dedupe.io.unify import cast, merge_type
 from dedupe.near.decide import decide
 from dedupe.near.lsh import collision_probability, lsh_candidates, lsh_params
@@ -219,7 +219,7 @@ def sweep(cfg: DedupeConfig, out: str, *, thresholds, ngrams, num_perms, shingle
 def _sweep_grid(cfg, out, sources, reasons, thresholds, ngrams, num_perms, shingles,
                 labels_column, labels_path, sample_pairs, progress) -> SweepResult:
     work = os.path.join(out, "_work")
-    tasks = plan_tasks(sources)
+    tasks = split_tasks(sources)
     engine = make_engine(cfg.engine)
     base = cfg.with_overrides({"spans.repeats": False, "spans.boilerplate": False,
                                "spans.windows": False, "spans.stats": False})

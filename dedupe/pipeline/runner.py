@@ -26,7 +26,7 @@ from dedupe.config import DedupeConfig
 from dedupe.engines import make_engine
 from dedupe.errors import DedupeError, OutputError
 from dedupe.io.folders import protected_paths
-from dedupe.io.sources import expand_inputs, plan_tasks
+from dedupe.io.sources import expand_inputs, split_tasks
 from dedupe.io.spill import ipc_metadata, read_ipc
 from dedupe.near.decide import KEPT, ROW_REJECTED, decide, exact_similarity
 from dedupe.near.lsh import lsh_params, s_curve
@@ -37,6 +37,7 @@ from dedupe.pipeline.against import (
     match_against,
     store_kept,
 )
+from dedupe.pipeline.boilerplate_stage import boilerplate_key_counts
 from dedupe.pipeline.filters import apply_filters
 from dedupe.pipeline.ids import mark_duplicate_ids
 from dedupe.pipeline.outputs import (
@@ -48,8 +49,9 @@ from dedupe.pipeline.outputs import (
 )
 from dedupe.pipeline.run_folder import prepare_out, run_fingerprint, write_report
 from dedupe.pipeline.schema import check_schemas, output_schema
-from dedupe.pipeline.sign import SignResult, SignTask, input_schema, sign_task, spans_enabled
-from dedupe.pipeline.spans_plan import boilerplate_key_counts, collect_spans
+from dedupe.pipeline.sign import SignResult, SignTask, input_schema, sign_task
+from dedupe.pipeline.span_records import spans_enabled
+from dedupe.pipeline.span_store import collect_spans
 from dedupe.pipeline.store import SignFiles
 from dedupe.pipeline.write import shard_tasks, write_shard
 from dedupe.report import RunReport, StageTimer, versions
@@ -201,7 +203,7 @@ def _run_locked(cfg, sources, schema, task_reasons, fingerprint, run_key, resume
     out = cfg.output.out
     work = os.path.join(cfg.output.workdir or os.path.join(out, "_work"), fingerprint)
     os.makedirs(work, exist_ok=True)
-    run = _Run(cfg, make_engine(cfg.engine), work, plan_tasks(sources), progress, run_key)
+    run = _Run(cfg, make_engine(cfg.engine), work, split_tasks(sources), progress, run_key)
     try:
         sign_tasks, results = _sign_stage(run, task_reasons)
         if progress:

@@ -9,7 +9,6 @@ these files, never the input text again -- only the final write stage rereads th
 from __future__ import annotations
 
 import itertools
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +25,13 @@ from dedupe.memory import PeakRSS
 from dedupe.near.decide import ROW_EMPTY, ROW_OK, ROW_REJECTED
 from dedupe.near.minhash import EMPTY as EMPTY_SIGNATURE
 from dedupe.near.signing import shingle_sets, sign_arrays, truncate
-from dedupe.pipeline.spans_stage import REPEAT_SCHEMA, span_parts, write_lines
+from dedupe.pipeline.span_records import (
+    REPEAT_SCHEMA,
+    span_parts,
+    span_paths,
+    spans_enabled,
+    write_lines,
+)
 from dedupe.schemes import scheme_fields
 
 __all__ = ["SignResult", "SignTask", "input_schema", "sign_task"]
@@ -265,18 +270,6 @@ def _by_bytes(rb, limit: int):
     for k, (lo, hi) in enumerate(itertools.pairwise(bounds)):
         yield ReadBatch(batch.slice(lo, hi - lo), rb.source_rows[lo:hi],
                         rb.rejected if k == 0 else [])
-
-
-def spans_enabled(cfg) -> bool:
-    sp = cfg.spans
-    return sp.repeats or sp.boilerplate or sp.windows or sp.stats or sp.gopher_filter
-
-
-def span_paths(sign_path: str) -> tuple[str, str]:
-    """Where a task's repeat spans and boilerplate line records go, next to its sign file."""
-    folder, name = os.path.split(sign_path)
-    return (os.path.join(folder, name.replace("sign-", "repeats-")),
-            os.path.join(folder, name.replace("sign-", "lines-")))
 
 
 def _write_span_files(st: SignTask, table: pa.Table, extra: dict) -> None:

@@ -1,8 +1,8 @@
 """Stage 3, per output shard: reread the rows that survive and write one Parquet shard.
 
-A shard is a list of segments ``(task, source rows)``; the plan is made in the main process from
-the kept-row counts, so shard names and contents never depend on the worker count. Only the
-write stage reads every input column, and only for the rows it writes.
+A shard is a list of segments ``(task, source rows)``; the shards are cut in the main process
+from the kept-row counts (:func:`shard_tasks`), so shard names and contents never depend on the
+worker count. Only the write stage reads every input column, and only for the rows it writes.
 """
 
 from __future__ import annotations
