@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from dedupe.config import DedupeConfig
 from dedupe.errors import InputError
-from dedupe.io.readers import list_rows, read_task
+from dedupe.io.readers import ReadBatch, list_rows, read_task
 from dedupe.io.sources import Task
 from dedupe.io.spill import write_ipc
 from dedupe.io.unify import unify
@@ -82,6 +82,8 @@ def _bad(task: Task, cfg, row: int, reason: str, column: str):
 
 
 def _sign_batch(rb, st: SignTask, parts: list, extra: dict):
+    """Sign one read batch: its rows' part of the sign file (rejected rows included) into
+    ``parts``, its span records into ``extra``."""
     cfg, inp = st.config, st.config.input
     batch, rows = rb.batch, rb.source_rows
     if rb.rejected:
@@ -89,27 +91,13 @@ def _sign_batch(rb, st: SignTask, parts: list, extra: dict):
         parts.append(_rejected_part(st, r, [x[1] for x in rb.rejected]))
     if batch.num_rows == 0:
         return
-    text = batch.column(inp.text_column)
-    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
-        raise InputError(
-            st.task.source.path,
-            f"the text column has type {text.type}, not string",
-            column=inp.text_column,
-            hint="choose another --text-column",
-        )
+    text = _text_column(batch, st)
     status = np.zeros(batch.num_rows, np.int8)
     reasons = np.full(batch.num_rows, None, object)
     null = text.is_null().to_numpy(zero_copy_only=False)
     nbytes = pc.binary_length(text.fill_null("")).to_numpy(zero_copy_only=False).astype(np.int64)
     length = pc.utf8_length(text.fill_null("")).to_numpy(zero_copy_only=False).astype(np.int64)
-    hashed = text
-    if inp.max_doc_bytes is not None:
-        too_long = nbytes > inp.max_doc_bytes
-        if inp.on_long_doc == "reject":
-            for i in np.flatnonzero(too_long & (status == OK)):
-                status[i] = REJECTED
-                reasons[i] = f"text is {nbytes[i]} bytes, over max_doc_bytes={inp.max_doc_bytes}"
-        hashed = truncate(text, inp.max_doc_bytes)
+    hashed = _long_texts(text, nbytes, status, reasons, inp)
     exact = cfg.lsh.verify == "exact"
     dig, n_sh, sig, canon_len, sh = sign_arrays(text, cfg, keep_shingles=exact)
     _mark_empty(status, reasons, null, nbytes, canon_len)
@@ -117,15 +105,7 @@ def _sign_batch(rb, st: SignTask, parts: list, extra: dict):
     for i in np.flatnonzero(pc.is_null(ids).to_numpy(zero_copy_only=False) & (status == OK)):
         _bad(st.task, cfg, int(rows[i]), "id is null", inp.id_column)
         status[i], reasons[i] = REJECTED, "id is null"
-    score = np.full(batch.num_rows, np.nan)
-    col = cfg.cluster.survivor_column
-    if col is not None:
-        try:
-            score = pc.cast(batch.column(col), pa.float64()).to_numpy(zero_copy_only=False)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            raise InputError(
-                st.task.source.path, f"survivor column {col!r} is not numeric", column=col
-            ) from None
+    score = _scores(batch, st)
     stats = {}
     if spans_enabled(cfg):
         repeats, lines, stats = span_parts(hashed, rows, status == OK, cfg)
@@ -152,6 +132,46 @@ def _sign_batch(rb, st: SignTask, parts: list, extra: dict):
             }
         )
     )
+
+
+def _text_column(batch, st: SignTask) -> pa.Array:
+    """The batch's text column, refused unless it holds strings."""
+    inp = st.config.input
+    text = batch.column(inp.text_column)
+    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
+        raise InputError(
+            st.task.source.path,
+            f"the text column has type {text.type}, not string",
+            column=inp.text_column,
+            hint="choose another --text-column",
+        )
+    return text
+
+
+def _long_texts(text: pa.Array, nbytes: np.ndarray, status, reasons, inp) -> pa.Array:
+    """The texts the span records are made from: cut to ``input.max_doc_bytes``. With
+    ``on_long_doc = "reject"`` a longer text's row is rejected, with its size as the reason."""
+    if inp.max_doc_bytes is None:
+        return text
+    too_long = nbytes > inp.max_doc_bytes
+    if inp.on_long_doc == "reject":
+        for i in np.flatnonzero(too_long & (status == OK)):
+            status[i] = REJECTED
+            reasons[i] = f"text is {nbytes[i]} bytes, over max_doc_bytes={inp.max_doc_bytes}"
+    return truncate(text, inp.max_doc_bytes)
+
+
+def _scores(batch, st: SignTask) -> np.ndarray:
+    """The ``max:COLUMN`` survivor score of every row (NaN without such a policy)."""
+    col = st.config.cluster.survivor_column
+    if col is None:
+        return np.full(batch.num_rows, np.nan)
+    try:
+        return pc.cast(batch.column(col), pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise InputError(
+            st.task.source.path, f"survivor column {col!r} is not numeric", column=col
+        ) from None
 
 
 def _mark_empty(status, reasons, null, nbytes, canon_len) -> None:
@@ -251,8 +271,6 @@ _BATCH_BYTES = 16 << 20  # text bytes per piece: bounds numpy temporaries whatev
 
 def _by_bytes(rb, limit: int):
     """Cut a read batch into pieces of at most ``limit`` text bytes (at least one row each)."""
-    from dedupe.io.readers import ReadBatch
-
     batch = rb.batch
     if batch.num_rows <= 1 or batch.nbytes <= limit:
         yield rb
