@@ -276,7 +276,8 @@ class LSHConfig(_Section):
     """Banding and verification.
 
     ``bands`` x ``rows`` is chosen from ``threshold`` by minimising the weighted false-positive and
-    false-negative areas under the S-curve (datasketch's ``_optimal_param``) unless both are given.
+    false-negative areas under the S-curve (:func:`dedupe.near.lsh.optimal_bands`, datasketch's
+    choice) unless both are given.
     Candidates are verified (estimated Jaccard >= threshold), so a false positive of the banding
     costs only a comparison; the default weights therefore favour recall.
     """
