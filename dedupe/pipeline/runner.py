@@ -18,12 +18,13 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from dedupe.config import DedupeConfig
-from dedupe.engines import make_engine
+from dedupe.engines import Engine, make_engine
 from dedupe.errors import DedupeError, OutputError
 from dedupe.io.folders import protected_paths
 from dedupe.io.sources import expand_inputs, split_tasks
@@ -65,110 +66,12 @@ class _Run:
     """What every stage of one run needs, and the stage timings so far."""
 
     cfg: DedupeConfig
-    engine: object
+    engine: Engine
     work: str  # this run's intermediate files
-    tasks: list
-    progress: object  # None or progress(stage, done, total, info)
+    tasks: list  # the input tasks (dedupe.io.sources.Task)
+    progress: Callable | None  # progress(stage, done, total, info)
     run_key: str  # names this run in an index
     stages: list[StageTimer] = field(default_factory=list)
-
-
-def _map_resumable(engine, fn, tasks, stage, progress, *, done, reload):
-    """``engine.map`` over the tasks whose output is not there yet; finished ones are read back.
-
-    Every task output is written under a temporary name and renamed, so an existing final file
-    is a finished task: after a crash the same command skips it.
-    """
-    todo = [t for t in tasks if not done(t)]
-    fresh = iter(engine.map(fn, todo, stage=stage, progress=progress)) if todo else iter(())
-    todo_ids = {id(t) for t in todo}
-    return [next(fresh) if id(t) in todo_ids else reload(t) for t in tasks]
-
-
-def _signed(st) -> bool:
-    """Whether the task's sign file is there to reuse. One written under other scheme tags
-    (another dedupe, or other Unicode data, started the run) is refused before any work:
-    its digests and signatures cannot be compared with the ones this run makes."""
-    if not os.path.exists(st.path):
-        return False
-    mismatch = scheme_mismatch(recorded_schemes(ipc_metadata(st.path), "dedupe.scheme."))
-    if mismatch:
-        key, have, want = mismatch
-        raise OutputError(f"{st.path} was signed with scheme.{key} = {have}, this run uses "
-                          f"{want}: another version of dedupe or of its Unicode data started "
-                          "this run; pass --overwrite to start again, or finish it with the "
-                          "dedupe that started it")
-    return True
-
-
-def _sign_result_from_file(st):
-    table = read_ipc(st.path)
-    rejected = int((table["status"].to_numpy() == ROW_REJECTED).sum())
-    return SignResult(st.task.index, table.num_rows, rejected, 0.0, 0)
-
-
-def _shard_result_from_file(st):
-    import pyarrow.parquet as pq
-
-    return {"rows": pq.read_metadata(st.path).num_rows, "seconds": 0.0, "peak_rss": 0}
-
-
-_INPUT_BYTES_PER_PARTITION = 64 << 20
-
-
-def _sized_partitions(cfg: DedupeConfig, sources) -> DedupeConfig:
-    """At least ``spans.partitions`` boilerplate key partitions, and one per 64 MB of input
-    files, so that one partition's line records (about twice the compressed input) stay near
-    128 MB in a worker however large the corpus."""
-    want = -(-sum(max(0, s.size or 0) for s in sources) // _INPUT_BYTES_PER_PARTITION)
-    if want <= cfg.spans.partitions:
-        return cfg
-    return replace(cfg, spans=replace(cfg.spans, partitions=int(want)))
-
-
-def _decide(cfg: DedupeConfig, files: SignFiles, tasks):
-    """The decide stage over the sign files: small per-row columns in memory, signatures read
-    one band or one batch of pairs at a time (see :mod:`dedupe.pipeline.store`). Rows whose
-    ``--id-column`` value an earlier row has are rejected first (or stop the run)."""
-    status = files.column("status").copy()
-    notes = mark_duplicate_ids(cfg, files, tasks, status)
-    digest = np.stack([files.column("digest_hi"), files.column("digest_lo")], axis=1)
-    score = files.column("score") if cfg.cluster.survivor_column else None
-    max_rows = max(1 << 12, cfg.engine.memory_bytes // 4 // (4 * cfg.minhash.num_perm))
-    n_shingles = files.column("n_shingles")
-    exact = None
-    if cfg.lsh.verify == "exact":
-        # about 40 bytes of numpy temporaries per shingle of a batch of pairs (see near.jaccard)
-        max_values = max(1 << 16, cfg.engine.memory_bytes // 4 // 40)
-
-        def exact(a, b):
-            return exact_similarity(files, a, b, n_shingles, max_values)
-    dec = decide(status, digest.astype(np.uint64), n_shingles, files, files.column("length"),
-                 score, cfg, exact_jaccard=exact, max_rows=max_rows)
-    dec.note = notes
-    return dec
-
-
-def _match_indexes(cfg: DedupeConfig, files: SignFiles, dec, run_key: str = ""):
-    """``--against``: remove the clusters that match an index document (see
-    :mod:`dedupe.pipeline.against`)."""
-    digest = np.stack([files.column("digest_hi"), files.column("digest_lo")], axis=1)
-    m = match_against(cfg, files, digest, dec.survivor >= 0, dec.stats["bands"],
-                      dec.stats["rows"], run_key)
-    inherited = apply_matches(dec, digest, m)
-    finish_matches(files, dec, m, inherited)
-    return m
-
-
-def _absolute_index_paths(cfg: DedupeConfig) -> DedupeConfig:
-    """Local index paths made absolute: a run names an index, and finds its own generations in
-    it, the same way from any folder and however the path was spelled."""
-    def fix(p):
-        return p if not p or "://" in p else os.path.abspath(p)
-
-    idx = cfg.index
-    return replace(cfg, index=replace(idx, against=tuple(fix(p) for p in idx.against),
-                                      write=fix(idx.write)))
 
 
 def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunReport:
@@ -343,6 +246,104 @@ def _index_stage(run: _Run, tables: SignFiles, dec, spans) -> dict | None:
         st.rows = index_out["rows"]
     run.stages.append(st)
     return index_out
+
+
+def _absolute_index_paths(cfg: DedupeConfig) -> DedupeConfig:
+    """Local index paths made absolute: a run names an index, and finds its own generations in
+    it, the same way from any folder and however the path was spelled."""
+    def fix(p):
+        return p if not p or "://" in p else os.path.abspath(p)
+
+    idx = cfg.index
+    return replace(cfg, index=replace(idx, against=tuple(fix(p) for p in idx.against),
+                                      write=fix(idx.write)))
+
+
+_INPUT_BYTES_PER_PARTITION = 64 << 20
+
+
+def _sized_partitions(cfg: DedupeConfig, sources) -> DedupeConfig:
+    """At least ``spans.partitions`` boilerplate key partitions, and one per 64 MB of input
+    files, so that one partition's line records (about twice the compressed input) stay near
+    128 MB in a worker however large the corpus."""
+    want = -(-sum(max(0, s.size or 0) for s in sources) // _INPUT_BYTES_PER_PARTITION)
+    if want <= cfg.spans.partitions:
+        return cfg
+    return replace(cfg, spans=replace(cfg.spans, partitions=int(want)))
+
+
+def _map_resumable(engine, fn, tasks, stage, progress, *, done, reload):
+    """``engine.map`` over the tasks whose output is not there yet; finished ones are read back.
+
+    Every task output is written under a temporary name and renamed, so an existing final file
+    is a finished task: after a crash the same command skips it.
+    """
+    todo = [t for t in tasks if not done(t)]
+    fresh = iter(engine.map(fn, todo, stage=stage, progress=progress)) if todo else iter(())
+    todo_ids = {id(t) for t in todo}
+    return [next(fresh) if id(t) in todo_ids else reload(t) for t in tasks]
+
+
+def _signed(st) -> bool:
+    """Whether the task's sign file is there to reuse. One written under other scheme tags
+    (another dedupe, or other Unicode data, started the run) is refused before any work:
+    its digests and signatures cannot be compared with the ones this run makes."""
+    if not os.path.exists(st.path):
+        return False
+    mismatch = scheme_mismatch(recorded_schemes(ipc_metadata(st.path), "dedupe.scheme."))
+    if mismatch:
+        key, have, want = mismatch
+        raise OutputError(f"{st.path} was signed with scheme.{key} = {have}, this run uses "
+                          f"{want}: another version of dedupe or of its Unicode data started "
+                          "this run; pass --overwrite to start again, or finish it with the "
+                          "dedupe that started it")
+    return True
+
+
+def _sign_result_from_file(st):
+    table = read_ipc(st.path)
+    rejected = int((table["status"].to_numpy() == ROW_REJECTED).sum())
+    return SignResult(st.task.index, table.num_rows, rejected, 0.0, 0)
+
+
+def _shard_result_from_file(st):
+    import pyarrow.parquet as pq
+
+    return {"rows": pq.read_metadata(st.path).num_rows, "seconds": 0.0, "peak_rss": 0}
+
+
+def _decide(cfg: DedupeConfig, files: SignFiles, tasks):
+    """The decide stage over the sign files: small per-row columns in memory, signatures read
+    one band or one batch of pairs at a time (see :mod:`dedupe.pipeline.store`). Rows whose
+    ``--id-column`` value an earlier row has are rejected first (or stop the run)."""
+    status = files.column("status").copy()
+    notes = mark_duplicate_ids(cfg, files, tasks, status)
+    digest = np.stack([files.column("digest_hi"), files.column("digest_lo")], axis=1)
+    score = files.column("score") if cfg.cluster.survivor_column else None
+    max_rows = max(1 << 12, cfg.engine.memory_bytes // 4 // (4 * cfg.minhash.num_perm))
+    n_shingles = files.column("n_shingles")
+    exact = None
+    if cfg.lsh.verify == "exact":
+        # about 40 bytes of numpy temporaries per shingle of a batch of pairs (see near.jaccard)
+        max_values = max(1 << 16, cfg.engine.memory_bytes // 4 // 40)
+
+        def exact(a, b):
+            return exact_similarity(files, a, b, n_shingles, max_values)
+    dec = decide(status, digest.astype(np.uint64), n_shingles, files, files.column("length"),
+                 score, cfg, exact_jaccard=exact, max_rows=max_rows)
+    dec.note = notes
+    return dec
+
+
+def _match_indexes(cfg: DedupeConfig, files: SignFiles, dec, run_key: str = ""):
+    """``--against``: remove the clusters that match an index document (see
+    :mod:`dedupe.pipeline.against`)."""
+    digest = np.stack([files.column("digest_hi"), files.column("digest_lo")], axis=1)
+    m = match_against(cfg, files, digest, dec.survivor >= 0, dec.stats["bands"],
+                      dec.stats["rows"], run_key)
+    inherited = apply_matches(dec, digest, m)
+    finish_matches(files, dec, m, inherited)
+    return m
 
 
 def _check_accounting(sign_results, counts, write_results) -> None:
