@@ -36,6 +36,7 @@ def _corpus(folder: str, n_docs: int) -> str:
     path = os.path.join(folder, f"corpus-{n_docs}")
     if not os.path.exists(os.path.join(path, "part-0.parquet")):
         import pyarrow.parquet as pq
+
         from tests.synth import make_corpus
 
         os.makedirs(path, exist_ok=True)
