@@ -143,7 +143,7 @@ def run(inputs, out, config_path, set_values, overwrite, quiet, dry_run, **optio
         overrides["output.overwrite"] = True
     cfg = load_config(config_path, **overrides)
     if dry_run:
-        _print_plan(cfg)
+        _print_estimate(cfg)
         return
     if quiet:
         report = run_pipeline(cfg)
@@ -213,8 +213,8 @@ def sweep(inputs, out, labels_column, labels_path, thresholds, ngrams, num_perms
     click.echo(f"{result.table.num_rows} settings -> {out}/report.md ({', '.join(files)})")
 
 
-def _print_plan(cfg) -> None:
-    from dedupe.pipeline.plan import estimate
+def _print_estimate(cfg) -> None:
+    from dedupe.pipeline.estimate import estimate
 
     e = estimate(cfg)
     approx = "" if e["rows_exact"] else " (estimated from the first megabytes)"
@@ -245,7 +245,7 @@ def plan(inputs, config_path, set_values, text_column, threshold, num_perm):
         if value is not None:
             overrides[key] = value
     overrides["input.paths"] = tuple(inputs)
-    _print_plan(load_config(config_path, **overrides))
+    _print_estimate(load_config(config_path, **overrides))
 
 
 @main.command()

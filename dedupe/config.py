@@ -40,6 +40,7 @@ __all__ = [
     "OutputConfig",
     "SpansConfig",
     "load_config",
+    "option_flag",
 ]
 
 
@@ -275,7 +276,8 @@ class LSHConfig(_Section):
     """Banding and verification.
 
     ``bands`` x ``rows`` is chosen from ``threshold`` by minimising the weighted false-positive and
-    false-negative areas under the S-curve (datasketch's ``_optimal_param``) unless both are given.
+    false-negative areas under the S-curve (:func:`dedupe.near.lsh.optimal_bands`, datasketch's
+    choice) unless both are given.
     Candidates are verified (estimated Jaccard >= threshold), so a false positive of the banding
     costs only a comparison; the default weights therefore favour recall.
     """
@@ -535,6 +537,20 @@ OPTION_KEYS = {
     "write_index": "index.write",
     "update_index": "index.update",
 }
+
+
+def option_flag(key: str) -> str | None:
+    """The command-line flag that sets config ``key`` (``"lsh.threshold"`` -> ``"--threshold"``),
+    or None for a key only ``--set KEY=VALUE`` reaches.
+
+    Derived from :data:`OPTION_KEYS`, the one table of short option names: the CLI maps its
+    options to keys through it, and library messages that tell a user which option to change
+    name the flag through this function, so neither spells the other's names.
+    """
+    for name, mapped in OPTION_KEYS.items():
+        if mapped == key:
+            return "--" + name.replace("_", "-")
+    return None
 
 
 def load_config(path: str | os.PathLike | None = None, **overrides: Any) -> DedupeConfig:

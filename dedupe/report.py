@@ -7,6 +7,7 @@ import platform
 import time
 from dataclasses import asdict, dataclass, field
 
+from dedupe._version import __version__
 from dedupe.memory import PeakRSS
 
 __all__ = ["INDEX_VERBS", "RunReport", "StageTimer", "versions"]
@@ -24,7 +25,6 @@ def versions() -> dict[str, str]:
     import pyarrow
     import xxhash
 
-    from dedupe import __version__
     from dedupe.schemes import scheme_fields
     from dedupe.text.hashing import HASH_SCHEME
 

@@ -266,7 +266,7 @@ def test_same_update_command_again_is_idempotent(halves, tmp_path):
     dedupe.run(a, tmp_path / "old", write_index=str(idx), **SERIAL)
     before = open_index(idx).num_docs
     # killed after the index update, before the report
-    _update_killed_at("dedupe.pipeline.runner", "_write_report", b, tmp_path / "new", idx)
+    _update_killed_at("dedupe.pipeline.runner", "write_report", b, tmp_path / "new", idx)
     assert len(open_index(idx).generations) == 2  # the update was committed
     rep = dedupe.run(b, tmp_path / "new", against=[str(idx)], update_index=True, **SERIAL)
     assert rep.outputs["resumed"] and rep.outputs["index"]["mode"] == "already there"

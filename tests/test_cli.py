@@ -210,3 +210,19 @@ def test_span_options_reach_the_config(tmp_path):
     assert spans["near"] is False and spans["stats"] is True
     assert pq.read_table(out / "spans.parquet").num_rows > 0
     assert "dup_line_frac" in pq.read_table(out / "manifest.parquet").column_names
+
+
+def test_every_option_flag_is_an_option_of_dedupe_run_and_back():
+    """``config.OPTION_KEYS`` is the one table of option names: each flag the library names in
+    a message (``option_flag``) is a real ``dedupe run`` option, and every ``dedupe run``
+    option that sets a config key reaches it through the table (no option is dropped)."""
+    from dedupe.config import OPTION_KEYS, option_flag
+
+    params = {p.name: p for p in main.commands["run"].params}
+    for name, key in OPTION_KEYS.items():
+        assert option_flag(key) in params[name].opts, key
+    own = {"inputs", "out", "config_path", "set_values", "overwrite", "quiet", "dry_run"}
+    assert set(params) - own == set(OPTION_KEYS) - {"overwrite"}
+    assert option_flag("lsh.threshold") == "--threshold"
+    assert option_flag("spans.min_tokens") == "--span-min-tokens"
+    assert option_flag("normalize.lowercase") is None  # reached by --set only

@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 import dedupe
 from dedupe.config import load_config
+from dedupe.near.decide import exact_similarity
 from dedupe.near.jaccard import set_jaccard
-from dedupe.pipeline.decide import exact_similarity, lsh_params
-from dedupe.pipeline.sign import sign_arrays
+from dedupe.near.lsh import lsh_params
+from dedupe.near.signing import sign_arrays
 from dedupe.pipeline.store import SignFiles
 from dedupe.synth import make_corpus
 from tests.conftest import write_parquet
@@ -54,10 +55,10 @@ def exact_sign_files(tmp_path_factory):
     cfg = load_config(None, **{"input.paths": (str(root / "in-*.parquet"),),
                                "output.out": str(root / "out"), "engine.name": "serial",
                                "lsh.verify": "exact"})
-    from dedupe.io.sources import expand_inputs, plan_tasks
+    from dedupe.io.sources import expand_inputs, split_tasks
     from dedupe.pipeline.sign import SignTask, sign_task
 
-    tasks = plan_tasks(expand_inputs(cfg.input.paths, "auto"))
+    tasks = split_tasks(expand_inputs(cfg.input.paths, "auto"))
     paths = [str(root / f"sign-{t.index:06d}.arrow") for t in tasks]
     for t, path in zip(tasks, paths):
         sign_task(SignTask(t, cfg, path, None, lsh_params(cfg)))

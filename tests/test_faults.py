@@ -246,7 +246,7 @@ def test_fifty_megabyte_document_within_memory_budget(tmp_path, fault_ledger):
 )
 def test_reader_round_trip(tmp_path_factory, texts, fmt):
     from dedupe.io.readers import read_task
-    from dedupe.io.sources import expand_inputs, plan_tasks
+    from dedupe.io.sources import expand_inputs, split_tasks
 
     folder = tmp_path_factory.mktemp("rt")
     path = folder / f"in.{fmt}"
@@ -256,7 +256,7 @@ def test_reader_round_trip(tmp_path_factory, texts, fmt):
         raw = "".join(json.dumps({"text": t}) + "\n" for t in texts).encode()
         path.write_bytes(gzip.compress(raw) if fmt.endswith("gz") else raw)
     got = {}
-    for task in plan_tasks(expand_inputs([path])):
+    for task in split_tasks(expand_inputs([path])):
         for rb in read_task(task, ["text"], on_bad_row="reject"):
             assert not rb.rejected
             got.update(zip(rb.source_rows.tolist(), rb.batch.column(0).to_pylist()))
@@ -386,7 +386,7 @@ def test_task_planning_names_a_failed_footer_read_by_its_cause(error, cause):
     """Planning tasks reads each Parquet footer: a read that fails there names its cause, not
     a corrupt footer (only bytes that do not parse are called that)."""
     from dedupe.errors import InputError
-    from dedupe.io.sources import expand_inputs, plan_tasks
+    from dedupe.io.sources import expand_inputs, split_tasks
 
     fs = _flaky_filesystem()
     sink = io.BytesIO()
@@ -398,7 +398,7 @@ def test_task_planning_names_a_failed_footer_read_by_its_cause(error, cause):
     sources = expand_inputs([f"flaky://{path}"])
     fs.faults[path] = (len(data) - 8, len(data), error)
     with pytest.raises(InputError) as info:
-        plan_tasks(sources)
+        split_tasks(sources)
     assert "a.parquet" in str(info.value) and cause in str(info.value)
     assert "corrupt" not in str(info.value)
     del fs.faults[path]
@@ -406,4 +406,4 @@ def test_task_planning_names_a_failed_footer_read_by_its_cause(error, cause):
         fh.write(data[:-8] + b"XXXXXXXX")  # bytes that are not a footer
     with pytest.raises(InputError, match=r"not a readable Parquet file.*footer is missing or "
                                          r"corrupt"):
-        plan_tasks(expand_inputs([f"flaky://{path}"]))
+        split_tasks(expand_inputs([f"flaky://{path}"]))

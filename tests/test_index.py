@@ -42,7 +42,7 @@ from dedupe.index.build import read_run_config
 from dedupe.near.cluster import connected_components
 from dedupe.near.lsh import band_keys, lsh_candidates
 from dedupe.near.minhash import EMPTY, jaccard_estimate
-from dedupe.pipeline.sign import sign_arrays
+from dedupe.near.signing import sign_arrays
 from dedupe.synth import make_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -358,6 +358,8 @@ def test_mismatched_params_name_the_parameter(override, key, built, now):
     assert err.value.key == key
     if key == "normalize.lowercase":
         assert msg.endswith("--set normalize.lowercase=false")
+    if key == "lsh.bands":
+        assert msg.endswith("rebuild the index or run with --bands 2 --rows 8")
 
 
 @pytest.mark.parametrize(("key", "built"), [

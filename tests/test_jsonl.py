@@ -21,7 +21,7 @@ import dedupe
 from dedupe.cli import main
 from dedupe.errors import InputError
 from dedupe.io.readers import read_task
-from dedupe.io.sources import expand_inputs, plan_tasks
+from dedupe.io.sources import expand_inputs, split_tasks
 
 
 def _doc(i: int) -> str:
@@ -137,7 +137,7 @@ def test_lines_not_asked_for_are_not_parsed(tmp_path):
     """The write stage's reader skips the lines it does not write, unparsed."""
     path = tmp_path / "a.jsonl"
     path.write_text('{"text": "one"}\nnot json at all\n{"text": "three"}\n')
-    task = plan_tasks(expand_inputs([path]))[0]
+    task = split_tasks(expand_inputs([path]))[0]
     batches = list(read_task(task, None, only_rows=[0, 2]))
     assert [r for b in batches for r in b.source_rows.tolist()] == [0, 2]
     assert not any(b.rejected for b in batches)

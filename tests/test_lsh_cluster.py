@@ -11,16 +11,19 @@ from hypothesis import strategies as st
 
 from dedupe.config import DedupeConfig
 from dedupe.near.cluster import connected_components, pick_survivors
+from dedupe.near.decide import ACTIONS, decide
 from dedupe.near.lsh import (
     ALL_PAIRS_BUCKET,
     band_keys,
     candidate_pairs,
     choose_bands,
     collision_probability,
+    false_negative_area,
+    false_positive_area,
+    optimal_bands,
     s_curve,
     unique_pairs,
 )
-from dedupe.pipeline.decide import ACTIONS, decide
 
 
 def test_collision_probability_closed_form():
@@ -56,6 +59,32 @@ def test_choose_bands_minimises_the_weighted_error(threshold, weights):
     best = min(_weighted_error(threshold, bb, rr, w_fp, w_fn)
                for bb in range(1, 65) for rr in range(1, 64 // bb + 1))
     assert _weighted_error(threshold, b, r, w_fp, w_fn) == pytest.approx(best, abs=1e-4)
+
+
+# thresholds from loose to strict, permutation counts a run uses, weights: balanced, the
+# default (recall first), precision first, and unnormalised (datasketch takes them as given)
+@pytest.mark.parametrize("threshold", [0.1, 0.3, 0.5, 0.62, 0.75, 0.8, 0.9, 0.97])
+@pytest.mark.parametrize("num_perm", [16, 64, 128, 256])
+@pytest.mark.parametrize("weights", [(0.5, 0.5), (0.03, 0.97), (0.9, 0.1), (1.0, 3.0)])
+def test_optimal_bands_equals_datasketch(threshold, num_perm, weights):
+    """datasketch's private ``_optimal_param`` is the oracle, here only: the run owns the
+    choice, and it must stay the one datasketch makes, pair for pair."""
+    from datasketch.lsh import _optimal_param
+
+    assert optimal_bands(threshold, num_perm, *weights) == _optimal_param(threshold, num_perm,
+                                                                          *weights)
+
+
+def test_false_positive_and_negative_areas_are_the_s_curve_integrals():
+    for threshold, b, r in [(0.75, 19, 6), (0.5, 4, 3), (0.9, 1, 1)]:
+        below, above = np.linspace(0.0, threshold, 100_001), np.linspace(threshold, 1.0, 100_001)
+        fp = np.trapezoid(collision_probability(below, b, r), below)
+        fn = np.trapezoid(1.0 - collision_probability(above, b, r), above)
+        assert false_positive_area(threshold, b, r) == pytest.approx(fp, abs=1e-6)
+        assert false_negative_area(threshold, b, r) == pytest.approx(fn, abs=1e-6)
+    # one band of one row: P(candidate) = s, so FP = t**2 / 2 and FN = (1 - t)**2 / 2
+    assert false_positive_area(0.6, 1, 1) == pytest.approx(0.18)
+    assert false_negative_area(0.6, 1, 1) == pytest.approx(0.08)
 
 
 def test_default_banding_is_the_documented_one():

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 import dedupe
 from dedupe.config import load_config, parse_bytes
 from dedupe.errors import ConfigError
-from dedupe.pipeline.decide import ArraySignatures, decide, lsh_params, pair_similarity
-from dedupe.pipeline.runner import _load_sign
-from dedupe.pipeline.store import SignFiles
+from dedupe.near.decide import ArraySignatures, decide, pair_similarity
+from dedupe.near.lsh import lsh_params
+from dedupe.pipeline.store import SignFiles, load_sign_columns
 from dedupe.synth import make_corpus
 from tests.conftest import write_parquet
 
@@ -31,10 +31,10 @@ def signed_run(tmp_path_factory):
                                "output.out": str(root / "out"), "output.workdir": str(work),
                                "engine.name": "serial", "input.id_column": "id"})
     from dedupe.engines import make_engine
-    from dedupe.io.sources import expand_inputs, plan_tasks
+    from dedupe.io.sources import expand_inputs, split_tasks
     from dedupe.pipeline.sign import SignTask, sign_task
 
-    tasks = plan_tasks(expand_inputs(cfg.input.paths, "auto"))
+    tasks = split_tasks(expand_inputs(cfg.input.paths, "auto"))
     work.mkdir()
     sts = [SignTask(t, cfg, str(work / f"sign-{t.index:06d}.arrow"), None, lsh_params(cfg))
            for t in tasks]
@@ -45,7 +45,7 @@ def signed_run(tmp_path_factory):
 def test_sign_files_answer_like_the_arrays(signed_run):
     cfg, paths = signed_run
     files = SignFiles(paths, cfg.minhash.num_perm)
-    _, data = _load_sign(paths, cfg.minhash.num_perm)
+    _, data = load_sign_columns(paths, cfg.minhash.num_perm)
     sigs = data["sig"]
     assert files.total_rows == len(sigs) == 900
     bands, rows = lsh_params(cfg)
@@ -64,7 +64,7 @@ def test_sign_files_answer_like_the_arrays(signed_run):
 def test_decisions_from_files_equal_in_memory_for_any_batch_size(signed_run, max_rows):
     cfg, paths = signed_run
     files = SignFiles(paths, cfg.minhash.num_perm)
-    _, d = _load_sign(paths, cfg.minhash.num_perm)
+    _, d = load_sign_columns(paths, cfg.minhash.num_perm)
     digest = np.stack([d["digest_hi"], d["digest_lo"]], axis=1).astype(np.uint64)
     ref = decide(d["status"], digest, d["n_shingles"], d["sig"], d["length"], None, cfg)
     got = decide(d["status"], digest, d["n_shingles"], files, d["length"], None, cfg,

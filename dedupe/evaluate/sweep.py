@@ -25,16 +25,16 @@ from dedupe.errors import ConfigError, InputError
 from dedupe.evaluate.metrics import pairwise_from_pairs, removed_fraction, score
 from dedupe.io.folders import protected_paths
 from dedupe.io.readers import read_task
-from dedupe.io.sources import expand_inputs, plan_tasks
+from dedupe.io.sources import expand_inputs, split_tasks
 from dedupe.io.unify import cast, merge_type
-from dedupe.near.lsh import collision_probability, lsh_candidates
+from dedupe.near.decide import decide
+from dedupe.near.lsh import collision_probability, lsh_candidates, lsh_params
 from dedupe.near.minhash import jaccard_estimate
-from dedupe.pipeline.decide import decide, lsh_params
 from dedupe.pipeline.ids import mark_duplicate_ids
-from dedupe.pipeline.runner import _load_sign, prepare_out
+from dedupe.pipeline.run_folder import prepare_out
 from dedupe.pipeline.schema import check_schemas
 from dedupe.pipeline.sign import SignTask, sign_task
-from dedupe.pipeline.store import SignFiles
+from dedupe.pipeline.store import SignFiles, load_sign_columns
 
 __all__ = ["SweepResult", "parse_grid", "sweep"]
 
@@ -171,7 +171,7 @@ def _sign_all(cfg, tasks, engine, work: str, reasons: dict):
                     reasons.get(t.source.uri), check_all_columns=False) for t in tasks]
     t0 = time.perf_counter()
     engine.map(sign_task, sts, stage="sign")
-    tables, data = _load_sign([s.path for s in sts], cfg.minhash.num_perm)
+    tables, data = load_sign_columns([s.path for s in sts], cfg.minhash.num_perm)
     mark_duplicate_ids(cfg, SignFiles([s.path for s in sts], cfg.minhash.num_perm), tasks,
                        data["status"])
     return tables, data, time.perf_counter() - t0
@@ -219,7 +219,7 @@ def sweep(cfg: DedupeConfig, out: str, *, thresholds, ngrams, num_perms, shingle
 def _sweep_grid(cfg, out, sources, reasons, thresholds, ngrams, num_perms, shingles,
                 labels_column, labels_path, sample_pairs, progress) -> SweepResult:
     work = os.path.join(out, "_work")
-    tasks = plan_tasks(sources)
+    tasks = split_tasks(sources)
     engine = make_engine(cfg.engine)
     base = cfg.with_overrides({"spans.repeats": False, "spans.boilerplate": False,
                                "spans.windows": False, "spans.stats": False})

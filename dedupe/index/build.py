@@ -3,8 +3,8 @@
 Reads ``RUN/report.json`` (the full config and the run's ``bands x rows``), the kept rows of
 ``RUN/manifest.parquet/`` (id, original source file and row, and where the row was written), and
 the text column of ``RUN/data/part-*.parquet``, shard by shard in batches. Each text is cut to
-``input.max_doc_bytes`` and signed by ``sign_arrays`` exactly as the sign stage does, so the stored
-digests, signatures and band keys equal the run's.
+``input.max_doc_bytes`` and signed by :func:`dedupe.near.signing.sign_arrays` exactly as the sign
+stage does, so the stored digests, signatures and band keys equal the run's.
 
 Memory: the kept rows' manifest columns and their signatures (``4 * num_perm`` bytes a row) plus
 one batch of text; the index writer then adds one band's keys.
@@ -27,7 +27,7 @@ from dedupe.index.format import index_params
 from dedupe.index.store import Index, IndexRows
 from dedupe.index.writer import create_index
 from dedupe.io.unify import decode
-from dedupe.pipeline.sign import sign_arrays
+from dedupe.near.signing import sign_arrays
 
 __all__ = ["build_from_run", "read_run_config"]
 

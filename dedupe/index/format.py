@@ -17,9 +17,10 @@ from dataclasses import fields
 
 import numpy as np
 
-from dedupe.config import OPTION_KEYS, DedupeConfig, NormalizeConfig
+from dedupe._version import __version__
+from dedupe.config import DedupeConfig, NormalizeConfig, option_flag
 from dedupe.errors import IndexMismatchError
-from dedupe.near.lsh import band_key  # the run's key function, re-exported
+from dedupe.near.lsh import band_key, lsh_params  # band_key: the run's key function, re-exported
 from dedupe.near.minhash import EMPTY
 from dedupe.schemes import SCHEME_KEYS, scheme_fields
 
@@ -47,20 +48,13 @@ COMPARED = (
     "lsh.rows",
 )
 
-_FLAGS = {key: "--" + name.replace("_", "-") for name, key in OPTION_KEYS.items()}
-
-
 def index_params(cfg: DedupeConfig, bands: int | None = None, rows: int | None = None) -> dict:
     """The parameters an index records, as a flat JSON-ready dict keyed by config key.
 
-    ``bands``/``rows`` default to the run's choice (:func:`dedupe.pipeline.decide.lsh_params`);
+    ``bands``/``rows`` default to the run's choice (:func:`dedupe.near.lsh.lsh_params`);
     pass the values a finished run reports to record exactly what it used.
     """
-    from dedupe import __version__
-
     if bands is None or rows is None:
-        from dedupe.pipeline.decide import lsh_params
-
         bands, rows = lsh_params(cfg)
     mh = cfg.minhash
     params = {
@@ -89,11 +83,13 @@ def _hint(key: str, index_params: dict) -> str:
         return ("its values were made by another version of dedupe or of its Unicode data: "
                 "rebuild the index with this one, or run the dedupe that built it")
     if key in ("lsh.bands", "lsh.rows"):
-        return (f"rebuild the index or run with --bands {index_params.get('lsh.bands')} "
-                f"--rows {index_params.get('lsh.rows')}")
+        return (f"rebuild the index or run with {option_flag('lsh.bands')} "
+                f"{index_params.get('lsh.bands')} {option_flag('lsh.rows')} "
+                f"{index_params.get('lsh.rows')}")
     shown = value if isinstance(value, str) else _json(value)
-    if key in _FLAGS and not isinstance(value, bool) and value is not None:
-        return f"rebuild the index or run with {_FLAGS[key]} {shown}"
+    flag = option_flag(key)
+    if flag is not None and not isinstance(value, bool) and value is not None:
+        return f"rebuild the index or run with {flag} {shown}"
     return f"rebuild the index or run with --set {key}={shown}"
 
 

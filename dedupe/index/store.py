@@ -42,16 +42,20 @@ from dedupe.index.format import FORMAT_VERSION
 
 __all__ = [
     "DOCS_ROW_GROUP",
+    "FORMAT_NAME",
+    "GENERATION_NAME",
+    "HEADER",
     "Generation",
     "Index",
     "IndexRows",
     "open_index",
+    "read_header",
 ]
 
 DOCS_ROW_GROUP = 65_536  # 32 MiB of 128-permutation signatures: one read of a few candidates
 HEADER = "header.json"
-_GEN = re.compile(r"^gen-(\d{5})$")
-_FORMAT = "dedupe-index"
+GENERATION_NAME = re.compile(r"^gen-(\d{5})$")  # a listed generation's folder name
+FORMAT_NAME = "dedupe-index"  # header.json's "format": what says a folder is an index
 
 
 @dataclass(frozen=True)
@@ -152,7 +156,8 @@ def _generation_bytes(path: str) -> dict[str, int]:
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _read_header(path: str) -> dict:
+def read_header(path: str) -> dict:
+    """The index's ``header.json``, refused unless it is this format and version."""
     file = os.path.join(path, HEADER)
     try:
         with open(file, encoding="utf-8") as fh:
@@ -162,9 +167,9 @@ def _read_header(path: str) -> dict:
                          hint="build one with `dedupe index build RUN --out INDEX`") from None
     except (OSError, ValueError) as exc:
         raise InputError(file, f"cannot read the index header: {exc}") from None
-    if header.get("format") != _FORMAT or header.get("format_version") != FORMAT_VERSION:
+    if header.get("format") != FORMAT_NAME or header.get("format_version") != FORMAT_VERSION:
         raise InputError(file, f"index format {header.get('format')!r} version "
-                         f"{header.get('format_version')!r} is not {_FORMAT!r} version "
+                         f"{header.get('format_version')!r} is not {FORMAT_NAME!r} version "
                          f"{FORMAT_VERSION}", hint="rebuild the index with this dedupe")
     return header
 
@@ -172,7 +177,7 @@ def _read_header(path: str) -> dict:
 def open_index(path: str | os.PathLike) -> Index:
     """Open the index at ``path``: only generations listed in ``header.json`` are trusted."""
     path = str(path)
-    header = _read_header(path)
+    header = read_header(path)
     gens = []
     for g in header["generations"]:
         folder = os.path.join(path, g["name"])

@@ -12,17 +12,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dedupe._version import __version__
 from dedupe.errors import OutputError
 from dedupe.index.format import FORMAT_VERSION, band_key, check_compatible, has_signature
 from dedupe.index.store import (
-    _FORMAT,
-    _GEN,
     DOCS_ROW_GROUP,
+    FORMAT_NAME,
+    GENERATION_NAME,
     HEADER,
     Index,
     IndexRows,
-    _read_header,
     open_index,
+    read_header,
 )
 from dedupe.io.folders import (
     check_not_protected,
@@ -51,8 +52,6 @@ def create_index(path: str | os.PathLike, params: dict, arrays, *,
     sits inside a ``protected`` path (see :mod:`dedupe.io.folders`). ``compression``: the Parquet
     codec of the new files.
     """
-    from dedupe._version import __version__
-
     path = str(path)
     check_not_protected(path, protected or {}, "index folder")
     filled = check_replaceable(path, overwrite, "index", recognise=(HEADER,))
@@ -63,7 +62,7 @@ def create_index(path: str | os.PathLike, params: dict, arrays, *,
         os.makedirs(path, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create {path}: {exc.strerror or exc}") from None
-    header = {"format": _FORMAT, "format_version": FORMAT_VERSION,
+    header = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
               "dedupe_version": __version__, "created": _now(),
               "params": dict(params), "rows": 0, "generations": []}
     with folder_lock(path, "index"):
@@ -83,9 +82,9 @@ def append_index(path: str | os.PathLike, params: dict, arrays, *,
     Raises :class:`dedupe.errors.IndexMismatchError` when ``params`` differ from the index's.
     """
     path = str(path)
-    check_compatible(_read_header(path)["params"], params, path)
+    check_compatible(read_header(path)["params"], params, path)
     with folder_lock(path, "index"):
-        header = _read_header(path)  # again, under the lock
+        header = read_header(path)  # again, under the lock
         _remove_strays(path, header)
         _add_generations(path, header, arrays, params, source, run, compression)
     return open_index(path)
@@ -114,7 +113,7 @@ def _remove_strays(path: str, header: dict) -> None:
     listed = {g["name"] for g in header["generations"]}
     for name in os.listdir(path):
         stray = name.startswith(".gen-") and ".tmp-" in name
-        stray = stray or (_GEN.match(name) is not None and name not in listed)
+        stray = stray or (GENERATION_NAME.match(name) is not None and name not in listed)
         stray = stray or name == HEADER + ".tmp"
         if stray:
             full = os.path.join(path, name)
@@ -128,8 +127,8 @@ def _add_generation(path: str, header: dict, arrays: IndexRows, source: str,
                     run: str = "", compression: str = "zstd") -> dict:
     """Write the generation folder and rename it into place; return the header that lists it
     (the caller commits it, last)."""
-    number = 1 + max([int(_GEN.match(g["name"]).group(1)) for g in header["generations"]],
-                     default=-1)
+    number = 1 + max([int(GENERATION_NAME.match(g["name"]).group(1))
+                      for g in header["generations"]], default=-1)
     name = f"gen-{number:05d}"
     tmp = os.path.join(path, f".{name}.tmp-{os.getpid()}")
     first_doc = int(header["rows"])

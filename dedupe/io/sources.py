@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from dedupe.errors import InputError
 from dedupe.io.watch import IO_HINT, Watched, data_error
 
-__all__ = ["Source", "Task", "detect_format", "expand_inputs", "plan_tasks"]
+__all__ = ["Source", "Task", "detect_format", "expand_inputs", "split_tasks"]
 
 TASK_ROWS = 50_000
 _PARQUET = (".parquet", ".pq", ".parq")
@@ -176,7 +176,7 @@ def open_source(source: Source):
     return fs, fs_path
 
 
-def plan_tasks(sources: list[Source], task_rows: int = TASK_ROWS) -> list[Task]:
+def split_tasks(sources: list[Source], task_rows: int = TASK_ROWS) -> list[Task]:
     """Split the sources into tasks (see module docstring)."""
     tasks: list[Task] = []
     for src in sources:

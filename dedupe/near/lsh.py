@@ -1,9 +1,11 @@
 """LSH banding: parameter choice, band keys, candidate pairs by sorting integer arrays.
 
 With ``b`` bands of ``r`` rows, two documents of Jaccard ``s`` share at least one band with
-probability ``1 - (1 - s**r)**b`` (the S-curve). ``choose_bands`` picks ``(b, r)`` with
+probability ``1 - (1 - s**r)**b`` (the S-curve). :func:`optimal_bands` picks ``(b, r)`` with
 ``b * r <= num_perm`` that minimises ``w_fp * FP + w_fn * FN``, where FP is the area under the curve
-below the threshold and FN the area above it missed (datasketch's ``_optimal_param``, reused).
+below the threshold (pairs that should not become candidates but do) and FN the area above it
+that the curve misses (pairs that should but do not): the same search, integrals and tie rule as
+datasketch's ``MinHashLSH``, so a threshold gives the banding datasketch users expect.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import functools
 
 import numpy as np
 
+from dedupe.config import DedupeConfig
+from dedupe.errors import ConfigError
 from dedupe.text.hashing import fmix64
 
 __all__ = [
@@ -23,7 +27,11 @@ __all__ = [
     "candidates_from_band_keys",
     "choose_bands",
     "collision_probability",
+    "false_negative_area",
+    "false_positive_area",
     "lsh_candidates",
+    "lsh_params",
+    "optimal_bands",
     "s_curve",
     "sorted_unique",
     "unique_pairs",
@@ -44,13 +52,68 @@ def s_curve(bands: int, rows: int, points=S_CURVE_POINTS) -> dict[str, float]:
     return {f"{p:.1f}": float(collision_probability(p, bands, rows)) for p in points}
 
 
+def false_positive_area(threshold: float, bands: int, rows: int) -> float:
+    """The area under the S-curve on ``[0, threshold]``: how often pairs below the threshold
+    become candidates, averaged over a uniform Jaccard (adaptive Gauss-Kronrod quadrature)."""
+    from scipy.integrate import quad
+
+    r, b = float(rows), float(bands)
+    area, _err = quad(lambda s: 1 - (1 - s**r) ** b, 0.0, threshold)
+    return area
+
+
+def false_negative_area(threshold: float, bands: int, rows: int) -> float:
+    """The area above the S-curve on ``[threshold, 1]``: how often pairs at or above the
+    threshold are missed. The integrand is written as ``1 - P(candidate)`` term for term as
+    datasketch writes it, so the floating-point areas, and hence the choice, are the same."""
+    from scipy.integrate import quad
+
+    r, b = float(rows), float(bands)
+    area, _err = quad(lambda s: 1 - (1 - (1 - s**r) ** b), threshold, 1.0)
+    return area
+
+
+def optimal_bands(threshold: float, num_perm: int, fp_weight: float,
+                  fn_weight: float) -> tuple[int, int]:
+    """``(bands, rows)`` with ``bands * rows <= num_perm`` minimising
+    ``fp_weight * false_positive_area + fn_weight * false_negative_area``.
+
+    Every ``b`` from 1 to ``num_perm`` with every ``r`` up to ``num_perm // b`` is tried in that
+    order; only a strictly smaller error replaces the best so far, so a tie keeps the fewer
+    bands. Pass weights that sum to 1 to match datasketch's ``MinHashLSH(weights=...)``.
+    """
+    best, choice = float("inf"), (0, 0)
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            error = (false_positive_area(threshold, b, r) * fp_weight
+                     + false_negative_area(threshold, b, r) * fn_weight)
+            if error < best:
+                best, choice = error, (b, r)
+    return choice
+
+
 @functools.lru_cache(maxsize=256)
 def choose_bands(threshold: float, num_perm: int, fp_weight: float, fn_weight: float):
-    """``(bands, rows)`` for ``threshold`` (see module docstring); cached, the search is slow."""
-    from datasketch.lsh import _optimal_param
-
+    """``(bands, rows)`` for ``threshold``, the weights normalised to sum to 1 (see
+    :func:`optimal_bands`); cached, the search integrates about 1,400 curves at 128
+    permutations."""
     total = fp_weight + fn_weight
-    return _optimal_param(threshold, num_perm, fp_weight / total, fn_weight / total)
+    return optimal_bands(threshold, num_perm, fp_weight / total, fn_weight / total)
+
+
+def lsh_params(cfg: DedupeConfig) -> tuple[int, int]:
+    """``(bands, rows)`` of a run: ``lsh.bands x lsh.rows`` when given, else chosen from the
+    threshold and the weights (:func:`choose_bands`)."""
+    if cfg.lsh.bands is not None:
+        b, r = cfg.lsh.bands, cfg.lsh.rows
+        if b * r > cfg.minhash.num_perm:
+            raise ConfigError(
+                f"lsh.bands x lsh.rows = {b * r} exceeds minhash.num_perm = {cfg.minhash.num_perm}"
+            )
+        return b, r
+    return choose_bands(
+        cfg.lsh.threshold, cfg.minhash.num_perm, cfg.lsh.fp_weight, cfg.lsh.fn_weight
+    )
 
 
 def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from dedupe.errors import OutputError
-from dedupe.pipeline.decide import EXACT, NEAR, Decisions
+from dedupe.near.decide import EXACT, NEAR, Decisions
 
 __all__ = ["IndexMatches", "apply_matches", "check_write_target", "index_fingerprint",
            "match_against", "store_kept", "without_run", "written_by"]

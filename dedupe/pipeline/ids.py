@@ -13,8 +13,8 @@ import numpy as np
 import xxhash
 
 from dedupe.errors import InputError
+from dedupe.near.decide import ROW_REJECTED
 from dedupe.near.exact import exact_groups
-from dedupe.pipeline.decide import ROW_REJECTED
 
 __all__ = ["duplicate_ids", "mark_duplicate_ids"]
 

@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dedupe.pipeline.decide import ACTIONS
+from dedupe.near.decide import ACTIONS
 
 __all__ = ["MANIFEST_SCHEMA", "manifest_table"]
 

@@ -16,10 +16,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dedupe._version import __version__
 from dedupe.io.writers import write_parquet_atomic
+from dedupe.near.decide import ACTIONS
 from dedupe.near.lsh import sorted_unique
 from dedupe.pipeline.against import manifest_columns
-from dedupe.pipeline.decide import ACTIONS
 from dedupe.pipeline.manifest import manifest_table
 from dedupe.pipeline.store import SignFiles
 
@@ -28,7 +29,6 @@ __all__ = ["scheme_metadata", "span_summary", "top_lines", "write_manifest", "wr
 
 def scheme_metadata(cfg, dec) -> dict[str, str]:
     """Everything a later run must match to compare signatures, stored in the manifest."""
-    from dedupe import __version__
     from dedupe.schemes import scheme_fields
     from dedupe.text.hashing import HASH_SCHEME
 

@@ -9,7 +9,6 @@ these files, never the input text again -- only the final write stage rereads th
 from __future__ import annotations
 
 import itertools
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,22 +17,24 @@ import pyarrow.compute as pc
 
 from dedupe.config import DedupeConfig
 from dedupe.errors import InputError
-from dedupe.io.readers import list_rows, read_task
+from dedupe.io.readers import ReadBatch, list_rows, read_task
 from dedupe.io.sources import Task
 from dedupe.io.spill import write_ipc
 from dedupe.io.unify import unify
 from dedupe.memory import PeakRSS
-from dedupe.near.exact import digests, long_text_digest
-from dedupe.near.lsh import sorted_unique
+from dedupe.near.decide import ROW_EMPTY, ROW_OK, ROW_REJECTED
 from dedupe.near.minhash import EMPTY as EMPTY_SIGNATURE
-from dedupe.near.minhash import signatures
-from dedupe.pipeline.decide import ROW_EMPTY, ROW_OK, ROW_REJECTED
-from dedupe.pipeline.spans_stage import REPEAT_SCHEMA, span_parts, write_lines
+from dedupe.near.signing import shingle_sets, sign_arrays, truncate
+from dedupe.pipeline.span_records import (
+    REPEAT_SCHEMA,
+    span_parts,
+    span_paths,
+    spans_enabled,
+    write_lines,
+)
 from dedupe.schemes import scheme_fields
-from dedupe.text.normalize import canonical_codepoints
-from dedupe.text.shingle import shingle_batch
 
-__all__ = ["SignResult", "SignTask", "input_schema", "sign_arrays", "sign_task"]
+__all__ = ["SignResult", "SignTask", "input_schema", "sign_task"]
 
 OK, REJECTED, EMPTY = ROW_OK, ROW_REJECTED, ROW_EMPTY
 _SCHEMA_KEY = b"dedupe.input_schema"
@@ -64,66 +65,9 @@ class SignResult:
     peak_rss: int
 
 
-def sign_arrays(text: pa.Array, cfg: DedupeConfig, keep_shingles: bool = False):
-    """Pure core: ``(digest (n,2), n_shingles, signatures (n,k), canonical lengths, shingles)``.
-
-    Texts longer than ``input.max_doc_bytes`` are shingled and signed on their first
-    ``max_doc_bytes`` bytes (the bound on a worker's memory), but their exact digest and
-    canonical length cover the whole text, normalised piece by piece
-    (:func:`dedupe.near.exact.long_text_digest`): two texts that share a long prefix are not
-    exact duplicates. ``shingles`` (the ragged shingle hashes, for exact verification) is None
-    unless asked for.
-    """
-    limit = cfg.input.max_doc_bytes
-    hashed = _truncate(text, limit) if limit is not None else text
-    cps, offsets = canonical_codepoints(hashed, cfg.normalize)
-    dig = digests(cps, offsets)
-    canon_len = np.diff(offsets)
-    if hashed is not text:
-        nbytes = pc.binary_length(text.fill_null("")).to_numpy(zero_copy_only=False)
-        for i in np.flatnonzero(nbytes > limit).tolist():
-            dig[i], canon_len[i] = long_text_digest(text[i].as_py(), cfg.normalize,
-                                                    max(1024, limit // 2))
-    mh = cfg.minhash
-    if mh.hash_scheme == "sha1":
-        from dedupe.near.compat import sha1_shingles
-
-        sh = sha1_shingles(cps, offsets, mh.shingle, mh.ngram)
-    else:
-        sh = shingle_batch(cps, offsets, mh.shingle, mh.ngram)
-    sig = signatures(sh.hashes, sh.offsets, mh.num_perm, mh.seed)
-    return dig, sh.counts.astype(np.int32), sig, canon_len, sh if keep_shingles else None
-
-
-def _shingle_sets(sh) -> pa.Array:
-    """Each document's distinct shingle hashes, sorted, as a large list array (exact
-    verification): one sort of ``doc << 32 | hash`` for the whole batch, 64-bit offsets."""
-    n = len(sh.offsets) - 1
-    doc = np.repeat(np.arange(n, dtype=np.uint64), np.diff(sh.offsets))
-    keys = sorted_unique((doc << np.uint64(32)) | sh.hashes.astype(np.uint64))
-    counts = np.bincount((keys >> np.uint64(32)).astype(np.int64), minlength=n)
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    values = (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-    return pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values))
-
-
 def _no_shingles(n: int) -> pa.Array:
     return pa.LargeListArray.from_arrays(pa.array(np.zeros(n + 1, np.int64)),
                                          pa.array(np.zeros(0, np.uint32)))
-
-
-def _truncate(text: pa.Array, limit: int) -> pa.Array:
-    """Cut texts longer than ``limit`` UTF-8 bytes to their first ``limit`` bytes (whole chars).
-
-    Only the long values are touched, and only their first ``limit`` bytes are copied: a
-    50 MB page never becomes a Python string."""
-    too_long = pc.greater(pc.binary_length(text), limit).fill_null(False)
-    if not pc.any(too_long).as_py():
-        return text
-    binary = pa.large_binary() if pa.types.is_large_string(text.type) else pa.binary()
-    heads = pc.binary_slice(text.cast(binary).filter(too_long), 0, limit)
-    cut = [v.decode("utf-8", "ignore") for v in heads.to_pylist()]  # a split char at the end
-    return pc.replace_with_mask(text, too_long, pa.array(cut, text.type))
 
 
 def _bad(task: Task, cfg, row: int, reason: str, column: str):
@@ -138,6 +82,8 @@ def _bad(task: Task, cfg, row: int, reason: str, column: str):
 
 
 def _sign_batch(rb, st: SignTask, parts: list, extra: dict):
+    """Sign one read batch: its rows' part of the sign file (rejected rows included) into
+    ``parts``, its span records into ``extra``."""
     cfg, inp = st.config, st.config.input
     batch, rows = rb.batch, rb.source_rows
     if rb.rejected:
@@ -145,27 +91,13 @@ def _sign_batch(rb, st: SignTask, parts: list, extra: dict):
         parts.append(_rejected_part(st, r, [x[1] for x in rb.rejected]))
     if batch.num_rows == 0:
         return
-    text = batch.column(inp.text_column)
-    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
-        raise InputError(
-            st.task.source.path,
-            f"the text column has type {text.type}, not string",
-            column=inp.text_column,
-            hint="choose another --text-column",
-        )
+    text = _text_column(batch, st)
     status = np.zeros(batch.num_rows, np.int8)
     reasons = np.full(batch.num_rows, None, object)
     null = text.is_null().to_numpy(zero_copy_only=False)
     nbytes = pc.binary_length(text.fill_null("")).to_numpy(zero_copy_only=False).astype(np.int64)
     length = pc.utf8_length(text.fill_null("")).to_numpy(zero_copy_only=False).astype(np.int64)
-    hashed = text
-    if inp.max_doc_bytes is not None:
-        too_long = nbytes > inp.max_doc_bytes
-        if inp.on_long_doc == "reject":
-            for i in np.flatnonzero(too_long & (status == OK)):
-                status[i] = REJECTED
-                reasons[i] = f"text is {nbytes[i]} bytes, over max_doc_bytes={inp.max_doc_bytes}"
-        hashed = _truncate(text, inp.max_doc_bytes)
+    hashed = _long_texts(text, nbytes, status, reasons, inp)
     exact = cfg.lsh.verify == "exact"
     dig, n_sh, sig, canon_len, sh = sign_arrays(text, cfg, keep_shingles=exact)
     _mark_empty(status, reasons, null, nbytes, canon_len)
@@ -173,15 +105,7 @@ def _sign_batch(rb, st: SignTask, parts: list, extra: dict):
     for i in np.flatnonzero(pc.is_null(ids).to_numpy(zero_copy_only=False) & (status == OK)):
         _bad(st.task, cfg, int(rows[i]), "id is null", inp.id_column)
         status[i], reasons[i] = REJECTED, "id is null"
-    score = np.full(batch.num_rows, np.nan)
-    col = cfg.cluster.survivor_column
-    if col is not None:
-        try:
-            score = pc.cast(batch.column(col), pa.float64()).to_numpy(zero_copy_only=False)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            raise InputError(
-                st.task.source.path, f"survivor column {col!r} is not numeric", column=col
-            ) from None
+    score = _scores(batch, st)
     stats = {}
     if spans_enabled(cfg):
         repeats, lines, stats = span_parts(hashed, rows, status == OK, cfg)
@@ -204,10 +128,50 @@ def _sign_batch(rb, st: SignTask, parts: list, extra: dict):
                 "reason": pa.array(reasons, pa.string()),
                 "score": score,
                 "sig": _sig_array(sig),
-                **({"shingles": _shingle_sets(sh)} if exact else {}),
+                **({"shingles": shingle_sets(sh)} if exact else {}),
             }
         )
     )
+
+
+def _text_column(batch, st: SignTask) -> pa.Array:
+    """The batch's text column, refused unless it holds strings."""
+    inp = st.config.input
+    text = batch.column(inp.text_column)
+    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
+        raise InputError(
+            st.task.source.path,
+            f"the text column has type {text.type}, not string",
+            column=inp.text_column,
+            hint="choose another --text-column",
+        )
+    return text
+
+
+def _long_texts(text: pa.Array, nbytes: np.ndarray, status, reasons, inp) -> pa.Array:
+    """The texts the span records are made from: cut to ``input.max_doc_bytes``. With
+    ``on_long_doc = "reject"`` a longer text's row is rejected, with its size as the reason."""
+    if inp.max_doc_bytes is None:
+        return text
+    too_long = nbytes > inp.max_doc_bytes
+    if inp.on_long_doc == "reject":
+        for i in np.flatnonzero(too_long & (status == OK)):
+            status[i] = REJECTED
+            reasons[i] = f"text is {nbytes[i]} bytes, over max_doc_bytes={inp.max_doc_bytes}"
+    return truncate(text, inp.max_doc_bytes)
+
+
+def _scores(batch, st: SignTask) -> np.ndarray:
+    """The ``max:COLUMN`` survivor score of every row (NaN without such a policy)."""
+    col = st.config.cluster.survivor_column
+    if col is None:
+        return np.full(batch.num_rows, np.nan)
+    try:
+        return pc.cast(batch.column(col), pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise InputError(
+            st.task.source.path, f"survivor column {col!r} is not numeric", column=col
+        ) from None
 
 
 def _mark_empty(status, reasons, null, nbytes, canon_len) -> None:
@@ -307,8 +271,6 @@ _BATCH_BYTES = 16 << 20  # text bytes per piece: bounds numpy temporaries whatev
 
 def _by_bytes(rb, limit: int):
     """Cut a read batch into pieces of at most ``limit`` text bytes (at least one row each)."""
-    from dedupe.io.readers import ReadBatch
-
     batch = rb.batch
     if batch.num_rows <= 1 or batch.nbytes <= limit:
         yield rb
@@ -326,18 +288,6 @@ def _by_bytes(rb, limit: int):
     for k, (lo, hi) in enumerate(itertools.pairwise(bounds)):
         yield ReadBatch(batch.slice(lo, hi - lo), rb.source_rows[lo:hi],
                         rb.rejected if k == 0 else [])
-
-
-def spans_enabled(cfg) -> bool:
-    sp = cfg.spans
-    return sp.repeats or sp.boilerplate or sp.windows or sp.stats or sp.gopher_filter
-
-
-def span_paths(sign_path: str) -> tuple[str, str]:
-    """Where a task's repeat spans and boilerplate line records go, next to its sign file."""
-    folder, name = os.path.split(sign_path)
-    return (os.path.join(folder, name.replace("sign-", "repeats-")),
-            os.path.join(folder, name.replace("sign-", "lines-")))
 
 
 def _write_span_files(st: SignTask, table: pa.Table, extra: dict) -> None:

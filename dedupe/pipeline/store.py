@@ -24,11 +24,26 @@ import pyarrow as pa
 
 from dedupe.io.spill import read_ipc
 
-__all__ = ["SignFiles", "band_column"]
+__all__ = ["SignFiles", "band_column", "load_sign_columns"]
 
 
 def band_column(b: int) -> str:
     return f"band_{b:02d}"
+
+
+def load_sign_columns(paths: list[str], num_perm: int):
+    """``(tables, columns)``: every sign file whole, and its per-row columns and signatures
+    concatenated in task order. For a sweep, which decides many times over one set of files
+    that it can hold in memory; a run reads them through :class:`SignFiles` instead."""
+    tables = [read_ipc(p) for p in paths]
+    cols = ["status", "digest_hi", "digest_lo", "n_shingles", "length", "score", "nbytes"]
+    data = {
+        c: np.concatenate([t[c].to_numpy() for t in tables]) if tables else np.zeros(0)
+        for c in cols
+    }
+    sigs = [t["sig"].combine_chunks().values.to_numpy().reshape(-1, num_perm) for t in tables]
+    data["sig"] = np.concatenate(sigs) if sigs else np.zeros((0, num_perm), np.uint32)
+    return tables, data
 
 
 class SignFiles(Sequence):

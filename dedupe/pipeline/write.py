@@ -1,12 +1,13 @@
 """Stage 3, per output shard: reread the rows that survive and write one Parquet shard.
 
-A shard is a list of segments ``(task, source rows)``; the plan is made in the main process from
-the kept-row counts, so shard names and contents never depend on the worker count. Only the
-write stage reads every input column, and only for the rows it writes.
+A shard is a list of segments ``(task, source rows)``; the shards are cut in the main process
+from the kept-row counts (:func:`shard_tasks`), so shard names and contents never depend on the
+worker count. Only the write stage reads every input column, and only for the rows it writes.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
@@ -18,8 +19,9 @@ from dedupe.io.sources import Task
 from dedupe.io.unify import conform
 from dedupe.io.writers import write_parquet_atomic
 from dedupe.memory import PeakRSS
+from dedupe.near.decide import KEPT
 
-__all__ = ["ShardTask", "plan_shards", "write_shard"]
+__all__ = ["ShardTask", "cut_shards", "shard_tasks", "write_shard"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class ShardTask:
         return self.path
 
 
-def plan_shards(
+def cut_shards(
     kept_per_task: list[np.ndarray],
     nbytes_per_task: list[np.ndarray],
     rows_per_shard: int,
@@ -79,6 +81,68 @@ def plan_shards(
     if cur:
         shards.append(cur)
     return shards
+
+
+def _edits_for(spans, g_sel: np.ndarray, source_rows: np.ndarray):
+    """``(source_row, start, end)`` arrays of the spans of global rows ``g_sel`` (sorted; the
+    task's spans table)."""
+    g = spans["g"].to_numpy()
+    lo, hi = np.searchsorted(g, g_sel[0]), np.searchsorted(g, g_sel[-1], side="right")
+    gg = g[lo:hi]
+    inside = np.isin(gg, g_sel)
+    rows_of = source_rows[np.searchsorted(g_sel, gg[inside])]
+    return (rows_of, spans["start"].to_numpy()[lo:hi][inside],
+            spans["end"].to_numpy()[lo:hi][inside])
+
+
+def shard_tasks(cfg, tasks, tables, dec, out: str, schema: pa.Schema, spans=None):
+    """``(shard tasks, out_file, out_row)``: the kept rows of every task cut into shards
+    (:func:`cut_shards`), each shard's task with its segments and, with ``--remove-spans``,
+    the spans to cut; ``out_file``/``out_row`` give each global row's shard and row in it
+    (-1 for a row not written)."""
+    kept_rows, kept_bytes, offsets = [], [], [0]
+    for t in tables:
+        offsets.append(offsets[-1] + t.num_rows)
+    for i, t in enumerate(tables):
+        act = dec.action[offsets[i] : offsets[i + 1]]
+        mask = act == KEPT
+        kept_rows.append(t["source_row"].to_numpy()[mask])
+        kept_bytes.append(t["nbytes"].to_numpy()[mask])
+    shards = cut_shards(kept_rows, kept_bytes, cfg.output.rows_per_shard,
+                        cfg.output.bytes_per_shard)
+    n = len(dec.action)
+    out_file = np.full(n, -1, np.int64)
+    out_row = np.full(n, -1, np.int64)
+    tasks_out = []
+    for s, segments in enumerate(shards):
+        path = os.path.join(out, "data", f"part-{s:05d}.parquet")
+        segs, edits = [], []
+        row = 0
+        for t, lo, hi in segments:
+            segs.append((tasks[t], kept_rows[t][lo:hi]))
+            glob_idx = offsets[t] + np.flatnonzero(dec.action[offsets[t] : offsets[t + 1]] == KEPT)
+            sel = glob_idx[lo:hi]
+            if cfg.spans.remove and spans is not None and spans.num_rows and len(sel):
+                edits.append(_edits_for(spans.task(t), sel, kept_rows[t][lo:hi]))
+            else:
+                edits.append(None)
+            out_file[sel] = s
+            out_row[sel] = np.arange(row, row + hi - lo)
+            row += hi - lo
+        tasks_out.append(
+            ShardTask(
+                s,
+                path,
+                tuple(segs),
+                schema,
+                cfg.input.text_column,
+                cfg.input.batch_rows,
+                cfg.output.compression,
+                tuple(edits),
+                cfg.input.max_row_bytes,
+            )
+        )
+    return tasks_out, out_file, out_row
 
 
 def _cut_spans(batch: pa.RecordBatch, rows: np.ndarray, edit, text_column: str):

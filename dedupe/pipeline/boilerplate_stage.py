@@ -1,15 +1,10 @@
-"""Span stages: per-task span records (in the sign stage), boilerplate counting per partition.
+"""The boilerplate stage: lines and passages repeated across the surviving pages.
 
-In the sign stage each batch also yields
-* repeat spans inside each document (``dedupe.spans.batch.batch_repeats``),
-* line records for boilerplate: ``(source_row, start, end, key)`` with one record per key kind
-  (exact and skeleton, see :mod:`dedupe.spans.boilerplate`), written to the task's ``lines``
-  file as one Arrow record batch per key partition (``key % partitions``),
-* optionally the Gopher repetition statistics.
-
-After document-level deduplication the boilerplate stage runs one task per partition: it reads
-that partition's batch from every task's file, keeps the lines of surviving documents, counts
-distinct documents per key, and writes the flagged lines. No stage holds a corpus's keys at once.
+Runs after document-level deduplication, one task per key partition: each task reads that
+partition's batch from every sign task's ``lines`` file (see :mod:`dedupe.pipeline.span_records`),
+keeps the lines of surviving documents, counts distinct documents per key (adding the pages that
+``--against`` indexes recorded), and writes the flagged lines. No process holds a corpus's keys
+at once.
 """
 
 from __future__ import annotations
@@ -24,106 +19,39 @@ import pyarrow.ipc as ipc
 
 from dedupe.io.spill import read_ipc, write_ipc
 from dedupe.memory import PeakRSS
-from dedupe.spans.boilerplate import count_keys, line_keys_from_tokens
+from dedupe.near.lsh import sorted_unique
+from dedupe.pipeline.span_records import span_paths
+from dedupe.spans.boilerplate import count_keys
 
-__all__ = ["BoilerplateTask", "count_partition", "span_parts", "write_lines"]
-
-_SKELETON_SALT = np.uint64(0x5BD1E9955BD1E995)
-_WINDOW_SALT = np.uint64(0x27D4EB2F165667C5)
-
-LINE_SCHEMA = pa.schema([("pos", pa.int64()), ("start", pa.int64()), ("end", pa.int64()),
-                         ("key", pa.uint64())])
-REPEAT_SCHEMA = pa.schema([("source_row", pa.int64()), ("start", pa.int64()),
-                           ("end", pa.int64()), ("first_start", pa.int64()),
-                           ("count", pa.int64()), ("exact", pa.bool_())])
+__all__ = ["BoilerplateTask", "boilerplate_key_counts", "count_boilerplate", "count_partition",
+           "load_flagged"]
 
 
-def span_parts(text: pa.Array, rows: np.ndarray, valid: np.ndarray, cfg):
-    """``(repeats table, lines table, stats dict)`` for one batch (``valid``: rows to use).
-
-    One tokenisation of the batch serves repeats, shared windows and statistics.
-    """
-    from dedupe.spans.batch import batch_repeats, batch_repetition_stats, batch_tokens
-
-    sp = cfg.spans
-    text = text.fill_null("") if text.null_count else text
-    repeats = lines = None
-    stats = {}
-    tokens = batch_tokens(text)
-    if sp.repeats:
-        rep = batch_repeats(text, min_tokens=sp.min_tokens, near=sp.near,
-                            near_threshold=sp.near_threshold, tokens=tokens)
-        keep = valid[rep.doc]
-        repeats = pa.table({"source_row": rows[rep.doc[keep]], "start": rep.start[keep],
-                            "end": rep.end[keep], "first_start": rep.first_start[keep],
-                            "count": rep.count[keep].astype(np.int64),
-                            "exact": rep.exact[keep]}, schema=REPEAT_SCHEMA)
-    parts = []
-    if sp.boilerplate:
-        ln = line_keys_from_tokens(tokens)
-        keep = valid[ln.doc]
-        doc, start, end = ln.doc[keep], ln.start[keep], ln.end[keep]
-        skel = ln.skeleton[keep]
-        has_skel = skel != 0
-        parts.append(pa.table({
-            "source_row": np.concatenate([rows[doc], rows[doc[has_skel]]]),
-            "start": np.concatenate([start, start[has_skel]]),
-            "end": np.concatenate([end, end[has_skel]]),
-            "key": np.concatenate([ln.exact[keep], skel[has_skel] ^ _SKELETON_SALT]),
-        }))
-    if sp.windows:
-        parts.append(_window_records(tokens, rows, valid, sp.min_tokens))
-    if parts:
-        lines = pa.concat_tables(parts)
-    if sp.stats or sp.gopher_filter:
-        stats = batch_repetition_stats(text, tokens=tokens)
-    return repeats, lines, stats
-
-
-def _window_records(tokens, rows: np.ndarray, valid: np.ndarray, k: int) -> pa.Table:
-    """Every run of ``k`` tokens of the valid documents as a record keyed by its hash."""
-    from dedupe.spans.tokens import window_hashes
-
-    keys = window_hashes(tokens.hashes, k) ^ _WINDOW_SALT
-    tdoc = tokens.token_doc()
-    first = np.arange(len(keys))
-    last = first + k - 1
-    inside = (last < len(tdoc)) & (tdoc[np.minimum(last, len(tdoc) - 1)] == tdoc[first])
-    inside &= valid[tdoc[first]] if len(first) else inside
-    first, last = first[inside], last[inside]
-    doc = tdoc[first]
-    base = tokens.offsets[doc]
-    return pa.table({"source_row": rows[doc], "start": tokens.starts[first] - base,
-                     "end": tokens.ends[last] - base, "key": keys[inside]})
-
-
-def write_lines(parts: list[pa.Table], sorted_rows: np.ndarray, path: str, partitions: int):
-    """The task's line records as one record batch per key partition (``pos`` = sign-table row)."""
-    if parts:
-        table = pa.concat_tables(parts)
-        src = table["source_row"].to_numpy()
-        key = table["key"].to_numpy()
-    else:
-        src = np.zeros(0, np.int64)
-        key = np.zeros(0, np.uint64)
-        table = None
-    pos = np.searchsorted(sorted_rows, src)
-    part = (key % np.uint64(partitions)).astype(np.int64)
-    order = np.argsort(part, kind="stable")
-    bounds = np.searchsorted(part[order], np.arange(partitions + 1))
-    cols = {"pos": pos, "start": None, "end": None, "key": key}
-    if table is not None:
-        cols["start"] = table["start"].to_numpy()
-        cols["end"] = table["end"].to_numpy()
-    else:
-        cols["start"] = cols["end"] = np.zeros(0, np.int64)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with pa.OSFile(tmp, "wb") as sink, ipc.new_file(sink, LINE_SCHEMA) as writer:
-        for p in range(partitions):
-            sel = order[bounds[p] : bounds[p + 1]]
-            writer.write_batch(pa.record_batch([pa.array(cols[c][sel]) for c in LINE_SCHEMA.names],
-                                               schema=LINE_SCHEMA))
-    os.replace(tmp, path)
+def count_boilerplate(cfg, engine, work: str, sign_paths, offsets, kept: np.ndarray,
+                      progress=None, run_key: str = "") -> tuple[list[str], dict]:
+    """``(partition files, stats)``: counts boilerplate keys partition by partition (one engine
+    task each) over the line records of the kept rows (``offsets``: each task's first global
+    row). Boilerplate keys stored in ``--against`` indexes add their earlier page counts, less
+    the generations this same run (``run_key``) wrote: run again, it must not count its own
+    pages twice. No file when neither ``spans.boilerplate`` nor ``spans.windows`` is on."""
+    stats = {"keys": 0}
+    if not (cfg.spans.boilerplate or cfg.spans.windows):
+        return [], stats
+    kept_path = os.path.join(work, "kept.npy")
+    np.save(kept_path, kept)
+    known_path = _known_keys(cfg, work, run_key)
+    tasks = [BoilerplateTask(p, tuple(span_paths(s)[1] for s in sign_paths),
+                             tuple(int(o) for o in offsets), kept_path,
+                             os.path.join(work, f"boiler-{p:04d}.arrow"),
+                             cfg.spans.boilerplate_min_docs,
+                             cfg.spans.boilerplate_policy == "keep_first", known_path)
+             for p in range(cfg.spans.partitions)]
+    todo = [t for t in tasks if not os.path.exists(t.out_path)]
+    results = engine.map(count_partition, todo, stage="boilerplate", progress=progress)
+    stats["peak_rss"] = max([r["peak_rss"] for r in results], default=0)
+    boiler_paths = [t.out_path for t in tasks]
+    stats["keys"], stats["top"] = _keys_and_top(boiler_paths)
+    return boiler_paths, stats
 
 
 @dataclass(frozen=True)
@@ -242,3 +170,80 @@ def _merge_overlaps(table: pa.Table) -> pa.Table:
                      "first_g": table["first_g"].to_numpy()[head],
                      "first_start": table["first_start"].to_numpy()[head],
                      "key": table["key"].to_numpy()[head]})
+
+
+def _known_keys(cfg, work: str, run_key: str = "") -> str | None:
+    """Sum the boilerplate key counts of the ``--against`` indexes (less the generations the
+    run ``run_key`` wrote) into one sorted ``.npz``."""
+    if not cfg.index.against:
+        return None
+    from dedupe.index import boilerplate_counts, open_index
+    from dedupe.pipeline.against import without_run
+
+    keys, docs = [], []
+    for path in cfg.index.against:
+        k, d = boilerplate_counts(without_run(open_index(path), run_key))
+        keys.append(np.asarray(k, np.uint64))
+        docs.append(np.asarray(d, np.int64))
+    k, d = np.concatenate(keys), np.concatenate(docs)
+    if len(k) == 0:
+        return None
+    uniq, inv = np.unique(k, return_inverse=True)
+    total = np.bincount(inv, weights=d, minlength=len(uniq)).astype(np.int64)
+    path = os.path.join(work, "known-boilerplate.npz")
+    np.savez(path, keys=uniq, docs=total)
+    return path
+
+
+def boilerplate_key_counts(paths: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(keys, pages)`` of every key flagged as boilerplate, from the partition files (what an
+    index stores for later runs): the pages of this run alone, since a later run adds the
+    pages of every generation of the index."""
+    keys, docs = [np.zeros(0, np.uint64)], [np.zeros(0, np.int64)]
+    for p in paths:
+        t = read_ipc(p)
+        k, c = t["key"].to_numpy(), t["pages"].to_numpy()
+        uniq, first = np.unique(k, return_index=True)
+        keys.append(uniq.astype(np.uint64))
+        docs.append(c[first].astype(np.int64))
+    return np.concatenate(keys), np.concatenate(docs)
+
+
+def _keys_and_top(paths: list[str], n: int = 20) -> tuple[int, list[dict]]:
+    """Distinct flagged keys, and the ``n`` lines in the most documents, over the partition
+    files (a key lives in one partition, so each file is read alone)."""
+    keys, tops = 0, []
+    for p in paths:
+        flagged = read_ipc(p)
+        keys += len(sorted_unique(flagged["key"].to_numpy()))
+        tops += _top_keys(flagged, n)
+    tops.sort(key=lambda it: (-it["docs"], it["key"]))
+    seen, out = set(), []
+    for it in tops:  # a line flagged under its exact and its skeleton key is one line
+        where = (it["g"], it["start"], it["end"])
+        if where not in seen:
+            seen.add(where)
+            out.append({k: v for k, v in it.items() if k != "key"})
+    return keys, out[: 2 * n]
+
+
+def _top_keys(flagged: pa.Table, n: int = 20) -> list[dict]:
+    """The ``n`` boilerplate lines in the most documents: one example occurrence each."""
+    if flagged.num_rows == 0:
+        return []
+    key = flagged["key"].to_numpy()
+    count = flagged["count"].to_numpy()
+    order = np.lexsort((key, -count))
+    seen, out = set(), []
+    for i in order.tolist():
+        if key[i] in seen:
+            continue
+        seen.add(key[i])
+        out.append({"docs": int(count[i]), "key": int(key[i]),
+                    "g": int(flagged["first_g"][i].as_py()),
+                    "start": int(flagged["first_start"][i].as_py()),
+                    "end": int(flagged["first_start"][i].as_py() + flagged["end"][i].as_py()
+                               - flagged["start"][i].as_py())})
+        if len(out) == n:
+            break
+    return out

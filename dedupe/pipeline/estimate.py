@@ -13,11 +13,10 @@ import gzip
 import pyarrow.parquet as pq
 
 from dedupe.errors import InputError
-from dedupe.io.sources import expand_inputs, plan_tasks
+from dedupe.io.sources import expand_inputs, split_tasks
 from dedupe.io.streams import open_file, open_stream
 from dedupe.io.watch import data_error
-from dedupe.near.lsh import s_curve
-from dedupe.pipeline.decide import lsh_params
+from dedupe.near.lsh import lsh_params, s_curve
 from dedupe.pipeline.schema import check_schemas
 
 __all__ = ["estimate"]
@@ -57,7 +56,7 @@ _PIECE = 1 << 14  # small reads: a broken stream loses at most this much of the 
 
 def _jsonl_stats(src, on_bad_row: str, sample: int = 4 << 20) -> tuple[int, int, bool]:
     """Rows and bytes of a JSONL file from its first ``sample`` bytes. A stream that cannot be
-    decoded stops the plan as it stops the run (``--on-bad-row reject``: estimated from the
+    decoded stops the estimate as it stops the run (``--on-bad-row reject``: estimated from the
     part before the break)."""
     if src.compression == "gzip":  # Python's reader tells how many compressed bytes it took
         raw = open_file(src)
@@ -105,7 +104,7 @@ def estimate(cfg) -> dict:
         else:
             r, b, e = _jsonl_stats(src, cfg.input.on_bad_row)
         rows, text_bytes, exact = rows + r, text_bytes + b, exact and e
-    tasks = plan_tasks(sources)
+    tasks = split_tasks(sources)
     k = cfg.minhash.num_perm
     bands, r = lsh_params(cfg)
     sign_disk = rows * (k * 4 + bands * 8 + _SIGN_ROW_OVERHEAD)

@@ -15,7 +15,7 @@ from dedupe.config import DedupeConfig
 from dedupe.near.cluster import connected_components, pick_survivors
 from dedupe.near.exact import exact_groups
 from dedupe.near.jaccard import set_jaccard
-from dedupe.near.lsh import band_key, candidates_from_band_keys, choose_bands, sorted_unique
+from dedupe.near.lsh import band_key, candidates_from_band_keys, lsh_params, sorted_unique
 from dedupe.near.minhash import jaccard_estimate
 
 __all__ = [
@@ -27,7 +27,6 @@ __all__ = [
     "Decisions",
     "decide",
     "exact_similarity",
-    "lsh_params",
     "pair_similarity",
 ]
 
@@ -53,28 +52,12 @@ class Decisions:
     note: np.ndarray | None = None  # object array: reason for too_short / filtered rows
 
 
-def lsh_params(cfg: DedupeConfig) -> tuple[int, int]:
-    """``(bands, rows)``: given explicitly, or chosen from the threshold."""
-    if cfg.lsh.bands is not None:
-        b, r = cfg.lsh.bands, cfg.lsh.rows
-        if b * r > cfg.minhash.num_perm:
-            from dedupe.errors import ConfigError
-
-            raise ConfigError(
-                f"lsh.bands x lsh.rows = {b * r} exceeds minhash.num_perm = {cfg.minhash.num_perm}"
-            )
-        return b, r
-    return choose_bands(
-        cfg.lsh.threshold, cfg.minhash.num_perm, cfg.lsh.fp_weight, cfg.lsh.fn_weight
-    )
-
-
 class ArraySignatures:
     """Signatures held in memory, behind the two questions :func:`decide` asks of them.
 
     ``band(b, idx)``: band ``b``'s LSH keys of rows ``idx``; ``gather(idx)``: the signatures of
     the sorted distinct rows ``idx``. The run answers the same questions from its signature
-    files (:class:`dedupe.pipeline.store.SignFiles`) without loading every signature.
+    files (``dedupe.pipeline.store.SignFiles``) without loading every signature.
     """
 
     def __init__(self, sigs: np.ndarray, rows: int):
@@ -112,7 +95,7 @@ def pair_similarity(source, a: np.ndarray, b: np.ndarray, max_rows: int = 1 << 2
 def exact_similarity(source, a: np.ndarray, b: np.ndarray, sizes: np.ndarray,
                      max_values: int = 1 << 24) -> np.ndarray:
     """True Jaccard of the pairs ``(a[i], b[i])`` from the shingle sets ``source`` stores
-    (``source.shingle_sets(idx)``, see :class:`dedupe.pipeline.store.SignFiles`).
+    (``source.shingle_sets(idx)``, as the run's ``SignFiles`` answers it).
 
     Pairs go in batches whose sets hold at most ``max_values`` shingles together (``sizes``:
     an upper bound of each row's set size, its shingle count), so memory is bounded by the
@@ -167,39 +150,15 @@ def decide(
     n = len(status)
     order = np.arange(n, dtype=np.int64)
     valid = status == ROW_OK
-    vidx = np.flatnonzero(valid)
-    rep = np.full(n, -1, np.int64)
-    rep[vidx] = vidx[exact_groups(digest[vidx], vidx)]
-    reps = vidx[(rep[vidx] == vidx) & (n_shingles[vidx] > 0)]
+    rep, reps = _exact_representatives(valid, digest, n_shingles)
     bands, rows = lsh_params(cfg)
     source = ArraySignatures(sigs, rows) if isinstance(sigs, np.ndarray) else sigs
-    local_a, local_b, bucket_stats = candidates_from_band_keys(
-        lambda band: source.band(band, reps), len(reps), bands, cfg.lsh.max_bucket_size
-    )
-    a, b = reps[local_a], reps[local_b]
-    del local_a, local_b
-    ok, _ = _verify(source, a, b, cfg.lsh.threshold, cfg.lsh.verify, exact_jaccard, max_rows)
+    a, b, ok, bucket_stats = _verified_pairs(source, reps, bands, cfg, exact_jaccard, max_rows)
     labels_rep = connected_components(n, a[ok], b[ok])
     labels = np.where(valid, labels_rep[np.where(valid, rep, 0)], order)
-    policy = cfg.cluster.survivor
-    if policy == "first":
-        survivor = pick_survivors(labels, order)
-    elif policy == "longest":
-        survivor = pick_survivors(labels, order, length.astype(float))
-    else:
-        survivor = pick_survivors(labels, order, score)
-    survivor = np.where(valid, survivor, -1)
+    survivor = np.where(valid, _survivors(labels, order, length, score, cfg.cluster.survivor), -1)
     size = np.bincount(labels[valid], minlength=n)[labels]
-    same_digest = (
-        valid
-        & (digest[:, 0] == digest[np.maximum(survivor, 0), 0])
-        & (digest[:, 1] == digest[np.maximum(survivor, 0), 1])
-    )
-    action = np.full(n, REJECTED, np.int8)
-    action[status == ROW_EMPTY] = EMPTY
-    action[valid] = NEAR
-    action[valid & same_digest] = EXACT
-    action[valid & (survivor == order)] = KEPT
+    action = _actions(status, valid, digest, survivor, order)
     similarity = np.full(n, np.nan)
     similarity[valid] = 1.0
     near = np.flatnonzero(action == NEAR)
@@ -224,3 +183,53 @@ def decide(
         similarity,
         stats,
     )
+
+
+def _exact_representatives(valid: np.ndarray, digest: np.ndarray, n_shingles: np.ndarray):
+    """``(rep, reps)``: each valid row's exact group representative (its first row; -1 for
+    other rows), and the representatives with at least one shingle, the only rows LSH sees."""
+    vidx = np.flatnonzero(valid)
+    rep = np.full(len(valid), -1, np.int64)
+    rep[vidx] = vidx[exact_groups(digest[vidx], vidx)]
+    return rep, vidx[(rep[vidx] == vidx) & (n_shingles[vidx] > 0)]
+
+
+def _verified_pairs(source, reps: np.ndarray, bands: int, cfg: DedupeConfig, exact_jaccard,
+                    max_rows: int):
+    """``(a, b, ok, bucket stats)``: the LSH candidate pairs among ``reps`` (global rows) and
+    which of them pass verification."""
+    local_a, local_b, bucket_stats = candidates_from_band_keys(
+        lambda band: source.band(band, reps), len(reps), bands, cfg.lsh.max_bucket_size
+    )
+    a, b = reps[local_a], reps[local_b]
+    del local_a, local_b
+    ok, _ = _verify(source, a, b, cfg.lsh.threshold, cfg.lsh.verify, exact_jaccard, max_rows)
+    return a, b, ok, bucket_stats
+
+
+def _survivors(labels: np.ndarray, order: np.ndarray, length: np.ndarray,
+               score: np.ndarray | None, policy: str) -> np.ndarray:
+    """Each row's cluster survivor under ``cluster.survivor``: the first row, the longest
+    text, or the highest ``score`` (ties to the first row)."""
+    if policy == "first":
+        return pick_survivors(labels, order)
+    if policy == "longest":
+        return pick_survivors(labels, order, length.astype(float))
+    return pick_survivors(labels, order, score)
+
+
+def _actions(status: np.ndarray, valid: np.ndarray, digest: np.ndarray, survivor: np.ndarray,
+             order: np.ndarray) -> np.ndarray:
+    """One ``ACTIONS`` code a row: its cluster's survivor is ``kept``, a row with the
+    survivor's digest an ``exact_duplicate``, any other clustered row a ``near_duplicate``."""
+    same_digest = (
+        valid
+        & (digest[:, 0] == digest[np.maximum(survivor, 0), 0])
+        & (digest[:, 1] == digest[np.maximum(survivor, 0), 1])
+    )
+    action = np.full(len(status), REJECTED, np.int8)
+    action[status == ROW_EMPTY] = EMPTY
+    action[valid] = NEAR
+    action[valid & same_digest] = EXACT
+    action[valid & (survivor == order)] = KEPT
+    return action

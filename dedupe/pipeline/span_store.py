@@ -8,15 +8,13 @@ document left shorter than ``--min-length`` is known before the output shards ar
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pyarrow as pa
 
 from dedupe.io.spill import read_ipc
 from dedupe.near.lsh import sorted_unique
-from dedupe.pipeline.sign import span_paths
-from dedupe.pipeline.spans_stage import BoilerplateTask, count_partition, load_flagged
+from dedupe.pipeline.boilerplate_stage import count_boilerplate, load_flagged
+from dedupe.pipeline.span_records import span_paths
 
 __all__ = ["SPANS_SCHEMA", "SpanStore", "collect_spans", "merged_lengths"]
 
@@ -106,106 +104,12 @@ class SpanStore:
 
 def collect_spans(cfg, engine, work: str, sign_paths, files, kept: np.ndarray, progress=None,
                   run_key: str = ""):
-    """``(SpanStore of the kept rows, boilerplate stats)``: counts boilerplate keys partition by
-    partition (one engine task each), then reads the spans back task by task. Boilerplate
-    keys stored in ``--against`` indexes add their earlier page counts, less the generations
-    this same run (``run_key``) wrote: run again, it must not count its own pages twice."""
-    offsets = files.offsets[:-1]
-    stats = {"keys": 0}
-    boiler_paths: list[str] = []
-    if cfg.spans.boilerplate or cfg.spans.windows:
-        kept_path = os.path.join(work, "kept.npy")
-        np.save(kept_path, kept)
-        known_path = _known_keys(cfg, work, run_key)
-        tasks = [BoilerplateTask(p, tuple(span_paths(s)[1] for s in sign_paths),
-                                 tuple(int(o) for o in offsets), kept_path,
-                                 os.path.join(work, f"boiler-{p:04d}.arrow"),
-                                 cfg.spans.boilerplate_min_docs,
-                                 cfg.spans.boilerplate_policy == "keep_first", known_path)
-                 for p in range(cfg.spans.partitions)]
-        todo = [t for t in tasks if not os.path.exists(t.out_path)]
-        results = engine.map(count_partition, todo, stage="boilerplate", progress=progress)
-        stats["peak_rss"] = max([r["peak_rss"] for r in results], default=0)
-        boiler_paths = [t.out_path for t in tasks]
-        stats["keys"], stats["top"] = _keys_and_top(boiler_paths)
+    """``(SpanStore of the kept rows, boilerplate stats)``: the boilerplate stage first
+    (:func:`dedupe.pipeline.boilerplate_stage.count_boilerplate`), then the spans read back
+    task by task."""
+    boiler_paths, stats = count_boilerplate(cfg, engine, work, sign_paths, files.offsets[:-1],
+                                            kept, progress, run_key)
     return SpanStore(cfg, sign_paths, files, kept, boiler_paths), stats
-
-
-def _known_keys(cfg, work: str, run_key: str = "") -> str | None:
-    """Sum the boilerplate key counts of the ``--against`` indexes (less the generations the
-    run ``run_key`` wrote) into one sorted ``.npz``."""
-    if not cfg.index.against:
-        return None
-    from dedupe.index import boilerplate_counts, open_index
-    from dedupe.pipeline.against import without_run
-
-    keys, docs = [], []
-    for path in cfg.index.against:
-        k, d = boilerplate_counts(without_run(open_index(path), run_key))
-        keys.append(np.asarray(k, np.uint64))
-        docs.append(np.asarray(d, np.int64))
-    k, d = np.concatenate(keys), np.concatenate(docs)
-    if len(k) == 0:
-        return None
-    uniq, inv = np.unique(k, return_inverse=True)
-    total = np.bincount(inv, weights=d, minlength=len(uniq)).astype(np.int64)
-    path = os.path.join(work, "known-boilerplate.npz")
-    np.savez(path, keys=uniq, docs=total)
-    return path
-
-
-def boilerplate_key_counts(paths: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """``(keys, pages)`` of every key flagged as boilerplate, from the partition files (what an
-    index stores for later runs): the pages of this run alone, since a later run adds the
-    pages of every generation of the index."""
-    keys, docs = [np.zeros(0, np.uint64)], [np.zeros(0, np.int64)]
-    for p in paths:
-        t = read_ipc(p)
-        k, c = t["key"].to_numpy(), t["pages"].to_numpy()
-        uniq, first = np.unique(k, return_index=True)
-        keys.append(uniq.astype(np.uint64))
-        docs.append(c[first].astype(np.int64))
-    return np.concatenate(keys), np.concatenate(docs)
-
-
-def _keys_and_top(paths: list[str], n: int = 20) -> tuple[int, list[dict]]:
-    """Distinct flagged keys, and the ``n`` lines in the most documents, over the partition
-    files (a key lives in one partition, so each file is read alone)."""
-    keys, tops = 0, []
-    for p in paths:
-        flagged = read_ipc(p)
-        keys += len(sorted_unique(flagged["key"].to_numpy()))
-        tops += _top_keys(flagged, n)
-    tops.sort(key=lambda it: (-it["docs"], it["key"]))
-    seen, out = set(), []
-    for it in tops:  # a line flagged under its exact and its skeleton key is one line
-        where = (it["g"], it["start"], it["end"])
-        if where not in seen:
-            seen.add(where)
-            out.append({k: v for k, v in it.items() if k != "key"})
-    return keys, out[: 2 * n]
-
-
-def _top_keys(flagged: pa.Table, n: int = 20) -> list[dict]:
-    """The ``n`` boilerplate lines in the most documents: one example occurrence each."""
-    if flagged.num_rows == 0:
-        return []
-    key = flagged["key"].to_numpy()
-    count = flagged["count"].to_numpy()
-    order = np.lexsort((key, -count))
-    seen, out = set(), []
-    for i in order.tolist():
-        if key[i] in seen:
-            continue
-        seen.add(key[i])
-        out.append({"docs": int(count[i]), "key": int(key[i]),
-                    "g": int(flagged["first_g"][i].as_py()),
-                    "start": int(flagged["first_start"][i].as_py()),
-                    "end": int(flagged["first_start"][i].as_py() + flagged["end"][i].as_py()
-                               - flagged["start"][i].as_py())})
-        if len(out) == n:
-            break
-    return out
 
 
 def merged_lengths(spans: pa.Table, n_rows: int, first_row: int = 0) -> np.ndarray:

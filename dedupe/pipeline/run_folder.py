@@ -1,0 +1,139 @@
+"""The run folder: its fingerprint, creating, resuming or replacing it, and the report that ends it.
+
+A run folder holds ``data/`` (the shards), ``manifest.parquet/``, ``report.json``/``report.md``
+and, while the run is unfinished, ``_work/`` with the intermediate files and ``_work/run.json``
+(the fingerprint of the config and inputs that started it). The same command after a crash
+finds the same fingerprint and resumes; a folder with another fingerprint is refused. A sweep's
+output folder is made the same way (``kind="sweep"``, no fingerprint).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+from dedupe.config import DedupeConfig
+from dedupe.errors import OutputError
+from dedupe.io.folders import (
+    FolderLock,
+    check_not_protected,
+    check_replaceable,
+    empty_folder,
+    write_marker,
+)
+from dedupe.pipeline.against import index_fingerprint
+from dedupe.report import RunReport
+
+__all__ = ["prepare_out", "run_fingerprint", "write_report"]
+
+
+_RUN_MARKER = "_work/run.json"
+
+
+def run_fingerprint(cfg: DedupeConfig, sources, indexes: bool = True) -> str:
+    """What a run's intermediate files depend on: the config (less the settings that cannot
+    change any result: overwrite, work folder, engine and workers), every input file's path,
+    size and modification time, and (``indexes``) the state of each ``--against`` index less
+    what this very run added to it. A changed config never reuses stale work. With
+    ``indexes`` False: the run's key in an index (output folder and index writing left out)."""
+    data = cfg.to_dict()
+    data["output"].pop("overwrite")
+    data["output"].pop("workdir")
+    data.pop("engine")
+    # the files themselves (below), not how the paths were spelled from the current folder
+    data["input"].pop("paths")
+    data["output"]["out"] = os.path.abspath(data["output"]["out"])
+    files = []
+    for src in sources:
+        mtime = os.path.getmtime(src.uri) if os.path.exists(src.uri) else ""
+        files.append(f"{src.uri}|{src.size}|{mtime}")
+    # the run's key in an index: the same data and config, whatever the output folder and
+    # whether the index is written this time
+    same = {**data, "output": {k: v for k, v in data["output"].items() if k != "out"},
+            "index": {"against": data["index"]["against"]}}
+    key = hashlib.sha256(json.dumps([same, files], sort_keys=True, default=str).encode())
+    if not indexes:
+        return key.hexdigest()[:16]
+    files.extend(index_fingerprint(cfg.index.against, key.hexdigest()[:16]))
+    blob = json.dumps([data, files], sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _remove_partial_files(out: str) -> None:
+    """Delete the temporary files a killed run left (never a file under a final name)."""
+    for folder in (os.path.join(out, "data"), os.path.join(out, "manifest.parquet"), out):
+        if not os.path.isdir(folder):
+            continue
+        for name in os.listdir(folder):
+            if name.startswith(".") and ".tmp" in name:
+                os.unlink(os.path.join(folder, name))
+
+
+def _resumable(out: str, fingerprint: str | None) -> bool:
+    """An unfinished run of the same fingerprint is in ``out`` (refuses one of another)."""
+    marker = os.path.join(out, _RUN_MARKER)
+    if not fingerprint or not os.path.exists(marker) or os.path.exists(
+            os.path.join(out, "report.json")):
+        return False
+    with open(marker, encoding="utf-8") as fh:
+        if json.load(fh).get("fingerprint") == fingerprint:
+            return True
+    raise OutputError(f"{out} holds an unfinished run with another config or input; pass "
+                      "--overwrite to start again")
+
+
+def prepare_out(out: str, overwrite: bool, fingerprint: str | None = None, *,
+                kind: str = "run", protected: dict | None = None) -> tuple[bool, FolderLock]:
+    """Create (or resume, or replace) the output folder and lock it for this process.
+
+    Returns ``(resumed, lock)``: ``resumed`` is True when an unfinished run of the same
+    fingerprint is there to resume; the caller releases ``lock`` when it is done. A non-empty
+    folder is refused unless ``overwrite``, and even then unless dedupe made it; a folder that
+    is, holds or sits inside an input or the work folder (``protected``) is always refused
+    (see :mod:`dedupe.io.folders`).
+    """
+    if not out:
+        raise OutputError("no output folder given (--out)")
+    check_not_protected(out, protected or {}, f"{kind} folder")
+    filled = check_replaceable(out, overwrite, kind)
+    resume = filled and not overwrite and _resumable(out, fingerprint)
+    if filled and not overwrite and not resume:
+        raise OutputError(f"{out} already exists and is not empty; pass --overwrite to "
+                          "replace it")
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {out}: {exc.strerror or exc}") from None
+    lock = FolderLock(out, f"{kind} folder")
+    try:
+        if resume:
+            _remove_partial_files(out)
+        elif filled:
+            empty_folder(out)
+        write_marker(out, kind)  # first, so the folder is never ours without saying so
+        os.makedirs(os.path.join(out, "data"), exist_ok=True)
+        os.makedirs(os.path.join(out, "_work"), exist_ok=True)
+        if fingerprint:
+            marker = os.path.join(out, _RUN_MARKER)
+            with open(marker + ".tmp", "w", encoding="utf-8") as fh:
+                json.dump({"fingerprint": fingerprint}, fh)
+            os.replace(marker + ".tmp", marker)
+        if not os.access(out, os.W_OK):
+            raise OutputError(f"{out} is not writable")
+    except OSError as exc:
+        lock.release()
+        raise OutputError(f"cannot create {out}: {exc.strerror or exc}") from None
+    except BaseException:
+        lock.release()
+        raise
+    return resume, lock
+
+
+def write_report(out: str, report: RunReport) -> None:
+    """``report.json`` and ``report.md`` into ``out``: the run is finished once they exist."""
+    for name, text in (("report.json", report.to_json()), ("report.md", report.to_markdown())):
+        tmp = os.path.join(out, f".{name}.tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, os.path.join(out, name))

@@ -1,0 +1,136 @@
+"""Span records, made in the sign stage: what the spans stage later reads instead of the text.
+
+Each batch the sign stage reads also yields, from one tokenisation of the batch,
+* repeat spans inside each document (``dedupe.spans.batch.batch_repeats``), written to the
+  task's ``repeats`` file;
+* line records for boilerplate: ``(source_row, start, end, key)`` with one record per key kind
+  (exact and skeleton, see :mod:`dedupe.spans.boilerplate`, and with ``spans.windows`` every run
+  of ``spans.min_tokens`` tokens), written to the task's ``lines`` file as one Arrow record batch
+  per key partition (``key % partitions``), so that the boilerplate stage
+  (:mod:`dedupe.pipeline.boilerplate_stage`) reads one partition of every task at a time;
+* optionally the Gopher repetition statistics.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from dedupe.spans.boilerplate import line_keys_from_tokens
+
+__all__ = ["LINE_SCHEMA", "REPEAT_SCHEMA", "span_parts", "span_paths", "spans_enabled",
+           "write_lines"]
+
+_SKELETON_SALT = np.uint64(0x5BD1E9955BD1E995)
+_WINDOW_SALT = np.uint64(0x27D4EB2F165667C5)
+
+LINE_SCHEMA = pa.schema([("pos", pa.int64()), ("start", pa.int64()), ("end", pa.int64()),
+                         ("key", pa.uint64())])
+REPEAT_SCHEMA = pa.schema([("source_row", pa.int64()), ("start", pa.int64()),
+                           ("end", pa.int64()), ("first_start", pa.int64()),
+                           ("count", pa.int64()), ("exact", pa.bool_())])
+
+
+def spans_enabled(cfg) -> bool:
+    """Whether any span feature is on: then the sign stage writes span records and the
+    spans stage runs."""
+    sp = cfg.spans
+    return sp.repeats or sp.boilerplate or sp.windows or sp.stats or sp.gopher_filter
+
+
+def span_paths(sign_path: str) -> tuple[str, str]:
+    """Where a task's repeat spans and boilerplate line records go, next to its sign file."""
+    folder, name = os.path.split(sign_path)
+    return (os.path.join(folder, name.replace("sign-", "repeats-")),
+            os.path.join(folder, name.replace("sign-", "lines-")))
+
+
+def span_parts(text: pa.Array, rows: np.ndarray, valid: np.ndarray, cfg):
+    """``(repeats table, lines table, stats dict)`` for one batch (``valid``: rows to use).
+
+    One tokenisation of the batch serves repeats, shared windows and statistics.
+    """
+    from dedupe.spans.batch import batch_repeats, batch_repetition_stats, batch_tokens
+
+    sp = cfg.spans
+    text = text.fill_null("") if text.null_count else text
+    repeats = lines = None
+    stats = {}
+    tokens = batch_tokens(text)
+    if sp.repeats:
+        rep = batch_repeats(text, min_tokens=sp.min_tokens, near=sp.near,
+                            near_threshold=sp.near_threshold, tokens=tokens)
+        keep = valid[rep.doc]
+        repeats = pa.table({"source_row": rows[rep.doc[keep]], "start": rep.start[keep],
+                            "end": rep.end[keep], "first_start": rep.first_start[keep],
+                            "count": rep.count[keep].astype(np.int64),
+                            "exact": rep.exact[keep]}, schema=REPEAT_SCHEMA)
+    parts = []
+    if sp.boilerplate:
+        ln = line_keys_from_tokens(tokens)
+        keep = valid[ln.doc]
+        doc, start, end = ln.doc[keep], ln.start[keep], ln.end[keep]
+        skel = ln.skeleton[keep]
+        has_skel = skel != 0
+        parts.append(pa.table({
+            "source_row": np.concatenate([rows[doc], rows[doc[has_skel]]]),
+            "start": np.concatenate([start, start[has_skel]]),
+            "end": np.concatenate([end, end[has_skel]]),
+            "key": np.concatenate([ln.exact[keep], skel[has_skel] ^ _SKELETON_SALT]),
+        }))
+    if sp.windows:
+        parts.append(_window_records(tokens, rows, valid, sp.min_tokens))
+    if parts:
+        lines = pa.concat_tables(parts)
+    if sp.stats or sp.gopher_filter:
+        stats = batch_repetition_stats(text, tokens=tokens)
+    return repeats, lines, stats
+
+
+def _window_records(tokens, rows: np.ndarray, valid: np.ndarray, k: int) -> pa.Table:
+    """Every run of ``k`` tokens of the valid documents as a record keyed by its hash."""
+    from dedupe.spans.tokens import window_hashes
+
+    keys = window_hashes(tokens.hashes, k) ^ _WINDOW_SALT
+    tdoc = tokens.token_doc()
+    first = np.arange(len(keys))
+    last = first + k - 1
+    inside = (last < len(tdoc)) & (tdoc[np.minimum(last, len(tdoc) - 1)] == tdoc[first])
+    inside &= valid[tdoc[first]] if len(first) else inside
+    first, last = first[inside], last[inside]
+    doc = tdoc[first]
+    base = tokens.offsets[doc]
+    return pa.table({"source_row": rows[doc], "start": tokens.starts[first] - base,
+                     "end": tokens.ends[last] - base, "key": keys[inside]})
+
+
+def write_lines(parts: list[pa.Table], sorted_rows: np.ndarray, path: str, partitions: int):
+    """The task's line records as one record batch per key partition (``pos`` = sign-table row)."""
+    if parts:
+        table = pa.concat_tables(parts)
+        src = table["source_row"].to_numpy()
+        key = table["key"].to_numpy()
+    else:
+        src = np.zeros(0, np.int64)
+        key = np.zeros(0, np.uint64)
+        table = None
+    pos = np.searchsorted(sorted_rows, src)
+    part = (key % np.uint64(partitions)).astype(np.int64)
+    order = np.argsort(part, kind="stable")
+    bounds = np.searchsorted(part[order], np.arange(partitions + 1))
+    cols = {"pos": pos, "start": None, "end": None, "key": key}
+    if table is not None:
+        cols["start"] = table["start"].to_numpy()
+        cols["end"] = table["end"].to_numpy()
+    else:
+        cols["start"] = cols["end"] = np.zeros(0, np.int64)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with pa.OSFile(tmp, "wb") as sink, ipc.new_file(sink, LINE_SCHEMA) as writer:
+        for p in range(partitions):
+            sel = order[bounds[p] : bounds[p + 1]]
+            writer.write_batch(pa.record_batch([pa.array(cols[c][sel]) for c in LINE_SCHEMA.names],
+                                               schema=LINE_SCHEMA))
+    os.replace(tmp, path)
