@@ -43,7 +43,9 @@ def span_parts(text: pa.Array, rows: np.ndarray, valid: np.ndarray, cfg):
 
     One tokenisation of the batch serves repeats, shared windows and statistics.
     """
-    from dedupe.spans.batch import batch_repeats, batch_repetition_stats, batch_tokens
+    from dedupe.spans.repeats import batch_repeats
+    from dedupe.spans.stats import batch_repetition_stats
+    from dedupe.spans.tokens import batch_tokens
 
     sp = cfg.spans
     text = text.fill_null("") if text.null_count else text
@@ -82,7 +84,7 @@ def span_parts(text: pa.Array, rows: np.ndarray, valid: np.ndarray, cfg):
 
 def _window_records(tokens, rows: np.ndarray, valid: np.ndarray, k: int) -> pa.Table:
     """Every run of ``k`` tokens of the valid documents as a record keyed by its hash."""
-    from dedupe.spans.tokens import window_hashes
+    from dedupe.spans.windows import window_hashes
 
     keys = window_hashes(tokens.hashes, k) ^ _WINDOW_SALT
     tdoc = tokens.token_doc()
