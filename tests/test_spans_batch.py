@@ -162,6 +162,22 @@ def test_seed_page_in_a_batch(corpus, title_pages):
     _assert_stats_equal(texts)
 
 
+def test_one_document_functions_take_strings_arrow_cannot_hold():
+    """Lone surrogates (separators) pass through a batch of one made from a Python string."""
+    for text in ("x \ud800 " * 30, "alpha\udc80beta gamma, delta\n" * 12 + "tail \ud800"):
+        for want, have in zip(
+            spans_tokens.tokenize_offsets(text), tokenize_offsets(text), strict=True
+        ):
+            assert np.array_equal(want, have)
+        for near in (False, True):
+            want = spans_repeats.find_repeats(text, min_tokens=4, near=near)
+            have = find_repeats(text, min_tokens=4, near=near)
+            assert len(have) > 0
+            for field in SPAN_FIELDS:
+                assert np.array_equal(getattr(want, field), getattr(have, field)), field
+        assert repetition_stats(text) == spans_stats.repetition_stats(text)
+
+
 def test_truncated_hash_collisions_fall_back_to_exact_grouping(corpus, monkeypatch):
     """With 4 hash bits left in the packed keys nearly every group collides; results hold."""
     monkeypatch.setattr(windows_mod, "_rank_bits", lambda m: 60)
