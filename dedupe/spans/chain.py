@@ -1,15 +1,15 @@
 """Near-repeat detection: short exact seeds chained along a drifting alignment.
 
-A passage pasted again with a word changed, dropped or inserted is an exact copy interrupted
-by small edits. Windows of ``min_tokens`` tokens miss it when the edits are closer together
-than ``min_tokens``; shorter seeds (``seed_tokens`` tokens) survive between the edits. This
-module finds exact seed repeats, groups them into runs along one alignment *diagonal*
-(``later token index - earlier token index``), and chains runs whose diagonals differ by at
-most ``max_gap`` (an insertion or deletion shifts the diagonal by its length) and whose later
-copies are at most ``max_gap`` tokens apart. A chain is kept when its later copy spans at least
-``min_tokens`` tokens and its token similarity, matched tokens over the longer of the two
-aligned regions, reaches ``near_threshold``; the threshold is what stops two unrelated phrases
-that happen to sit near each other from being joined into a "copy".
+A passage pasted again with a word changed, dropped or inserted is an exact copy interrupted by
+small edits. Windows of ``min_tokens`` tokens miss it when the edits are closer together than
+``min_tokens``; shorter seeds (``seed_tokens`` tokens) survive between the edits. This module
+pairs exact seed repeats (grouped by ``windows.py``), groups the pairs into runs along one
+alignment *diagonal* (``later token index - earlier token index``), and chains runs whose
+diagonals differ by at most ``max_gap`` (an insertion or deletion shifts the diagonal by its
+length) and whose later copies are at most ``max_gap`` tokens apart. A chain is kept when its
+later copy spans at least ``min_tokens`` tokens and its token similarity, matched tokens over
+the longer of the two aligned regions, reaches ``near_threshold``; the threshold is what stops
+two unrelated phrases that happen to sit near each other from being joined into a "copy".
 
 Each seed window is paired with its *nearest* earlier occurrence that does not overlap it, not
 its first one: in periodic text ("ha ha ha ...") and in copies of copies the first occurrence

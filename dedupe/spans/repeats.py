@@ -24,13 +24,13 @@ the near search needs also narrow the exact search down to the windows that can 
 Offsets are snapped to tokens, so spans never start or end in whitespace, and widened over
 punctuation that the earlier copy shares (``snap.py``).
 
-Speed. Per-page work would run dozens of small numpy calls per page, whose fixed costs dominate
-on 2 KB web pages; here every step runs once per batch over flat arrays: window hashes for every
-token of the batch, grouping of equal windows inside each document (``windows.py``), and
-vectorised interval merging (``sources.py``). Documents are kept apart by running the span
-arithmetic (merging, chaining near copies, tracing sources) on *spread* token coordinates,
-``token + doc * gap`` with a gap wider than any distance those steps bridge, so they never join
-spans of two documents.
+Why a batch: page by page, these steps are dozens of small numpy calls per page, whose fixed
+costs dominate on 2 KB web pages. So every step runs once per batch over flat arrays: window
+hashes for every token of the batch, grouping of equal windows inside each document
+(``windows.py``), and vectorised interval merging (``sources.py``). Documents are kept apart by
+running the span arithmetic (merging, chaining near copies, tracing sources) on *spread* token
+coordinates, ``token + doc * gap`` with a gap wider than any distance those steps bridge, so
+they never join spans of two documents.
 """
 
 from __future__ import annotations

@@ -132,8 +132,13 @@ def gopher_failures(stats: dict[str, np.ndarray]) -> np.ndarray:
     missing = [name for name in GOPHER_REPETITION_LIMITS if name not in stats]
     if missing:
         raise ValueError(f"stats lack {missing}; compute them with repetition_stats(text)")
-    above = np.stack([np.asarray(stats[name], float) > limit
-                      for name, limit in GOPHER_REPETITION_LIMITS.items()], axis=1)
+    above = np.stack(
+        [
+            np.asarray(stats[name], float) > limit
+            for name, limit in GOPHER_REPETITION_LIMITS.items()
+        ],
+        axis=1,
+    )
     return np.where(above.any(axis=1), above.argmax(axis=1), -1)
 
 
