@@ -29,8 +29,8 @@ from dedupe.config import NormalizeConfig
 from dedupe.near.exact import digests
 from dedupe.near.minhash import signatures
 from dedupe.schemes import schemes
-from dedupe.spans.batch import batch_tokens
 from dedupe.spans.boilerplate import line_keys_from_tokens
+from dedupe.spans.tokens import batch_tokens
 from dedupe.text import ucd
 from dedupe.text.normalize import canonical_codepoints, canonical_text
 from dedupe.text.shingle import shingle_batch

@@ -24,17 +24,8 @@ LOWER = ("index", "near", "text", "io", "spans", "engines")
 UPPER = ("dedupe.pipeline", "dedupe.evaluate", "dedupe.cli", "dedupe.api", "dedupe.explain",
          "dedupe.progress")
 
-# Private names imported across modules that another change removes (dedupe/spans and
-# dedupe/text/shingle.py are being rewritten); delete an entry once its import is gone. An entry
-# that is no longer needed does not fail the test, so that change can land in either order.
-KNOWN_PRIVATE_IMPORTS = {
-    ("dedupe.spans.batch", "dedupe.spans.tokens", "_WINDOW_BASE"),
-    ("dedupe.spans.batch", "dedupe.spans.tokens", "_normalise"),
-    ("dedupe.spans.batch", "dedupe.spans.repeats", "_check_params"),
-    ("dedupe.spans.batch", "dedupe.spans.repeats", "_copy_numbers"),
-    ("dedupe.spans.batch", "dedupe.spans.repeats", "_merge_components"),
-    ("dedupe.text.shingle", "dedupe.text.hashing", "_fmix64_inplace"),
-}
+# Private names that one module may import from another: none.
+KNOWN_PRIVATE_IMPORTS: set[tuple[str, str, str]] = set()
 
 
 def _modules():

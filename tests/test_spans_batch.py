@@ -1,4 +1,8 @@
-"""Batch span detection equals the per-document functions, document by document."""
+"""Batch span detection equals the slow per-document oracles, document by document.
+
+The one-document functions of ``dedupe.spans`` are the batch code run on a batch of one; they
+are checked against the oracles too, on the same texts.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +14,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dedupe.spans import batch as batch_mod
 from dedupe.spans import find_repeats, repetition_stats, tokenize_offsets
-from dedupe.spans.batch import (
-    BatchRepeats,
-    batch_repeats,
-    batch_repetition_stats,
-    batch_tokens,
-)
+from dedupe.spans import windows as windows_mod
+from dedupe.spans.repeats import BatchRepeats, batch_repeats
+from dedupe.spans.stats import batch_repetition_stats
+from dedupe.spans.tokens import batch_tokens
 from dedupe.synth import make_corpus, make_title_list_pages
+from tests.oracles import spans_repeats, spans_stats, spans_tokens
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SEED_PAGE = SHARED / "corpus" / "seed_page.txt"
@@ -59,25 +61,30 @@ def _assert_repeats_equal(texts, **kwargs) -> BatchRepeats:
     got = batch_repeats(arr, **kwargs)
     assert np.array_equal(np.lexsort((got.start, got.doc)), np.arange(len(got)))
     for i, text in enumerate(texts):
-        want, have = find_repeats(text or "", **kwargs), got.spans(i)
-        for field in SPAN_FIELDS:
-            assert np.array_equal(getattr(want, field), getattr(have, field)), (i, field)
+        want = spans_repeats.find_repeats(text or "", **kwargs)
+        for have in (got.spans(i), find_repeats(text or "", **kwargs)):
+            for field in SPAN_FIELDS:
+                assert np.array_equal(getattr(want, field), getattr(have, field)), (i, field)
     return got
 
 
 def _assert_stats_equal(texts) -> None:
     got = batch_repetition_stats(pa.array(texts, pa.string()))
     for i, text in enumerate(texts):
-        for name, value in repetition_stats(text or "").items():
+        one = repetition_stats(text or "")
+        for name, value in spans_stats.repetition_stats(text or "").items():
             assert got[name][i] == pytest.approx(value, abs=1e-12), (i, name)
+            assert one[name] == pytest.approx(value, abs=1e-12), (i, name)
 
 
 def _assert_tokens_equal(texts) -> None:
     tokens = batch_tokens(pa.array(texts, pa.string()))
     assert len(tokens) == len(texts)
     for i, text in enumerate(texts):
-        for want, have in zip(tokenize_offsets(text or ""), tokens.doc_tokens(i), strict=True):
-            assert np.array_equal(want, have), i
+        want = spans_tokens.tokenize_offsets(text or "")
+        for have in (tokens.doc_tokens(i), tokenize_offsets(text or "")):
+            for a, b in zip(want, have, strict=True):
+                assert np.array_equal(a, b), i
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +97,7 @@ def title_pages() -> list[str | None]:
     return _texts(make_title_list_pages(5))
 
 
-# --- equality with the per-document functions ---------------------------------------------------
+# --- equality with the per-document oracles -----------------------------------------------------
 
 
 def test_tokens_match_per_document(corpus):
@@ -107,7 +114,7 @@ def test_token_fields_are_absolute_in_the_batch(corpus):
     assert tokens.cps.tobytes().decode("utf-32-le") == joined
     assert [joined[o:p] for o, p in zip(tokens.offsets[:-1], tokens.offsets[1:])] == texts
     doc = slice(int(tokens.tok_offsets[3]), int(tokens.tok_offsets[4]))
-    starts, ends, _ = tokenize_offsets(texts[3])
+    starts, ends, _ = spans_tokens.tokenize_offsets(texts[3])
     words = [joined[s:e] for s, e in zip(tokens.starts[doc], tokens.ends[doc], strict=True)]
     assert words == [texts[3][s:e] for s, e in zip(starts, ends, strict=True)]
     assert np.array_equal(tokens.token_doc()[doc], np.full(len(words), 3))
@@ -155,9 +162,25 @@ def test_seed_page_in_a_batch(corpus, title_pages):
     _assert_stats_equal(texts)
 
 
+def test_one_document_functions_take_strings_arrow_cannot_hold():
+    """Lone surrogates (separators) pass through a batch of one made from a Python string."""
+    for text in ("x \ud800 " * 30, "alpha\udc80beta gamma, delta\n" * 12 + "tail \ud800"):
+        for want, have in zip(
+            spans_tokens.tokenize_offsets(text), tokenize_offsets(text), strict=True
+        ):
+            assert np.array_equal(want, have)
+        for near in (False, True):
+            want = spans_repeats.find_repeats(text, min_tokens=4, near=near)
+            have = find_repeats(text, min_tokens=4, near=near)
+            assert len(have) > 0
+            for field in SPAN_FIELDS:
+                assert np.array_equal(getattr(want, field), getattr(have, field)), field
+        assert repetition_stats(text) == spans_stats.repetition_stats(text)
+
+
 def test_truncated_hash_collisions_fall_back_to_exact_grouping(corpus, monkeypatch):
     """With 4 hash bits left in the packed keys nearly every group collides; results hold."""
-    monkeypatch.setattr(batch_mod, "_rank_bits", lambda m: 60)
+    monkeypatch.setattr(windows_mod, "_rank_bits", lambda m: 60)
     texts = corpus[:60] + EDGE_TEXTS
     _assert_repeats_equal(texts, near=False)
     _assert_repeats_equal(texts, near=True)

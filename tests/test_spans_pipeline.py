@@ -195,8 +195,8 @@ def test_shared_passages_across_pages_with_windows(tmp_path):
 
 
 def test_seed_page_through_the_pipeline(tmp_path):
-    from dedupe.spans import find_repeats
     from tests.conftest import shared_path
+    from tests.oracles.spans_repeats import find_repeats
 
     text = shared_path("corpus", "seed_page.txt").read_text(encoding="utf-8")
     title_list = text[: text.index('" />')]
@@ -237,7 +237,7 @@ def test_repetition_stats_columns_and_gopher_filter(tmp_path):
     assert "Gopher repetition filter" in m["spam"]["reason"]
     assert m["spam"]["dup_line_frac"] > 0.9
     assert m["ok"]["action"] == "kept" and m["ok"]["dup_line_frac"] == 0.0
-    from dedupe.spans import repetition_stats
+    from tests.oracles.spans_stats import repetition_stats
 
     ref = repetition_stats(rows[1]["text"])
     for name, value in ref.items():

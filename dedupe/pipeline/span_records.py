@@ -1,7 +1,7 @@
 """Span records, made in the sign stage: what the spans stage later reads instead of the text.
 
 Each batch the sign stage reads also yields, from one tokenisation of the batch,
-* repeat spans inside each document (``dedupe.spans.batch.batch_repeats``), written to the
+* repeat spans inside each document (``dedupe.spans.repeats.batch_repeats``), written to the
   task's ``repeats`` file;
 * line records for boilerplate: ``(source_row, start, end, key)`` with one record per key kind
   (exact and skeleton, see :mod:`dedupe.spans.boilerplate`, and with ``spans.windows`` every run
@@ -53,7 +53,9 @@ def span_parts(text: pa.Array, rows: np.ndarray, valid: np.ndarray, cfg):
 
     One tokenisation of the batch serves repeats, shared windows and statistics.
     """
-    from dedupe.spans.batch import batch_repeats, batch_repetition_stats, batch_tokens
+    from dedupe.spans.repeats import batch_repeats
+    from dedupe.spans.stats import batch_repetition_stats
+    from dedupe.spans.tokens import batch_tokens
 
     sp = cfg.spans
     text = text.fill_null("") if text.null_count else text
@@ -92,7 +94,7 @@ def span_parts(text: pa.Array, rows: np.ndarray, valid: np.ndarray, cfg):
 
 def _window_records(tokens, rows: np.ndarray, valid: np.ndarray, k: int) -> pa.Table:
     """Every run of ``k`` tokens of the valid documents as a record keyed by its hash."""
-    from dedupe.spans.tokens import window_hashes
+    from dedupe.spans.windows import window_hashes
 
     keys = window_hashes(tokens.hashes, k) ^ _WINDOW_SALT
     tdoc = tokens.token_doc()

@@ -1,7 +1,10 @@
 """Spans inside documents: repeated passages, span merging, span removal, repetition stats.
 
-Everything here is pure computation on one document's text and numpy arrays of character
-offsets (Python ``str`` indices into the original text); reading and writing happen elsewhere.
+Everything here is pure computation on text and numpy arrays of character offsets (Python
+``str`` indices into the original text); reading and writing happen elsewhere. The functions
+exported here take one document; each has a batch form (``batch_tokens``, ``batch_repeats``,
+``batch_repetition_stats``) that the pipeline uses, and the one-document form is that batch
+code run on a batch of one.
 """
 
 from dedupe.spans.edit import SpanEdit, rebuild, remove_spans
@@ -12,12 +15,8 @@ from dedupe.spans.stats import (
     passes_gopher_repetition,
     repetition_stats,
 )
-from dedupe.spans.tokens import (
-    TOKEN_HASH_VERSION,
-    token_spans,
-    tokenize_offsets,
-    window_hashes,
-)
+from dedupe.spans.tokens import TOKEN_HASH_VERSION, token_spans, tokenize_offsets
+from dedupe.spans.windows import window_hashes
 
 __all__ = [
     "DEFAULT_MIN_TOKENS",

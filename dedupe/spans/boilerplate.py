@@ -180,7 +180,7 @@ def _upper_table() -> np.ndarray:
 
 
 def line_keys_from_tokens(tokens) -> Lines:
-    """Line and paragraph keys of a batch from its tokens (``dedupe.spans.batch.BatchTokens``).
+    """Line and paragraph keys of a batch from its tokens (``dedupe.spans.tokens.BatchTokens``).
 
     A line's exact key hashes its token sequence (normalised tokens, punctuation ignored), with
     tokens that start with a digit replaced by one symbol when at least two other tokens remain;

@@ -1,57 +1,61 @@
 """Near-repeat detection: short exact seeds chained along a drifting alignment.
 
-A passage pasted again with a word changed, dropped or inserted is an exact copy interrupted
-by small edits. Windows of ``min_tokens`` tokens miss it when the edits are closer together
-than ``min_tokens``; shorter seeds (``seed_tokens`` tokens) survive between the edits. This
-module finds exact seed repeats, groups them into runs along one alignment *diagonal*
-(``later token index - earlier token index``), and chains runs whose diagonals differ by at
-most ``max_gap`` (an insertion or deletion shifts the diagonal by its length) and whose later
-copies are at most ``max_gap`` tokens apart. A chain is kept when its later copy spans at least
-``min_tokens`` tokens and its token similarity, matched tokens over the longer of the two
-aligned regions, reaches ``near_threshold``; the threshold is what stops two unrelated phrases
-that happen to sit near each other from being joined into a "copy".
+A passage pasted again with a word changed, dropped or inserted is an exact copy interrupted by
+small edits. Windows of ``min_tokens`` tokens miss it when the edits are closer together than
+``min_tokens``; shorter seeds (``seed_tokens`` tokens) survive between the edits. This module
+pairs exact seed repeats (grouped by ``windows.py``), groups the pairs into runs along one
+alignment *diagonal* (``later token index - earlier token index``), and chains runs whose
+diagonals differ by at most ``max_gap`` (an insertion or deletion shifts the diagonal by its
+length) and whose later copies are at most ``max_gap`` tokens apart. A chain is kept when its
+later copy spans at least ``min_tokens`` tokens and its token similarity, matched tokens over
+the longer of the two aligned regions, reaches ``near_threshold``; the threshold is what stops
+two unrelated phrases that happen to sit near each other from being joined into a "copy".
 
 Each seed window is paired with its *nearest* earlier occurrence that does not overlap it, not
 its first one: in periodic text ("ha ha ha ...") and in copies of copies the first occurrence
 would put every window on a diagonal of its own, one run per token, while the nearest keeps the
-diagonal constant. Where the nearest copy is itself a later copy, ``repeats.py`` follows it
+diagonal constant. Where the nearest copy is itself a later copy, ``sources.py`` follows it
 back to the text that is kept.
 
 Chaining is vectorised: each run looks for a predecessor among the few runs just before it
 (a bounded number of shifted-array comparisons), and chains are read off the predecessor links
 by pointer jumping, so low-entropy text with a run at every token costs no Python loop.
+
+Everything runs on a whole batch at once, on *spread* token coordinates (``repeats.py``): the
+gap between documents is wider than ``max_gap``, so no run is ever chained across documents.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from dedupe.spans.tokens import window_hashes
-
 
 def seed_pairs(
-    hashes: np.ndarray, seed_tokens: int, min_distance: int
+    pos: np.ndarray, head: np.ndarray, min_distance: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pairs ``(later, earlier)``: each seed window and its nearest copy ``min_distance`` back.
 
-    With ``min_distance = min_tokens`` a near copy obeys the rule of exact copies: its earlier
-    copy starts at least ``min_tokens`` tokens before it, so in periodic text the first
-    ``min_tokens`` tokens stay whole, exactly as with ``min_tokens`` windows.
+    ``pos``/``head``: groups of equal seed windows as ``windows.repeating`` returns them
+    (members in position order). The earlier copy is the last one at or before ``later -
+    min_distance``, found by stepping back through the group; positions differ by at least one
+    per step, so at most ``min_distance`` steps are needed. With ``min_distance = min_tokens``
+    a near copy obeys the rule of exact copies: its earlier copy starts at least ``min_tokens``
+    tokens before it, so in periodic text the first ``min_tokens`` tokens stay whole, exactly
+    as with ``min_tokens`` windows.
     """
-    windows = window_hashes(hashes, seed_tokens)
-    count = len(windows)
-    if count == 0:
-        empty = np.empty(0, dtype=np.int64)
-        return empty, empty
-    _, inverse = np.unique(windows, return_inverse=True)
-    group = inverse.astype(np.int64) * (count + 1)
-    pos = np.arange(count, dtype=np.int64)
-    # Search the sorted (group, position) keys for the last one at or before pos - min_distance.
-    keys = np.sort(group + pos)
-    found = np.searchsorted(keys, group + pos - min_distance, side="right") - 1
-    hit = keys[np.clip(found, 0, None)]
-    ok = (pos >= min_distance) & (found >= 0) & (hit - hit % (count + 1) == group)
-    return pos[ok], hit[ok] % (count + 1)
+    gid = np.cumsum(head) - 1
+    found = np.full(len(pos), -1, dtype=np.int64)
+    live = np.arange(1, len(pos))
+    cand = live - 1
+    while len(live):
+        same = gid[cand] == gid[live]
+        live, cand = live[same], cand[same]
+        far = pos[cand] <= pos[live] - min_distance
+        found[live[far]] = cand[far]
+        live, cand = live[~far], cand[~far] - 1
+        live, cand = live[cand >= 0], cand[cand >= 0]
+    hit = found >= 0
+    return pos[hit], pos[found[hit]]
 
 
 def diagonal_runs(
@@ -173,15 +177,16 @@ def _accepted(
 
 
 def near_copies(
-    hashes: np.ndarray,
+    later: np.ndarray,
+    earlier: np.ndarray,
     *,
     seed_tokens: int,
     min_tokens: int,
     near_threshold: float,
     max_gap: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Later near copies as token ranges ``(a, b, src_a, src_b)``, inclusive ends."""
-    later, earlier = seed_pairs(hashes, seed_tokens, min_distance=min_tokens)
+    """Later near copies as token ranges ``(a, b, src_a, src_b)``, inclusive ends, from the
+    seed pairs of ``seed_pairs`` (in spread coordinates, see ``repeats.py``)."""
     a, b, d = diagonal_runs(later, earlier, seed_tokens)
     return chain_runs(
         a,

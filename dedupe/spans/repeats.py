@@ -1,9 +1,10 @@
-"""Repeated spans inside one document: keep the first copy, flag the later ones.
+"""Repeated spans inside each document: keep the first copy, flag the later ones.
 
 Scraped pages paste the same text again within the page (a title list twice in a tag and
 once in the footer, abstract fragments re-pasted and cut short), usually inside long lines, so
-line-level deduplication cannot see it. ``find_repeats`` reports every later copy as character
-offsets into the original string, with the offset of the kept earlier copy.
+line-level deduplication cannot see it. ``batch_repeats`` reports every later copy in every
+document of a batch as character offsets into the document's string, with the offset of the
+kept earlier copy; ``find_repeats`` does the same for one string (a batch of one).
 
 Exact copies: every window of ``min_tokens`` tokens whose hash occurred at an earlier position
 is flagged, provided the earliest occurrence *ends before the window starts*
@@ -17,12 +18,19 @@ that occurs once is never flagged.
 
 Near copies (``near=True``): see ``chain.py``; shorter exact seeds chained along a drifting
 alignment find copies with a few words changed, dropped or inserted, as long as the chain covers
-``min_tokens`` tokens at ``near_threshold`` token similarity.
+``min_tokens`` tokens at ``near_threshold`` token similarity. The repeating seed windows that
+the near search needs also narrow the exact search down to the windows that can repeat.
 
-Offsets are snapped to tokens, so spans never start or end in whitespace. A span is extended
-over punctuation glued to its first or last token (no whitespace in between) when the earlier
-copy carries the same punctuation at the same place: the title list's trailing comma goes with
-the list, and removing the span does not leave a stray ``,`` behind.
+Offsets are snapped to tokens, so spans never start or end in whitespace, and widened over
+punctuation that the earlier copy shares (``snap.py``).
+
+Why a batch: page by page, these steps are dozens of small numpy calls per page, whose fixed
+costs dominate on 2 KB web pages. So every step runs once per batch over flat arrays: window
+hashes for every token of the batch, grouping of equal windows inside each document
+(``windows.py``), and vectorised interval merging (``sources.py``). Documents are kept apart by
+running the span arithmetic (merging, chaining near copies, tracing sources) on *spread* token
+coordinates, ``token + doc * gap`` with a gap wider than any distance those steps bridge, so
+they never join spans of two documents.
 """
 
 from __future__ import annotations
@@ -32,8 +40,19 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from dedupe.spans.chain import near_copies
-from dedupe.spans.tokens import cover_mask, tokenize_offsets, window_hashes
+from dedupe.spans.chain import near_copies, seed_pairs
+from dedupe.spans.snap import snap_punctuation
+from dedupe.spans.sources import copy_numbers, exact_cover, merge_components, resolve_sources
+from dedupe.spans.tokens import BatchTokens, checked_tokens, document_tokens
+from dedupe.spans.windows import TokenIndex, group_ids, refine, repeating, window_table
+
+__all__ = [
+    "DEFAULT_MIN_TOKENS",
+    "BatchRepeats",
+    "RepeatSpans",
+    "batch_repeats",
+    "find_repeats",
+]
 
 # Chosen with benchmarks/span_min_tokens.py (697 Common Crawl pages, 58 CleanEval gold texts).
 # On the gold texts, lowering 13 -> 10 mostly adds spans that are real repeats even in
@@ -78,6 +97,50 @@ class RepeatSpans:
         )
 
 
+@dataclass(frozen=True)
+class BatchRepeats:
+    """Later copies in every document of a batch, one row per span, sorted by (doc, start).
+
+    ``doc`` is the batch row; ``start``, ``end``, ``first_start``, ``count`` and ``exact`` mean
+    what they mean in ``RepeatSpans``, with char offsets into the document's own string.
+    """
+
+    doc: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    first_start: np.ndarray
+    count: np.ndarray
+    exact: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.doc)
+
+    def spans(self, i: int) -> RepeatSpans:
+        """The spans of document ``i``, as ``find_repeats`` returns them."""
+        lo, hi = np.searchsorted(self.doc, [i, i + 1])
+        part = slice(int(lo), int(hi))
+        return RepeatSpans(
+            start=self.start[part],
+            end=self.end[part],
+            first_start=self.first_start[part],
+            count=self.count[part],
+            exact=self.exact[part],
+        )
+
+    def to_arrow(self) -> pa.Table:
+        """The spans as an Arrow table, one row per span."""
+        return pa.table(
+            {
+                "doc": self.doc,
+                "start": self.start,
+                "end": self.end,
+                "first_start": self.first_start,
+                "count": self.count,
+                "exact": self.exact,
+            }
+        )
+
+
 def find_repeats(
     text: str,
     *,
@@ -95,42 +158,40 @@ def find_repeats(
     unmatched tokens, three such edits twice that) tune the near-copy search. ``tokens`` takes
     a precomputed ``tokenize_offsets(text)`` so a pipeline tokenises each document once.
     """
+    seed_tokens, max_gap = _params(min_tokens, near_threshold, seed_tokens, max_gap)
+    found = _repeats(
+        document_tokens(text, tokens), min_tokens, near, near_threshold, seed_tokens, max_gap
+    )
+    return found.spans(0)
+
+
+def batch_repeats(
+    text: pa.Array | pa.ChunkedArray,
+    *,
+    min_tokens: int = DEFAULT_MIN_TOKENS,
+    near: bool = True,
+    near_threshold: float = 0.8,
+    seed_tokens: int | None = None,
+    max_gap: int | None = None,
+    tokens: BatchTokens | None = None,
+) -> BatchRepeats:
+    """``find_repeats`` of every document of ``text`` (nulls read as empty), all at once.
+
+    Arguments mean what they mean in ``find_repeats``; ``tokens`` takes a precomputed
+    ``batch_tokens(text)``.
+    """
+    seed_tokens, max_gap = _params(min_tokens, near_threshold, seed_tokens, max_gap)
+    tokens = checked_tokens(text, tokens)
+    return _repeats(tokens, min_tokens, near, near_threshold, seed_tokens, max_gap)
+
+
+def _params(
+    min_tokens: int, near_threshold: float, seed_tokens: int | None, max_gap: int | None
+) -> tuple[int, int]:
+    """``(seed_tokens, max_gap)`` with their defaults filled in, after checking every value."""
     if seed_tokens is None:
         seed_tokens = min(min_tokens, max(3, min_tokens // 2))
     max_gap = min_tokens if max_gap is None else max_gap
-    _check_params(min_tokens, near_threshold, seed_tokens, max_gap)
-    starts, ends, hashes = tokenize_offsets(text) if tokens is None else tokens
-    comps = [_exact_windows(hashes, min_tokens)]
-    if near:
-        comps.append(
-            near_copies(
-                hashes,
-                seed_tokens=seed_tokens,
-                min_tokens=min_tokens,
-                near_threshold=near_threshold,
-                max_gap=max_gap,
-            )
-        )
-    a, b, src_a, src_b = (np.concatenate(parts) for parts in zip(*comps, strict=True))
-    span_a, span_b, span_src, span_src_b = _merge_components(a, b, src_a, src_b)
-    kept = _resolve_sources(span_a, span_b, span_src)
-    char_start, char_end = _snap_punctuation(
-        text, starts, ends, span_a, span_b, span_src, span_src_b
-    )
-    first_start = starts[kept].astype(np.int64)
-    # The head punctuation was checked against the direct source; shift only where it is kept.
-    direct = kept == span_src
-    first_start[direct] -= starts[span_a[direct]] - char_start[direct]
-    return RepeatSpans(
-        start=char_start,
-        end=char_end,
-        first_start=first_start,
-        count=_copy_numbers(kept),
-        exact=_covered(comps[0][0], comps[0][1], span_a, span_b, len(hashes)),
-    )
-
-
-def _check_params(min_tokens: int, near_threshold: float, seed_tokens: int, max_gap: int) -> None:
     if min_tokens < 1:
         raise ValueError(f"min_tokens must be at least 1, got {min_tokens}")
     if not 1 <= seed_tokens <= min_tokens:
@@ -139,110 +200,97 @@ def _check_params(min_tokens: int, near_threshold: float, seed_tokens: int, max_
         raise ValueError(f"near_threshold is a similarity in (0, 1], got {near_threshold}")
     if max_gap < 0:
         raise ValueError(f"max_gap counts tokens and cannot be negative, got {max_gap}")
+    return seed_tokens, max_gap
 
 
-def _exact_windows(hashes: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
-    """Flagged ``k``-token windows as components ``(a, b, src_a, src_b)``, inclusive ends."""
-    windows = window_hashes(hashes, k)
-    _, first_idx, inverse = np.unique(windows, return_index=True, return_inverse=True)
-    first = first_idx[inverse].astype(np.int64)
-    later = np.flatnonzero(first + k <= np.arange(len(windows)))
-    src = first[later]
-    return later, later + k - 1, src, src + k - 1
+@dataclass(frozen=True)
+class _Layout:
+    """Token positions of a batch mapped to spread coordinates and back.
 
-
-def _merge_components(
-    a: np.ndarray, b: np.ndarray, src_a: np.ndarray, src_b: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Merge overlapping or touching token ranges into maximal spans.
-
-    A span's source start comes from its first component (earliest source on ties), its source
-    end from the component reaching furthest right.
+    Spread coordinate of token ``t`` of document ``d``: ``t + d * gap``. With ``gap`` above
+    ``max_gap`` no chaining, merging or touching test ever reaches into the next document.
     """
-    order = np.lexsort((src_a, a))
-    a, b, src_a, src_b = a[order], b[order], src_a[order], src_b[order]
-    if len(a) == 0:
-        return a, b, src_a, src_b
-    reach = np.maximum.accumulate(b)
-    new = np.ones(len(a), dtype=bool)
-    new[1:] = a[1:] > reach[:-1] + 1
-    heads = np.flatnonzero(new)
-    span_b = np.maximum.reduceat(b, heads)
-    group = np.cumsum(new) - 1
-    at_end = np.where(b == span_b[group], np.arange(len(a)), -1)
-    last = np.maximum.reduceat(at_end, heads)
-    return a[heads], span_b, src_a[heads], src_b[last]
+
+    index: TokenIndex
+    gap: int
+
+    def spread(self, t: np.ndarray) -> np.ndarray:
+        return t + self.index.doc(t) * self.gap
+
+    def doc_of(self, x: np.ndarray) -> np.ndarray:
+        lows = self.index.tokens.tok_offsets[:-1] + np.arange(len(self.index)) * self.gap
+        return np.searchsorted(lows, x, side="right") - 1
+
+    def token(self, x: np.ndarray, doc: np.ndarray) -> np.ndarray:
+        return x - doc * self.gap
 
 
-def _covered(
-    a: np.ndarray, b: np.ndarray, span_a: np.ndarray, span_b: np.ndarray, n: int
-) -> np.ndarray:
-    """Whether every token of each span lies inside one of the ranges ``a..b``."""
-    inside = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(cover_mask(a, b + 1, n), out=inside[1:])
-    return inside[span_b + 1] - inside[span_a] == span_b - span_a + 1
+def _repeats(
+    tokens: BatchTokens,
+    min_tokens: int,
+    near: bool,
+    near_threshold: float,
+    seed_tokens: int,
+    max_gap: int,
+) -> BatchRepeats:
+    """The spans of every document of ``tokens`` (parameters checked by ``_params``)."""
+    index = TokenIndex.of(tokens)
+    layout = _Layout(index, max_gap + 2)
+    if not near:
+        windows = window_table(tokens.hashes, min_tokens)
+        exact = _exact_windows(*repeating(index, windows, min_tokens)[:2], min_tokens, layout)
+        return _spans(layout, exact, exact)
+    seeds = repeating(index, window_table(tokens.hashes, seed_tokens), seed_tokens)
+    longer = refine(index, seeds[0], seeds[2], seed_tokens, min_tokens)
+    exact = _exact_windows(*longer[:2], min_tokens, layout)
+    later, earlier = seed_pairs(*seeds[:2], min_tokens)
+    near_comps = near_copies(
+        layout.spread(later),
+        layout.spread(earlier),
+        seed_tokens=seed_tokens,
+        min_tokens=min_tokens,
+        near_threshold=near_threshold,
+        max_gap=max_gap,
+    )
+    comps = tuple(np.concatenate(p) for p in zip(exact, near_comps, strict=True))
+    return _spans(layout, comps, exact)
 
 
-def _resolve_sources(span_a: np.ndarray, span_b: np.ndarray, src: np.ndarray) -> np.ndarray:
-    """Trace each span's source back until it lies in text that is kept.
+def _exact_windows(pos: np.ndarray, head: np.ndarray, k: int, layout: _Layout):
+    """Flagged ``k``-token windows as spread components ``(a, b, src_a, src_b)``, by ``a``.
 
-    A source inside an earlier flagged span is mapped through that span's own alignment; the
-    position strictly decreases at each step, so the loop ends.
+    ``pos``/``head``: groups of equal windows (``windows.repeating``). A window is flagged when
+    its earliest occurrence in the document ends before it starts.
     """
-    kept = src.copy()
-    for i in range(len(src)):
-        pos = int(kept[i])
-        j = int(np.searchsorted(span_a, pos, side="right")) - 1
-        while j >= 0 and pos <= span_b[j]:
-            shift = int(span_a[j] - kept[j])
-            pos -= shift * -(-(pos - int(span_a[j]) + 1) // shift)
-            j = int(np.searchsorted(span_a, pos, side="right")) - 1
-        kept[i] = pos
-    return kept
+    gid, gstart, _ = group_ids(head)
+    first = pos[gstart][gid]
+    flagged = pos - first >= k
+    later, src = pos[flagged], first[flagged]
+    order = np.argsort(later)
+    a, src_a = layout.spread(later[order]), layout.spread(src[order])
+    return a, a + k - 1, src_a, src_a + k - 1
 
 
-def _copy_numbers(kept: np.ndarray) -> np.ndarray:
-    """2 for the first span copying a kept start, 3 for the next one, and so on."""
-    order = np.argsort(kept, kind="stable")
-    ranks = np.empty(len(kept), dtype=np.int64)
-    if len(kept):
-        sorted_kept = kept[order]
-        new = np.ones(len(kept), dtype=bool)
-        new[1:] = sorted_kept[1:] != sorted_kept[:-1]
-        heads = np.flatnonzero(new)
-        group_start = heads[np.cumsum(new) - 1]
-        ranks[order] = np.arange(len(kept)) - group_start
-    return ranks + 2
-
-
-def _gap(text: str, starts: np.ndarray, ends: np.ndarray, tok: int, after: bool) -> str:
-    """The non-token characters after (or before) token ``tok``."""
-    if after:
-        stop = int(starts[tok + 1]) if tok + 1 < len(starts) else len(text)
-        return text[int(ends[tok]) : stop]
-    begin = int(ends[tok - 1]) if tok > 0 else 0
-    return text[begin : int(starts[tok])]
-
-
-def _snap_punctuation(
-    text: str,
-    starts: np.ndarray,
-    ends: np.ndarray,
-    span_a: np.ndarray,
-    span_b: np.ndarray,
-    src_a: np.ndarray,
-    src_b: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Char offsets of the spans, widened over punctuation that the earlier copy shares."""
-    char_start = starts[span_a].astype(np.int64)
-    char_end = ends[span_b].astype(np.int64)
-    for i in range(len(span_a)):
-        tail = _gap(text, starts, ends, int(span_b[i]), after=True)
-        glued = tail.split(maxsplit=1)[0] if tail and not tail[0].isspace() else ""
-        if glued and _gap(text, starts, ends, int(src_b[i]), after=True).startswith(glued):
-            char_end[i] += len(glued)
-        head = _gap(text, starts, ends, int(span_a[i]), after=False)
-        glued = head.rsplit(maxsplit=1)[-1] if head and not head[-1].isspace() else ""
-        if glued and _gap(text, starts, ends, int(src_a[i]), after=False).endswith(glued):
-            char_start[i] -= len(glued)
-    return char_start, char_end
+def _spans(layout: _Layout, comps, exact) -> BatchRepeats:
+    """Merge components into spans and describe them in char offsets of their documents."""
+    span_a, span_b, span_src, span_src_b = merge_components(*comps)
+    doc = layout.doc_of(span_a)
+    kept = resolve_sources(span_a, span_b, span_src, doc)
+    ta, tb, sa, sb, kt = (
+        layout.token(x, doc) for x in (span_a, span_b, span_src, span_src_b, kept)
+    )
+    tokens = layout.index.tokens
+    char_start, char_end = snap_punctuation(tokens, ta, tb, sa, sb, doc)
+    first_start = tokens.starts[kt].astype(np.int64)
+    # The head punctuation was checked against the direct source; shift only where it is kept.
+    direct = kept == span_src
+    first_start[direct] -= tokens.starts[ta[direct]] - char_start[direct]
+    base = tokens.offsets[doc]
+    return BatchRepeats(
+        doc=doc.astype(np.int64),
+        start=char_start - base,
+        end=char_end - base,
+        first_start=first_start - base,
+        count=copy_numbers(kept),
+        exact=exact_cover(exact[0], exact[1], span_a, span_b),
+    )

@@ -1,4 +1,4 @@
-"""Gopher (MassiveText) repetition statistics of one document, and the published filter.
+"""Gopher (MassiveText) repetition statistics of documents, and the published filter.
 
 Rae et al. 2021, "Scaling Language Models: Methods, Analysis & Insights from Training Gopher",
 Appendix A.1.1 and Table A1, drop documents whose lines, paragraphs or word n-grams repeat too
@@ -30,15 +30,34 @@ this module fixes one definition of each:
   each token counted once however many such n-grams cover it.
 
 All values are 0.0 for a text with nothing to count.
+
+``batch_repetition_stats`` computes them for every document of a batch at once
+(``repetition_stats`` is a batch of one): lines and paragraphs are cut from the code points of
+the whole batch and compared by Arrow's dictionary encoding (exact string equality); n-grams
+are grouped by window hash (``windows.py``), each size only among the windows that repeat at
+the size below.
 """
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from dedupe.spans.tokens import cover_mask, tokenize_offsets, window_hashes
+from dedupe.spans.arrays import binary_array, ragged, space_table
+from dedupe.spans.tokens import BatchTokens, checked_tokens, document_tokens
+from dedupe.spans.windows import TokenIndex, group_ids, refine, repeating, window_table
+
+__all__ = [
+    "DUP_NGRAM_SIZES",
+    "GOPHER_REPETITION_LIMITS",
+    "TOP_NGRAM_SIZES",
+    "batch_repetition_stats",
+    "gopher_failures",
+    "gopher_reason",
+    "passes_gopher_repetition",
+    "repetition_stats",
+]
 
 TOP_NGRAM_SIZES = (2, 3, 4)
 DUP_NGRAM_SIZES = (5, 6, 7, 8, 9, 10)
@@ -60,7 +79,7 @@ GOPHER_REPETITION_LIMITS: dict[str, float] = {
     "dup_10gram_char_frac": 0.10,
 }
 
-_BLANK_LINE = re.compile(r"\n[^\S\n]*\n\s*")
+_NEWLINE = 0x0A
 
 
 def repetition_stats(
@@ -70,18 +89,24 @@ def repetition_stats(
 
     ``tokens`` takes a precomputed ``tokenize_offsets(text)``.
     """
-    starts, ends, hashes = tokenize_offsets(text) if tokens is None else tokens
-    stats: dict[str, float] = {}
-    stats["dup_line_frac"], stats["dup_line_char_frac"] = _dup_pieces(text.split("\n"))
-    stats["dup_para_frac"], stats["dup_para_char_frac"] = _dup_pieces(_BLANK_LINE.split(text))
-    lengths = (ends - starts).astype(np.int64)
-    total = float(lengths.sum())
-    for n in TOP_NGRAM_SIZES:
-        top = _top_ngram(hashes, lengths, n)
-        stats[f"top_{n}gram_char_frac"] = _covered_chars(top, n, lengths, total)
-    for n in DUP_NGRAM_SIZES:
-        later = _later_ngrams(hashes, n)
-        stats[f"dup_{n}gram_char_frac"] = _covered_chars(later, n, lengths, total)
+    stats = _stats(document_tokens(text, tokens))
+    return {name: float(values[0]) for name, values in stats.items()}
+
+
+def batch_repetition_stats(
+    text: pa.Array | pa.ChunkedArray, tokens: BatchTokens | None = None
+) -> dict[str, np.ndarray]:
+    """``repetition_stats`` of every document: one float64 array per statistic, batch order.
+
+    ``tokens`` takes a precomputed ``batch_tokens(text)``.
+    """
+    return _stats(checked_tokens(text, tokens))
+
+
+def _stats(tokens: BatchTokens) -> dict[str, np.ndarray]:
+    """The statistics of every document of ``tokens``, in ``GOPHER_REPETITION_LIMITS`` order."""
+    stats = _piece_stats(tokens)
+    stats.update(_ngram_stats(TokenIndex.of(tokens)))
     return {name: stats[name] for name in GOPHER_REPETITION_LIMITS}
 
 
@@ -107,8 +132,13 @@ def gopher_failures(stats: dict[str, np.ndarray]) -> np.ndarray:
     missing = [name for name in GOPHER_REPETITION_LIMITS if name not in stats]
     if missing:
         raise ValueError(f"stats lack {missing}; compute them with repetition_stats(text)")
-    above = np.stack([np.asarray(stats[name], float) > limit
-                      for name, limit in GOPHER_REPETITION_LIMITS.items()], axis=1)
+    above = np.stack(
+        [
+            np.asarray(stats[name], float) > limit
+            for name, limit in GOPHER_REPETITION_LIMITS.items()
+        ],
+        axis=1,
+    )
     return np.where(above.any(axis=1), above.argmax(axis=1), -1)
 
 
@@ -117,55 +147,183 @@ def gopher_reason(name: str, value: float) -> str:
     return f"{name} = {value:.3f} > {GOPHER_REPETITION_LIMITS[name]}"
 
 
-def _dup_pieces(pieces: list[str]) -> tuple[float, float]:
-    """(share of later copies, share of their characters) among the non-empty stripped pieces."""
-    seen: set[str] = set()
-    count = dup_count = chars = dup_chars = 0
-    for piece in pieces:
-        piece = piece.strip()
-        if not piece:
-            continue
-        count += 1
-        chars += len(piece)
-        if piece in seen:
-            dup_count += 1
-            dup_chars += len(piece)
-        else:
-            seen.add(piece)
-    if count == 0:
-        return 0.0, 0.0
-    return dup_count / count, dup_chars / chars
+def _piece_stats(tokens: BatchTokens) -> dict[str, np.ndarray]:
+    """Duplicate line and paragraph fractions of every document.
+
+    A stripped paragraph runs from the first non-blank line after a blank line (or the start of
+    the document) to the last non-blank line before the next one: paragraphs are separated by
+    ``\\n[^\\S\\n]*\\n\\s*``, which is exactly a stretch of whitespace holding two newlines,
+    that is a blank line between two non-blank ones.
+    """
+    lo, hi, doc = _lines(tokens.cps, tokens.offsets)
+    lo, hi = _strip(tokens.cps, lo, hi)
+    filled = hi > lo
+    opens = np.ones(len(lo), dtype=bool)
+    opens[1:] = ~filled[:-1] | (doc[1:] != doc[:-1])
+    lo, hi, doc, opens = lo[filled], hi[filled], doc[filled], opens[filled]
+    first = np.flatnonzero(opens)
+    last = np.append(first[1:], len(lo))[: len(first)] - 1
+    token_sums = np.zeros(len(tokens.hashes) + 1, dtype=np.uint64)
+    np.cumsum(tokens.hashes, out=token_sums[1:])
+    stats = {}
+    for name, pieces in (("line", (lo, hi, doc)), ("para", (lo[first], hi[last], doc[first]))):
+        later = _later_copies(tokens, token_sums, *pieces)
+        frac, char_frac = _dup_shares(*pieces, later, len(tokens))
+        stats[f"dup_{name}_frac"], stats[f"dup_{name}_char_frac"] = frac, char_frac
+    return stats
 
 
-def _top_ngram(hashes: np.ndarray, lengths: np.ndarray, n: int) -> np.ndarray:
-    """Start indices of all occurrences of the most frequent n-gram (empty if none repeats)."""
-    windows = window_hashes(hashes, n)
-    if len(windows) == 0:
-        return np.empty(0, dtype=np.int64)
-    _, first, inverse, counts = np.unique(
-        windows, return_index=True, return_inverse=True, return_counts=True
-    )
-    if counts.max() < 2:
-        return np.empty(0, dtype=np.int64)
-    cum = np.concatenate(([0], np.cumsum(lengths)))
-    best = np.flatnonzero(counts == counts.max())
-    width = cum[first[best] + n] - cum[first[best]]
-    pick = best[np.lexsort((first[best], -width))[0]]
-    return np.flatnonzero(inverse == pick)
+def _lines(cps: np.ndarray, offsets: np.ndarray):
+    """``(starts, ends, doc)`` of the pieces of ``text.split("\\n")`` of every document.
+
+    A document's pieces start at its start and after each newline, and end at each newline and
+    at its end; sorted by (document, offset), the i-th start pairs with the i-th end.
+    """
+    breaks = np.flatnonzero(cps == _NEWLINE)
+    break_doc = np.searchsorted(offsets, breaks, side="right") - 1
+    docs = np.arange(len(offsets) - 1)
+    lo, lo_doc = np.concatenate((offsets[:-1], breaks + 1)), np.concatenate((docs, break_doc))
+    hi, hi_doc = np.concatenate((breaks, offsets[1:])), np.concatenate((break_doc, docs))
+    lo_order, hi_order = np.lexsort((lo, lo_doc)), np.lexsort((hi, hi_doc))
+    return lo[lo_order], hi[hi_order], lo_doc[lo_order]
 
 
-def _later_ngrams(hashes: np.ndarray, n: int) -> np.ndarray:
-    """Start indices of n-gram occurrences that have an earlier occurrence."""
-    windows = window_hashes(hashes, n)
-    if len(windows) == 0:
-        return np.empty(0, dtype=np.int64)
-    _, first, inverse = np.unique(windows, return_index=True, return_inverse=True)
-    return np.flatnonzero(first[inverse] < np.arange(len(windows)))
+def _strip(cps: np.ndarray, lo: np.ndarray, hi: np.ndarray, steps: int = 8):
+    """``[lo, hi)`` without leading and trailing whitespace (``lo == hi`` when nothing is left).
+
+    A few vectorised steps strip ordinary indentation; the rare ranges with longer whitespace
+    runs are finished by scanning all their chars at once.
+    """
+    space = space_table()
+    lo, hi = lo.copy(), hi.copy()
+    for end, step in ((lo, 1), (hi, -1)):
+        live = np.flatnonzero(hi > lo)
+        for _ in range(steps):
+            edge = end[live] if step == 1 else end[live] - 1
+            live = live[space[cps[edge]]]
+            end[live] += step
+            live = live[hi[live] > lo[live]]
+        if len(live):
+            end[live] = _scan_solid(cps, space, lo[live], hi[live], forward=step == 1)
+    return lo, hi
 
 
-def _covered_chars(window_starts: np.ndarray, n: int, lengths: np.ndarray, total: float) -> float:
-    """Token characters covered by the n-token windows starting at ``window_starts``, over total."""
-    if len(window_starts) == 0 or total == 0:
-        return 0.0
-    covered = cover_mask(window_starts, window_starts + n, len(lengths))
-    return float(lengths[covered].sum()) / total
+def _scan_solid(cps, space, lo, hi, *, forward: bool) -> np.ndarray:
+    """First non-space position in ``[lo, hi)`` (``hi`` if none), or one past the last (``lo``)."""
+    pos, owner = ragged(lo, hi - lo)
+    solid = np.flatnonzero(~space[cps[pos]])
+    if forward:
+        out = hi.copy()
+        np.minimum.at(out, owner[solid], pos[solid])
+    else:
+        out = lo.copy()
+        np.maximum.at(out, owner[solid], pos[solid] + 1)
+    return out
+
+
+def _later_copies(tokens: BatchTokens, token_sums, lo, hi, doc) -> np.ndarray:
+    """Mask of the pieces ``[lo, hi)`` that equal an earlier piece of their document.
+
+    Equal pieces have equal length and equal tokens, so a key of (document, length, sum of the
+    token hashes) finds every candidate cheaply; only pieces whose key repeats are compared as
+    strings, by Arrow's dictionary encoding (which compares the chars themselves).
+    """
+    later = np.zeros(len(lo), dtype=bool)
+    if len(lo) == 0:
+        return later
+    starts = tokens.starts
+    key = token_sums[np.searchsorted(starts, hi)] - token_sums[np.searchsorted(starts, lo)]
+    key += (hi - lo).astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)
+    key += doc.astype(np.uint64) * np.uint64(0x165667B19E3779F9)
+    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    maybe = np.flatnonzero(counts[inverse.reshape(-1)] >= 2)
+    if len(maybe) == 0:
+        return later
+    lens = hi[maybe] - lo[maybe]
+    chars = tokens.cps[ragged(lo[maybe], lens)[0]]
+    bounds = np.zeros(len(maybe) + 1, dtype=np.int64)
+    np.cumsum(lens, out=bounds[1:])
+    ids = pc.dictionary_encode(binary_array(chars, bounds)).indices.to_numpy()
+    _, first = np.unique(doc[maybe] * (int(ids.max()) + 1) + ids, return_index=True)
+    later[maybe] = True
+    later[maybe[first]] = False
+    return later
+
+
+def _dup_shares(lo, hi, doc, later, n_docs) -> tuple[np.ndarray, np.ndarray]:
+    """(share of later copies, share of their chars) among each document's pieces."""
+    lens = (hi - lo).astype(np.float64)
+    count = np.bincount(doc, minlength=n_docs)
+    chars = np.bincount(doc, weights=lens, minlength=n_docs)
+    dup = np.bincount(doc[later], minlength=n_docs)
+    dup_chars = np.bincount(doc[later], weights=lens[later], minlength=n_docs)
+    return _share(dup, count), _share(dup_chars, chars)
+
+
+def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """``part / whole`` per document, 0.0 where there is nothing to count."""
+    out = np.zeros(len(whole), dtype=np.float64)
+    np.divide(part, whole, out=out, where=whole > 0)
+    return out
+
+
+def _ngram_stats(index: TokenIndex) -> dict[str, np.ndarray]:
+    """Top and duplicate n-gram char fractions of every document.
+
+    Windows that occur once at size ``n`` occur once at every larger size, so after the first
+    size only the windows that repeated at the size below are grouped.
+    """
+    tokens, n_docs = index.tokens, len(index)
+    cum = np.zeros(len(tokens.hashes) + 1, dtype=np.int64)
+    np.cumsum(tokens.ends - tokens.starts, out=cum[1:])
+    total = (cum[tokens.tok_offsets[1:]] - cum[tokens.tok_offsets[:-1]]).astype(np.float64)
+    low = min(TOP_NGRAM_SIZES)
+    pos, head, keys = repeating(index, window_table(tokens.hashes, low), low)
+    stats = {}
+    for n in range(low, max(DUP_NGRAM_SIZES) + 1):
+        if n > low:
+            pos, head, keys = refine(index, pos, keys, n - 1, n)
+        docs = index.doc(pos)
+        if n in TOP_NGRAM_SIZES:
+            starts = _top_occurrences(pos, head, docs, n, cum, n_docs)
+            stats[f"top_{n}gram_char_frac"] = _share(_covered(index, starts, n, cum), total)
+        if n in DUP_NGRAM_SIZES:
+            starts = np.sort(pos[~head])
+            stats[f"dup_{n}gram_char_frac"] = _share(_covered(index, starts, n, cum), total)
+    return stats
+
+
+def _top_occurrences(pos, head, docs, n, cum, n_docs) -> np.ndarray:
+    """Sorted starts of every occurrence of each document's most frequent n-gram.
+
+    Ties as the module says: most occurrences, then most chars, then the earliest.
+    """
+    gid, gstart, sizes = group_ids(head)
+    first = pos[gstart]
+    gdoc = docs[gstart]
+    width = cum[first + n] - cum[first]
+    pick = np.ones(len(gstart), dtype=bool)
+    pick = _per_doc_best(gdoc, sizes, n_docs, np.maximum, pick)
+    pick = _per_doc_best(gdoc, width, n_docs, np.maximum, pick)
+    pick = _per_doc_best(gdoc, first, n_docs, np.minimum, pick)
+    return np.sort(pos[pick[gid]])
+
+
+def _per_doc_best(doc, value, n_docs, ufunc, among) -> np.ndarray:
+    """Mask of the candidates ``among`` whose ``value`` is their document's best."""
+    limits = np.iinfo(np.int64)
+    best = np.full(n_docs, limits.min if ufunc is np.maximum else limits.max)
+    ufunc.at(best, doc[among], value[among])
+    return among & (value == best[doc])
+
+
+def _covered(index: TokenIndex, starts: np.ndarray, n: int, cum: np.ndarray) -> np.ndarray:
+    """Token chars per document covered by the ``n``-token windows at sorted ``starts``.
+
+    Each window adds the chars up to where the next window starts (or its own end, whichever
+    comes first), so overlapping windows count each token once.
+    """
+    stop = starts + n
+    stop[:-1] = np.minimum(stop[:-1], starts[1:])
+    chars = (cum[stop] - cum[starts]).astype(np.float64)
+    return np.bincount(index.doc(starts), weights=chars, minlength=len(index))

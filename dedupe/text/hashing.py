@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["HASH_SCHEME", "fmix32", "fmix64", "run_hashes"]
+__all__ = ["HASH_SCHEME", "fmix32", "fmix64", "fmix64_inplace", "run_hashes"]
 
 HASH_SCHEME = "dedupe-minhash-v2"  # v2: canonical text from pinned Unicode data, not the Python's
 
@@ -57,7 +57,7 @@ def fmix64(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _fmix64_inplace(x: np.ndarray, tmp: np.ndarray | None) -> np.ndarray:
+def fmix64_inplace(x: np.ndarray, tmp: np.ndarray | None) -> np.ndarray:
     """:func:`fmix64` overwriting ``x`` (uint64), with ``tmp`` (same size, or None) as scratch."""
     if tmp is None:
         tmp = np.empty_like(x)
@@ -110,4 +110,4 @@ def run_hashes(cps: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndar
         mixed = lengths.astype(np.uint64)
         mixed *= _K
         poly ^= mixed
-        return _fmix64_inplace(poly, mixed)
+        return fmix64_inplace(poly, mixed)

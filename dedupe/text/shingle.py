@@ -14,7 +14,7 @@ import itertools
 import numpy as np
 
 from dedupe.text.codepoints import document_groups
-from dedupe.text.hashing import _fmix64_inplace, run_hashes
+from dedupe.text.hashing import fmix64_inplace, run_hashes
 from dedupe.text.tokens import tokenize
 
 __all__ = ["Shingles", "ngram_hashes", "shingle_batch", "shingle_strings"]
@@ -65,7 +65,7 @@ def ngram_hashes(items: np.ndarray, offsets: np.ndarray, n: int) -> Shingles:
             acc += items[j : windows + j]
         if int(new_offsets[-1]) != windows or len(short):
             acc = _select(acc, items, offsets, short, new_offsets, n)
-    _fmix64_inplace(acc, np.empty_like(acc))
+    fmix64_inplace(acc, np.empty_like(acc))
     halves = acc.view(np.uint32).reshape(-1, 2)  # xor of the two halves, in either byte order
     return Shingles(np.bitwise_xor(halves[:, 0], halves[:, 1]), new_offsets)
 
