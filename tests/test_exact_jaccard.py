@@ -16,8 +16,8 @@ from dedupe.near.jaccard import set_jaccard
 from dedupe.pipeline.decide import exact_similarity, lsh_params
 from dedupe.pipeline.sign import sign_arrays
 from dedupe.pipeline.store import SignFiles
-from dedupe.synth import make_corpus
 from tests.conftest import write_parquet
+from tests.synth import make_corpus
 
 
 def _jaccard(x: set, y: set) -> float:

@@ -18,7 +18,7 @@ from dedupe.spans.batch import (
     batch_repetition_stats,
     batch_tokens,
 )
-from dedupe.synth import make_corpus, make_title_list_pages
+from tests.synth import make_corpus, make_title_list_pages
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SEED_PAGE = SHARED / "corpus" / "seed_page.txt"

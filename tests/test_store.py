@@ -15,8 +15,8 @@ from dedupe.errors import ConfigError
 from dedupe.pipeline.decide import ArraySignatures, decide, lsh_params, pair_similarity
 from dedupe.pipeline.runner import _load_sign
 from dedupe.pipeline.store import SignFiles
-from dedupe.synth import make_corpus
 from tests.conftest import write_parquet
+from tests.synth import make_corpus
 
 
 @pytest.fixture(scope="module")
