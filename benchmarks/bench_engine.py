@@ -23,7 +23,7 @@ Neither peer verifies LSH candidates against the threshold (that is how both are
 used), while dedupe does; dedupe also normalises text (NFKC, punctuation, whitespace) before
 shingling, and the peers only lower-case and split on whitespace.
 
-Generating the corpus (``dedupe.synth.make_corpus``, pages of 1-3 KB with planted near
+Generating the corpus (``tests.synth.make_corpus``, pages of 1-3 KB with planted near
 duplicates) and writing its shards are not timed. Every measured run happens in a fresh
 subprocess (this script with ``--system``), so one system's peak memory cannot leak into
 another's figure; the parent samples the resident set of the subprocess and all its
@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import os
 import resource
@@ -59,7 +58,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from snapshot import child_env, snapshot_dedupe
+from snapshot import child_env, snapshot_dedupe, synth_digest
 
 SHARDS = 4
 PEERS = ("datasketch", "rensa")
@@ -87,7 +86,7 @@ def write_corpus(folder: Path, n_docs: int, seed: int) -> None:
     over fork and exec into the child's ``ru_maxrss``, so a parent that once held the corpus
     would inflate every later measurement. The parent only ever loads ``truth.npy``.
     """
-    from dedupe.synth import make_corpus
+    from tests.synth import make_corpus
 
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -112,8 +111,7 @@ def prepare_corpus(workdir: Path, n_docs: int, seed: int, snapshot: Path) -> dic
     Reuse matters because generating 100k pages takes longer than some of the runs being
     measured, and the corpus is identical for the same ``(n_docs, seed)``.
     """
-    synth = b"".join((snapshot / "dedupe" / f).read_bytes() for f in ("synth.py", "synth_words.py"))
-    folder = workdir / f"corpus-{n_docs}-s{seed}-{hashlib.sha256(synth).hexdigest()[:8]}"
+    folder = workdir / f"corpus-{n_docs}-s{seed}-{synth_digest(snapshot)}"
     done = folder / "_COMPLETE"
     if not done.exists():
         cmd = [

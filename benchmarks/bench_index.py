@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.synth
 from bench_scale import measure
 
 PER_FILE = 100_000
@@ -49,7 +50,7 @@ def queries(args) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from dedupe.synth import make_corpus
+    from tests.synth import make_corpus
 
     old = sorted(Path(args.old).glob("part-*.parquet"))
     out = Path(args.dir)

@@ -61,7 +61,7 @@ Data sets (``--data-root`` holds the first two):
   them. Every other document of a ``01-no-plagiarism`` pair is its own cluster (negatives).
   Copies are partial (a passage inside a longer document), which document-level near-duplicate
   detection is not designed for: low recall is expected.
-* ``synth``: ``dedupe.synth.make_corpus(5000, seed=3)``, planted clusters of edited copies.
+* ``synth``: ``tests.synth.make_corpus(5000, seed=3)``, planted clusters of edited copies.
 
     python benchmarks/bench_peers.py --out-json /tmp/bench_peers.json
     python benchmarks/bench_peers.py --resume ...     # reuse finished text-dedup / datatrove runs
@@ -260,12 +260,12 @@ def _pan13_rows(root: Path) -> tuple[list[dict], str]:
 
 
 def _synth_rows(n_docs: int, seed: int) -> tuple[list[dict], str]:
-    from dedupe.synth import make_corpus
+    from tests.synth import make_corpus
 
     table = make_corpus(n_docs, seed=seed)
     rows = [{"id": i, "text": t, "cluster": c} for i, t, c in
             zip(table["id"].to_pylist(), table["text"].to_pylist(), table["cluster"].to_pylist())]
-    return rows, f"dedupe.synth.make_corpus({n_docs}, seed={seed}): planted clusters"
+    return rows, f"tests.synth.make_corpus({n_docs}, seed={seed}): planted clusters"
 
 
 def prepare(name: str, args: argparse.Namespace, workdir: Path) -> Path:
@@ -597,7 +597,7 @@ def _run_worker(system: str, folder: Path, settings: list[dict], args: argparse.
     results = workdir / "results" / folder.name / system
     done: dict[str, dict] = {}
     # Results are reused only for the very same input bytes (the synthetic corpus, say, follows
-    # dedupe.synth, which may change between runs).
+    # tests.synth, which may change between runs).
     digest = hashlib.sha256((folder / "docs.jsonl").read_bytes()).hexdigest()
     stamp = results / "input.sha256"
     if results.exists() and (not args.resume or not stamp.exists()

@@ -2,7 +2,7 @@
 
 Each engine runs the same job, ``dedupe.run(shards, out, engine=..., workers=...,
 id_column="id")``, from Parquet shards on disk to a finished run folder (data shards, manifest,
-``report.json``), on a generated corpus (``dedupe.synth.make_corpus(N, seed)``, written once as
+``report.json``), on a generated corpus (``tests.synth.make_corpus(N, seed)``, written once as
 4 Parquet shards; generation is not timed):
 
 * ``serial-1w``: ``engine="serial", workers=1``: every task in the calling process;
@@ -73,7 +73,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 from bench_engine import sample_tree, write_corpus  # same corpus files, same sampling
-from snapshot import child_env, snapshot_dedupe
+from snapshot import child_env, snapshot_dedupe, synth_digest
 
 SAMPLE_S = 0.05
 MiB = 1 << 20
@@ -96,8 +96,7 @@ def engines(workers: int) -> dict[str, tuple[str, int]]:
 
 def prepare_corpus(workdir: Path, n_docs: int, seed: int, snapshot: Path, env: dict) -> list[str]:
     """The shard paths for ``(n_docs, seed)``, generated once per version of the generator."""
-    synth = b"".join((snapshot / "dedupe" / f).read_bytes() for f in ("synth.py", "synth_words.py"))
-    folder = workdir / f"corpus-{n_docs}-s{seed}-{hashlib.sha256(synth).hexdigest()[:8]}"
+    folder = workdir / f"corpus-{n_docs}-s{seed}-{synth_digest(snapshot)}"
     if not (folder / "_COMPLETE").exists():
         print(f"generating {n_docs:,} docs (seed {seed}) in {folder}", flush=True)
         cmd = [sys.executable, os.path.abspath(__file__), "--prepare", str(folder),

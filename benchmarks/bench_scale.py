@@ -3,7 +3,7 @@
 Two steps, each a fresh process:
 
 ``python benchmarks/bench_scale.py generate --docs 10000000 --dir /data/scale``
-    writes ``dedupe.synth.make_corpus`` pages (1-3 KB bodies, site template, 30 % planted
+    writes ``tests.synth.make_corpus`` pages (1-3 KB bodies, site template, 30 % planted
     copies inside each file) as Parquet files of ``--per-file`` rows, seed = file number, so the
     first 10 files of 100,000 rows are the 1M corpus, the first 30 the 3M corpus and so on.
     Columns: ``id, url, text``. Already written files are kept (the step resumes).
@@ -28,6 +28,8 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.synth
+
 PER_FILE = 100_000
 
 
@@ -35,7 +37,7 @@ def generate(args) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from dedupe.synth import make_corpus
+    from tests.synth import make_corpus
 
     folder = Path(args.dir)
     folder.mkdir(parents=True, exist_ok=True)

@@ -47,7 +47,7 @@ documents carry planted copies of passages of source documents with character of
   surviving rows, ``count >= min_docs``, and ``first_id``/``first_start`` pointing at the same
   ``span_min_tokens`` tokens. Problems are counted and the first few printed.
 
-**2. Cost of span detection.** Generated pages (``dedupe.synth.make_corpus(N, seed)``, written
+**2. Cost of span detection.** Generated pages (``tests.synth.make_corpus(N, seed)``, written
 once as four Parquet shards so that two workers have tasks to share) go through ``dedupe.run``
 with (a) document-level dedup only (``spans=False, boilerplate=False``), (b) the defaults
 (repeats inside a page + line boilerplate), (c) the defaults + ``repetition_stats=True``, (d)

@@ -3,7 +3,7 @@
 Prints the two tables of README's "Defaults, and why" section and writes them as JSON.
 
 **Table 1, true Jaccard of the shingle sets** (word 2-, 3- and 5-grams, character 5-grams) of
-``--pages`` generated pages (``dedupe.synth.make_corpus``, seed ``--corpus-seed``, written with
+``--pages`` generated pages (``tests.synth.make_corpus``, seed ``--corpus-seed``, written with
 ``bench_engine.write_corpus``). Each text is first put in dedupe's canonical form
 (``canonical_text`` with the default ``NormalizeConfig``), then cut into shingle strings by
 ``dedupe.text.shingle.shingle_strings``; the Jaccard is computed on those string sets, exactly,
@@ -47,6 +47,8 @@ from typing import NamedTuple
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.synth (write_corpus)
 from bench_boilerplate import SHARED, load_gold_set
 from bench_engine import run_dedupe, variant_recall, write_corpus
 

@@ -93,7 +93,8 @@ def compare(old: dict, new: dict) -> list[str]:
             if a["files"].get(name) != b["files"].get(name):
                 problems.append(f"{case}: {name} differs")
         if a["report"] != b["report"]:
-            keys = [k for k in set(a["report"]) | set(b["report"]) if a["report"].get(k) != b["report"].get(k)]
+            keys = set(a["report"]) | set(b["report"])
+            keys = [k for k in keys if a["report"].get(k) != b["report"].get(k)]
             problems.append(f"{case}: report.json differs in {sorted(keys)}")
     return problems
 
@@ -104,7 +105,8 @@ def main() -> int:
     group.add_argument("--save", help="write the record to this JSON file")
     group.add_argument("--check", help="compare with the record in this JSON file")
     parser.add_argument("--docs", type=int, default=20_000, help="size of the generated corpus")
-    parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "dedupe-same-outputs"))
+    cache = os.path.join(tempfile.gettempdir(), "dedupe-same-outputs")
+    parser.add_argument("--cache", default=cache)
     args = parser.parse_args()
     new = collect(args.cache, args.docs)
     if args.save:

@@ -2,7 +2,9 @@
 
 The package may be edited while a long benchmark runs; without a frozen copy the repeats of one
 session could measure different code. Each file is read once and its bytes are both hashed and
-written, so the digest names exactly what was copied; every measured run imports the copy.
+written, so the digest names exactly what was copied; every measured run imports the copy. The
+corpus generator ``tests.synth`` (not part of the installed package) is frozen with it, so that a
+child process with the snapshot on its path imports both from the copy.
 """
 
 from __future__ import annotations
@@ -13,7 +15,20 @@ import os
 import shutil
 from pathlib import Path
 
-__all__ = ["child_env", "snapshot_dedupe"]
+__all__ = ["child_env", "snapshot_dedupe", "synth_digest"]
+
+ROOT = Path(__file__).resolve().parents[1]
+SYNTH = ("tests/__init__.py", "tests/synth")  # copied next to ``dedupe`` (paths under ROOT)
+
+
+def _generator_files() -> list[tuple[str, Path]]:
+    """``(path under the snapshot root, source file)`` of the corpus generator."""
+    out = []
+    for rel in SYNTH:
+        src = ROOT / rel
+        paths = sorted(src.glob("*.py")) if src.is_dir() else [src]
+        out += [(p.relative_to(ROOT).as_posix(), p) for p in paths]
+    return out
 
 
 def snapshot_dedupe(workdir: Path, prefix: str = "dedupe-src") -> tuple[Path, str]:
@@ -24,7 +39,8 @@ def snapshot_dedupe(workdir: Path, prefix: str = "dedupe-src") -> tuple[Path, st
     src = Path(spec.origin).parent
     files = sorted(p for p in src.rglob("*")
                    if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
-    blobs = [(p.relative_to(src).as_posix(), p.read_bytes()) for p in files]
+    blobs = [("dedupe/" + p.relative_to(src).as_posix(), p.read_bytes()) for p in files]
+    blobs += [(rel, p.read_bytes()) for rel, p in _generator_files()]
     digest = hashlib.sha256()
     for rel, data in blobs:
         digest.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
@@ -33,11 +49,17 @@ def snapshot_dedupe(workdir: Path, prefix: str = "dedupe-src") -> tuple[Path, st
     if not (root / "_COMPLETE").exists():
         shutil.rmtree(root, ignore_errors=True)
         for rel, data in blobs:
-            dest = root / "dedupe" / rel
+            dest = root / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(data)
         (root / "_COMPLETE").write_text(tag)
     return root, tag
+
+
+def synth_digest(snapshot: Path) -> str:
+    """A short digest of the corpus generator frozen in ``snapshot``: names a cached corpus."""
+    files = sorted((snapshot / "tests" / "synth").glob("*.py"))
+    return hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()[:8]
 
 
 def child_env(snapshot: Path) -> dict[str, str]:

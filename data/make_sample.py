@@ -19,12 +19,14 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import sys
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dedupe.synth import interleave, make_corpus, make_title_list_pages
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the generator is tests.synth
+from tests.synth import interleave, make_corpus, make_title_list_pages
 
 
 def build(n: int, seed: int, n_list_pages: int) -> pa.Table:

@@ -16,8 +16,8 @@ import pytest
 import dedupe
 from dedupe.errors import IndexMismatchError
 from dedupe.index import open_index
-from dedupe.synth import make_corpus
 from tests.conftest import ROOT, write_parquet
+from tests.synth import make_corpus
 
 SERIAL = {"engine__name": "serial", "id_column": "id", "spans": False, "boilerplate": False}
 

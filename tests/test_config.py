@@ -12,7 +12,7 @@ from click.testing import CliRunner
 import dedupe
 from dedupe.cli import main
 from dedupe.errors import ConfigError
-from dedupe.synth import make_corpus
+from tests.synth import make_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = str(ROOT / "data" / "sample")

@@ -13,8 +13,8 @@ import dedupe.pipeline.runner as runner
 from dedupe.cli import main
 from dedupe.engines import LocalEngine
 from dedupe.errors import EngineError
-from dedupe.synth import make_corpus
 from tests.conftest import write_parquet
+from tests.synth import make_corpus
 
 
 def _explode_in_sign(task):

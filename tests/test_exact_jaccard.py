@@ -17,8 +17,8 @@ from dedupe.near.jaccard import set_jaccard
 from dedupe.near.lsh import lsh_params
 from dedupe.near.signing import sign_arrays
 from dedupe.pipeline.store import SignFiles
-from dedupe.synth import make_corpus
 from tests.conftest import write_parquet
+from tests.synth import make_corpus
 
 
 def _jaccard(x: set, y: set) -> float:

@@ -271,7 +271,7 @@ def test_reader_round_trip(tmp_path_factory, texts, fmt):
 def test_manifest_identical_under_random_worker_counts(tmp_path_factory, workers, seed, sizes):
     """Several input files (Parquet and JSONL: several tasks) and several shards; the serial
     engine and 1-3 worker processes give byte-identical manifests and shards."""
-    from dedupe.synth import make_corpus
+    from tests.synth import make_corpus
 
     folder = tmp_path_factory.mktemp("w")
     corpus = folder / "in"

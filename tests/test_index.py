@@ -43,7 +43,7 @@ from dedupe.near.cluster import connected_components
 from dedupe.near.lsh import band_keys, lsh_candidates
 from dedupe.near.minhash import EMPTY, jaccard_estimate
 from dedupe.near.signing import sign_arrays
-from dedupe.synth import make_corpus
+from tests.synth import make_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 

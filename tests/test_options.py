@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from datasketch import MinHash
 
 from dedupe.cli import main
-from dedupe.synth import make_corpus
 from tests.conftest import write_jsonl, write_parquet
+from tests.synth import make_corpus
 
 NO_SPANS = ["--no-spans", "--no-boilerplate"]
 

@@ -17,8 +17,8 @@ from click.testing import CliRunner
 import dedupe
 from dedupe.cli import main
 from dedupe.io.folders import FolderLock
-from dedupe.synth import make_corpus
 from tests.conftest import write_parquet
+from tests.synth import make_corpus
 
 SERIAL = {"engine__name": "serial", "spans": False, "boilerplate": False}
 

@@ -10,8 +10,8 @@ import pytest
 
 import dedupe
 from dedupe.evaluate import score
-from dedupe.synth import make_corpus
 from tests.conftest import write_jsonl, write_parquet
+from tests.synth import make_corpus
 
 
 @pytest.fixture(scope="module")

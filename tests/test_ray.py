@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import dedupe
-from dedupe.synth import make_corpus
+from tests.synth import make_corpus
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import json
 import numpy as np
 
 from dedupe.memory import high_water
-from dedupe.synth import make_corpus
 from tests.conftest import write_parquet
+from tests.synth import make_corpus
 from tests.test_options import _run
 
 

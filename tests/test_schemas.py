@@ -173,7 +173,7 @@ def _with_views(table: pa.Table) -> pa.Table:
 def test_string_view_columns_run_to_the_end_and_keep_their_type(tmp_path):
     """pyarrow writes and reads string_view Parquet columns: the run, --remove-spans and an
     index built from the run all work, and the shards keep the view types."""
-    from dedupe.synth import make_corpus
+    from tests.synth import make_corpus
 
     plain = make_corpus(200, seed=1)
     views = _with_views(plain)

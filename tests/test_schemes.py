@@ -29,7 +29,7 @@ def test_every_artefact_of_a_run_records_the_same_tags(tmp_path):
     import dedupe
     from dedupe.io.spill import ipc_metadata
     from dedupe.schemes import recorded_schemes
-    from dedupe.synth import make_corpus
+    from tests.synth import make_corpus
 
     work, out, idx = tmp_path / "work", tmp_path / "run", tmp_path / "idx"
     signed = {}

@@ -19,8 +19,8 @@ from dedupe.spans import windows as windows_mod
 from dedupe.spans.repeats import BatchRepeats, batch_repeats
 from dedupe.spans.stats import batch_repetition_stats
 from dedupe.spans.tokens import batch_tokens
-from dedupe.synth import make_corpus, make_title_list_pages
 from tests.oracles import spans_repeats, spans_stats, spans_tokens
+from tests.synth import make_corpus, make_title_list_pages
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SEED_PAGE = SHARED / "corpus" / "seed_page.txt"

@@ -147,7 +147,7 @@ def test_boilerplate_is_deterministic_across_workers(tmp_path, policy):
 def test_spans_independent_of_partitions_and_tasks(tmp_path):
     """Key partitions and task boundaries only change how the work is cut, never the spans,
     the characters removed or the manifest."""
-    from dedupe.synth import make_corpus
+    from tests.synth import make_corpus
 
     table = make_corpus(400, seed=4)
     outs = []
@@ -291,7 +291,7 @@ def test_gopher_filter_and_stats_with_a_file_of_no_rows(tmp_path, empty_first):
     """A 0-row input (first or later) changes nothing: the filter removes the same pages as a
     run without it, and every manifest part has the statistics columns."""
     from dedupe.spans import GOPHER_REPETITION_LIMITS, passes_gopher_repetition
-    from dedupe.synth import make_corpus
+    from tests.synth import make_corpus
 
     corpus = make_corpus(300, seed=1)
     pq.write_table(corpus, tmp_path / "c1.parquet")

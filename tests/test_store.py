@@ -15,8 +15,8 @@ from dedupe.errors import ConfigError
 from dedupe.near.decide import ArraySignatures, decide, pair_similarity
 from dedupe.near.lsh import lsh_params
 from dedupe.pipeline.store import SignFiles, load_sign_columns
-from dedupe.synth import make_corpus
 from tests.conftest import write_parquet
+from tests.synth import make_corpus
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import dedupe
 from dedupe.cli import main
 from dedupe.evaluate import score
 from dedupe.evaluate.sweep import parse_grid
-from dedupe.synth import make_corpus
+from tests.synth import make_corpus
 
 COLUMNS = ["shingle", "ngram", "num_perm", "threshold", "bands", "rows", "precision", "recall",
            "f1", "ari", "removed_fraction", "seconds"]

@@ -1,7 +1,7 @@
 """Tests of the synthetic corpus: its truth must be right, or every metric built on it is wrong.
 
 Similarities are Jaccard indexes of word 3-gram sets after lowercasing, the measure the planted
-variants are calibrated against (see dedupe/synth.py).
+variants are calibrated against (see tests/synth/).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pyarrow.json as pj
 import pyarrow.parquet as pq
 import pytest
 
-from dedupe.synth import SCHEMA, VARIANTS, interleave, make_corpus, make_title_list_pages
+from tests.synth import SCHEMA, VARIANTS, interleave, make_corpus, make_title_list_pages
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 _WORD = re.compile(r"\w+")

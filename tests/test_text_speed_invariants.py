@@ -28,13 +28,13 @@ import dedupe.text.shingle as shingle_module
 from dedupe.config import NormalizeConfig
 from dedupe.near.exact import digests
 from dedupe.near.minhash import EMPTY, permutations, signatures
-from dedupe.synth import make_corpus
 from dedupe.text import ucd
 from dedupe.text.codepoints import decode_utf8
 from dedupe.text.hashing import run_hashes
 from dedupe.text.normalize import canonical_codepoints, char_table
 from dedupe.text.shingle import ngram_hashes, shingle_batch
 from dedupe.text.tokens import char_classes, tokenize
+from tests.synth import make_corpus
 
 # --- reference implementations: the code before the speed work, kept as it was -------------
 

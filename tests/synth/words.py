@@ -1,4 +1,4 @@
-"""Embedded vocabulary for :mod:`dedupe.synth`, and its pre-rendered token table.
+"""Embedded vocabulary for :mod:`tests.synth`, and its pre-rendered token table.
 
 Kept apart from the generator so the logic stays readable. Every list here was written for this
 project; none is copied from a corpus. The common words are in rough frequency order because the
