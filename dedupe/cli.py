@@ -28,6 +28,15 @@ def _parse_set(values) -> dict:
     return out
 
 
+def _refuse_set(overrides: dict, given_by: dict[str, str]) -> None:
+    """A ``--set`` of a key that the command sets from its arguments would be ignored: refuse
+    it, naming the argument to use."""
+    for key, argument in given_by.items():
+        if key in overrides:
+            raise ConfigError(f"--set {key}={overrides[key]!r}: give it as {argument}, not "
+                              "with --set")
+
+
 class _OptionError(click.ClickException):
     """A wrong option or config value: exit status 2, as for click's own usage errors."""
 
@@ -136,7 +145,9 @@ def run(inputs, out, config_path, set_values, overwrite, quiet, dry_run, **optio
         key: options[name] for name, key in OPTION_KEYS.items()
         if options.get(name) is not None and options.get(name) != ()
     }
-    overrides.update(_parse_set(set_values))
+    given = _parse_set(set_values)
+    _refuse_set(given, {"input.paths": "the INPUTS arguments", "output.out": "--out"})
+    overrides.update(given)
     overrides["input.paths"] = tuple(inputs)
     overrides["output.out"] = out
     if overwrite:
@@ -184,6 +195,7 @@ def sweep(inputs, out, labels_column, labels_path, thresholds, ngrams, num_perms
     from dedupe.evaluate.sweep import sweep as run_sweep
 
     overrides = _parse_set(set_values)
+    _refuse_set(overrides, {"input.paths": "the INPUTS arguments", "output.out": "--out"})
     for key, value in (("input.text_column", text_column), ("input.id_column", id_column),
                        ("input.on_bad_row", on_bad_row), ("engine.workers", workers)):
         if value is not None:
@@ -240,6 +252,7 @@ def _print_plan(cfg) -> None:
 def plan(inputs, config_path, set_values, text_column, threshold, num_perm):
     """Estimate what `dedupe run` on INPUTS needs, from file metadata only."""
     overrides = _parse_set(set_values)
+    _refuse_set(overrides, {"input.paths": "the INPUTS arguments"})
     for key, value in (("input.text_column", text_column), ("lsh.threshold", threshold),
                        ("minhash.num_perm", num_perm)):
         if value is not None:
