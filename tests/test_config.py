@@ -320,3 +320,60 @@ def test_an_unreadable_config_file_is_named(tmp_path):
     if not os.access(path, os.R_OK):  # root reads files whatever their mode
         with pytest.raises(ConfigError, match=f"config file {path} cannot be read: Permission"):
             dedupe.load_config(path)
+
+
+@pytest.mark.parametrize("flags,words", [
+    (["--num-perm", "\u0661\u0662\u0668"], ["--num-perm", "expected an integer"]),  # was 128
+    (["--threshold", "\u0660.\u0667"], ["--threshold", "expected a finite number"]),  # was 0.7
+    (["--seed", "1_0"], ["--seed", "'1_0'", "expected an integer"]),  # was 10
+])
+def test_numeric_flags_take_ascii_digits_only(tmp_path, flags, words):
+    out = tmp_path / "out"
+    _assert_clean_error(_invoke(["run", SAMPLE, "--out", str(out), "--dry-run", *flags]), 2,
+                        *words)
+    _assert_clean_error(_invoke(["plan", SAMPLE, *flags[:2]]) if flags[0] != "--seed" else
+                        _invoke(["plan", SAMPLE, "--set", f"minhash.seed={flags[1]}"]), 2, *words)
+
+
+def test_sweep_checks_bands_against_every_num_perm_before_any_work(tmp_path):
+    out = tmp_path / "sweep"
+    result = _invoke(["sweep", SAMPLE, "--out", str(out), "--num-perm", "128,64",
+                      "--set", "lsh.bands=20", "--set", "lsh.rows=5"])
+    _assert_clean_error(result, 2, "lsh.bands x lsh.rows", "100", "(minhash.num_perm) = 64")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--thresholds", "0:1:1e-12"], ["--thresholds", "over 1000 values"]),  # was a MemoryError
+    (["--thresholds", "0.1:0.9:0.0005"], ["--thresholds", "over 1000 values"]),
+    (["--num-perm", "1:8192:1"], ["--num-perm", "over 1000 values"]),
+    (["--thresholds", "0:inf:0.1"], ["--thresholds", "start:stop:step"]),
+    (["--num-perm", "64,9000"], ["minhash.num_perm", "9000", "from 1 to 8192"]),
+    (["--ngram", "3,1000"], ["minhash.ngram", "1000", "from 1 to 100"]),
+    (["--workers", "-1"], ["--workers", "from 0 to 1024"]),
+    (["--set", "input.paths=x.parquet"], ["input.paths", "INPUTS"]),
+    (["--set", "output.out=elsewhere"], ["output.out", "--out"]),
+])
+def test_sweep_refuses_grids_and_options_out_of_range(tmp_path, args, words):
+    out = tmp_path / "sweep"
+    _assert_clean_error(_invoke(["sweep", SAMPLE, "--out", str(out), *args]), 2, *words)
+    assert not out.exists()
+
+
+def test_sweep_keeps_a_set_overwrite(tmp_path):
+    out = tmp_path / "sweep"
+    args = ["sweep", SAMPLE, "--out", str(out), "--thresholds", "0.8", "--num-perm", "16",
+            "--set", "engine.name=serial"]
+    assert _invoke(args).exit_code == 0
+    (out / "sweep.parquet").unlink()
+    refused = _invoke(args)
+    assert refused.exit_code != 0 and "--overwrite" in refused.output
+    result = _invoke([*args, "--set", "output.overwrite=true"])  # was replaced by False
+    assert result.exit_code == 0, result.output
+    assert (out / "sweep.parquet").exists()
+
+
+@pytest.mark.parametrize("width", ["0", "-5", "x"])
+def test_explain_width_must_be_positive(tmp_path, width):
+    result = _invoke(["explain", str(tmp_path), "row-1", "--width", width])
+    _assert_clean_error(result, 2, "--width")
