@@ -9,11 +9,18 @@ import traceback
 
 import click
 
+from dedupe import config as _c
 from dedupe.config import OPTION_KEYS, load_config
 from dedupe.engines.base import DEBUG_VARIABLE
 from dedupe.errors import ConfigError, DedupeError
 
 __all__ = ["main"]
+
+
+# numeric options are passed on as typed: the config reads them (ASCII digits only) and checks
+# their ranges, so a wrong value gets the same message from a flag, --set or a config file
+_INT, _NUM = "INTEGER", "NUMBER"
+_WORKERS_HELP = f"Worker processes [all cores; at most {_c.MAX_WORKERS}]."
 
 
 def _parse_set(values) -> dict:
@@ -26,6 +33,43 @@ def _parse_set(values) -> dict:
                                      param_hint="--set")
         out[key.strip()] = raw
     return out
+
+
+def _refuse_set(overrides: dict, given_by: dict[str, str]) -> None:
+    """A ``--set`` of a key that the command sets from its arguments would be ignored: refuse
+    it, naming the argument to use."""
+    for key, argument in given_by.items():
+        if key in overrides:
+            raise ConfigError(f"--set {key}={overrides[key]!r}: give it as {argument}, not "
+                              "with --set")
+
+
+# most values one grid option of `dedupe sweep` may list (start:stop:step included)
+MAX_GRID_VALUES = 1000
+
+
+def _grid(spec: str, kind, name: str) -> list:
+    """``parse_grid``, refusing a grid of more than ``MAX_GRID_VALUES`` values before it is
+    built (``0:1:1e-12`` would fill the memory)."""
+    import math
+
+    from dedupe.evaluate.sweep import parse_grid
+
+    parts = str(spec).split(":")
+    if len(parts) == 3:
+        try:
+            start, stop, step = (float(x) for x in parts)
+        except ValueError:
+            start = stop = step = math.nan  # parse_grid names the problem
+        finite = math.isfinite(start) and math.isfinite(stop)  # else parse_grid refuses it
+        if finite and step > 0 and (stop - start) / step >= MAX_GRID_VALUES:
+            raise ConfigError(f"{name} {spec!r} gives over {MAX_GRID_VALUES} values: use a "
+                              "larger step")
+    values = parse_grid(spec, kind, name)
+    if len(values) > MAX_GRID_VALUES:
+        raise ConfigError(f"{name} {spec!r} gives {len(values)} values: at most "
+                          f"{MAX_GRID_VALUES}")
+    return values
 
 
 class _OptionError(click.ClickException):
@@ -73,49 +117,58 @@ def main():
     type=click.Choice(["error", "reject"]),
     help="Stop on a bad row (error) or record it as rejected.",
 )
-@click.option("--max-doc-bytes", type=int, help="Longest text hashed in full.")
+@click.option("--max-doc-bytes", metavar=_INT,
+              help="Longest text hashed in full, in bytes [2000000; at most 1GB].")
 @click.option("--on-long-doc", type=click.Choice(["truncate", "reject"]))
-@click.option("--max-row-bytes",
-              help="Longest JSONL line or Parquet text read; longer rows are rejected [64MB].")
-@click.option("--batch-rows", type=int, help="Rows per Arrow batch.")
+@click.option("--max-row-bytes", metavar="SIZE",
+              help="Longest JSONL line or Parquet text read; longer rows are rejected "
+                   "[64MB; at most 1GB].")
+@click.option("--batch-rows", metavar=_INT,
+              help=f"Rows per Arrow batch [1024; at most {_c.MAX_BATCH_ROWS}].")
 @click.option("--shingle", type=click.Choice(["word", "char"]), help="Shingle kind [word].")
-@click.option("--ngram", type=int, help="Shingle size [2].")
-@click.option("--num-perm", type=int, help="MinHash permutations [128].")
-@click.option("--seed", type=int, help="Permutation seed [1].")
+@click.option("--ngram", metavar=_INT, help=f"Shingle size [2; 1 to {_c.MAX_NGRAM}].")
+@click.option("--num-perm", metavar=_INT,
+              help=f"MinHash permutations [128; 1 to {_c.MAX_NUM_PERM}].")
+@click.option("--seed", metavar=_INT, help=f"Permutation seed [1; 0 to {_c.MAX_SEED}].")
 @click.option(
     "--hash-scheme",
     type=click.Choice(["native", "sha1"]),
     help="native (fast) or sha1 (datasketch-identical hash values).",
 )
-@click.option("--threshold", type=float, help="Jaccard threshold [0.75].")
-@click.option("--bands", type=int, help="LSH bands (with --rows).")
-@click.option("--rows", type=int, help="LSH rows per band (with --bands).")
-@click.option("--fp-weight", type=float, help="Weight of false positives in the b x r choice.")
-@click.option("--fn-weight", type=float, help="Weight of false negatives in the b x r choice.")
-@click.option("--max-bucket-size", type=int, help="Cap on an LSH bucket's members.")
+@click.option("--threshold", metavar=_NUM, help="Jaccard threshold [0.75; in (0, 1]].")
+@click.option("--bands", metavar=_INT,
+              help="LSH bands (with --rows; bands x rows at most --num-perm).")
+@click.option("--rows", metavar=_INT, help="LSH rows per band (with --bands).")
+@click.option("--fp-weight", metavar=_NUM,
+              help="Weight of false positives in the b x r choice (>= 0).")
+@click.option("--fn-weight", metavar=_NUM,
+              help="Weight of false negatives in the b x r choice (>= 0).")
+@click.option("--max-bucket-size", metavar=_INT, help="Cap on an LSH bucket's members [5000].")
 @click.option("--verify", type=click.Choice(["signature", "exact", "none"]))
 @click.option("--survivor", help="first | longest | max:COLUMN")
 @click.option("--spans/--no-spans", default=None, help="Flag text repeated inside a page [on].")
-@click.option("--span-min-tokens", type=int, help="Shortest repeat or shared passage [10].")
+@click.option("--span-min-tokens", metavar=_INT,
+              help=f"Shortest repeat or shared passage [10; 1 to {_c.MAX_SPAN_TOKENS}].")
 @click.option("--span-near/--no-span-near", default=None, help="Also near repeats [on].")
 @click.option("--boilerplate/--no-boilerplate", default=None,
               help="Flag lines and paragraphs repeated across pages [on].")
-@click.option("--boilerplate-min-docs", type=int, help="Pages a line must be in [3].")
+@click.option("--boilerplate-min-docs", metavar=_INT, help="Pages a line must be in [3].")
 @click.option("--boilerplate-policy", type=click.Choice(["all", "keep_first"]),
               help="Flag every copy (all) or keep the first page's copy.")
 @click.option("--boilerplate-windows", is_flag=True, default=None,
               help="Also count every run of --span-min-tokens tokens across pages.")
 @click.option("--remove-spans", is_flag=True, default=None,
               help="Cut flagged spans out of the output text.")
-@click.option("--min-length", type=int, help="Characters a page must keep after --remove-spans.")
+@click.option("--min-length", metavar=_INT,
+              help="Characters a page must keep after --remove-spans [50; 0 to 2**30].")
 @click.option("--repetition-stats", is_flag=True, default=None,
               help="Gopher repetition statistics in the manifest.")
 @click.option("--gopher-filter", is_flag=True, default=None,
               help="Remove pages above the Gopher repetition limits.")
-@click.option("--rows-per-shard", type=int)
-@click.option("--bytes-per-shard", type=int)
+@click.option("--rows-per-shard", metavar=_INT, help="Rows per output shard [100000].")
+@click.option("--bytes-per-shard", metavar=_INT, help="Bytes of text per output shard.")
 @click.option("--workdir", help="Folder for intermediate files [OUT/_work].")
-@click.option("--workers", type=int, help="Worker processes [all cores].")
+@click.option("--workers", metavar=_INT, help=_WORKERS_HELP)
 @click.option("--engine", type=click.Choice(["local", "serial", "ray"]))
 @click.option("--address", help="Ray cluster: auto or ray://host:10001 (with --engine ray).")
 @click.option("--against", multiple=True,
@@ -123,8 +176,9 @@ def main():
 @click.option("--write-index", help="Store the kept rows as a new index here.")
 @click.option("--update-index", is_flag=True, default=None,
               help="Append the kept rows to the (first) --against index.")
-@click.option("--memory-limit",
-              help="Memory the main process may use for signatures while deciding [2GB].")
+@click.option("--memory-limit", metavar="SIZE",
+              help="Memory the main process may use for signatures while deciding "
+                   "[2GB; at most 1PB].")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run folder.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or summary.")
 @click.option("--dry-run", is_flag=True, help="Only estimate rows, disk and memory; run nothing.")
@@ -136,7 +190,9 @@ def run(inputs, out, config_path, set_values, overwrite, quiet, dry_run, **optio
         key: options[name] for name, key in OPTION_KEYS.items()
         if options.get(name) is not None and options.get(name) != ()
     }
-    overrides.update(_parse_set(set_values))
+    given = _parse_set(set_values)
+    _refuse_set(given, {"input.paths": "the INPUTS arguments", "output.out": "--out"})
+    overrides.update(given)
     overrides["input.paths"] = tuple(inputs)
     overrides["output.out"] = out
     if overwrite:
@@ -175,33 +231,38 @@ def run(inputs, out, config_path, set_values, overwrite, quiet, dry_run, **optio
 @click.option("--id-column", help="Column holding row ids [file:row].")
 @click.option("--on-bad-row", type=click.Choice(["error", "reject"]),
               help="Stop on a malformed row (error) or leave it out of the scores (reject).")
-@click.option("--workers", type=int, help="Worker processes [all cores].")
+@click.option("--workers", metavar=_INT, help=_WORKERS_HELP)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 def sweep(inputs, out, labels_column, labels_path, thresholds, ngrams, num_perms, shingles,
           config_path, set_values, text_column, id_column, on_bad_row, workers, overwrite):
     """Score thresholds, n-gram sizes and permutation counts on INPUTS (labelled or not)."""
-    from dedupe.evaluate.sweep import parse_grid
+    from dataclasses import replace
+
     from dedupe.evaluate.sweep import sweep as run_sweep
 
     overrides = _parse_set(set_values)
+    _refuse_set(overrides, {"input.paths": "the INPUTS arguments", "output.out": "--out"})
     for key, value in (("input.text_column", text_column), ("input.id_column", id_column),
                        ("input.on_bad_row", on_bad_row), ("engine.workers", workers)):
         if value is not None:
             overrides[key] = value
     overrides["input.paths"] = tuple(inputs)
     overrides["output.out"] = out
-    overrides["output.overwrite"] = overwrite
+    if overwrite:
+        overrides["output.overwrite"] = True
     if labels_column and labels_path:
         raise click.UsageError("give --labels-column or --labels, not both")
     cfg = load_config(config_path, **overrides)
     grid = {
-        "thresholds": parse_grid(thresholds, float, "--thresholds"),
-        "ngrams": parse_grid(ngrams, int, "--ngram") if ngrams else [cfg.minhash.ngram],
-        "num_perms": (parse_grid(num_perms, int, "--num-perm") if num_perms
+        "thresholds": _grid(thresholds, float, "--thresholds"),
+        "ngrams": _grid(ngrams, int, "--ngram") if ngrams else [cfg.minhash.ngram],
+        "num_perms": (_grid(num_perms, int, "--num-perm") if num_perms
                       else [cfg.minhash.num_perm]),
-        "shingles": (parse_grid(shingles, str, "--shingle") if shingles
+        "shingles": (_grid(shingles, str, "--shingle") if shingles
                      else [cfg.minhash.shingle]),
     }
+    for num_perm in grid["num_perms"]:  # --bands x --rows against every permutation count
+        replace(cfg, minhash=replace(cfg.minhash, num_perm=num_perm))
     result = run_sweep(cfg, out, labels_column=labels_column, labels_path=labels_path, **grid)
     files = result.files
     if result.best:
@@ -235,11 +296,13 @@ def _print_estimate(cfg) -> None:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="dedupe.toml")
 @click.option("--set", "set_values", multiple=True, help="Override any config key: KEY=VALUE.")
 @click.option("--text-column", help="Column holding the text [text].")
-@click.option("--threshold", type=float, help="Jaccard threshold.")
-@click.option("--num-perm", type=int, help="MinHash permutations.")
+@click.option("--threshold", metavar=_NUM, help="Jaccard threshold [0.75; in (0, 1]].")
+@click.option("--num-perm", metavar=_INT,
+              help=f"MinHash permutations [128; 1 to {_c.MAX_NUM_PERM}].")
 def plan(inputs, config_path, set_values, text_column, threshold, num_perm):
     """Estimate what `dedupe run` on INPUTS needs, from file metadata only."""
     overrides = _parse_set(set_values)
+    _refuse_set(overrides, {"input.paths": "the INPUTS arguments"})
     for key, value in (("input.text_column", text_column), ("lsh.threshold", threshold),
                        ("minhash.num_perm", num_perm)):
         if value is not None:
@@ -251,7 +314,8 @@ def plan(inputs, config_path, set_values, text_column, threshold, num_perm):
 @main.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 @click.argument("row_id")
-@click.option("--width", type=int, default=None, help="Characters of text to show per side.")
+@click.option("--width", type=click.IntRange(min=1), default=None,
+              help="Characters of text to show per side [all].")
 def explain(run_dir, row_id, width):
     """Why the row ROW_ID of RUN_DIR was kept or removed."""
     from dedupe.explain import explain as do_explain

@@ -7,12 +7,14 @@ dotted keys (``lsh.threshold=0.8``). Every command-line option maps to one key h
 from __future__ import annotations
 
 import dataclasses
+import decimal
 import functools
 import hashlib
 import json
 import math
 import numbers
 import os
+import re
 import sys
 import types
 import typing
@@ -44,9 +46,28 @@ __all__ = [
 ]
 
 
+def _label(key: str) -> str:
+    """A config key as messages name it: with the command-line flag that sets it, if any
+    (``--num-perm (minhash.num_perm)``)."""
+    flag = _flags().get(key)
+    return f"{flag} ({key})" if flag else key
+
+
+@functools.cache
+def _flags() -> dict[str, str]:
+    return {key: "--" + name.replace("_", "-") for name, key in OPTION_KEYS.items()}
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)`` for a message, cut short: a value can be a whole file's worth of text."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:60] + f"... ({len(text):,} characters)"
+
+
 def _choice(name: str, value: Any, allowed: tuple) -> None:
     if value not in allowed:
-        raise ConfigError(f"{name} = {value!r} is not one of {', '.join(map(repr, allowed))}")
+        raise ConfigError(f"{_label(name)} = {_shown(value)} is not one of "
+                          f"{', '.join(map(repr, allowed))}")
 
 
 class _WrongType(Exception):
@@ -61,11 +82,20 @@ def _to_bool(value: Any) -> bool:
     raise _WrongType
 
 
+# what an integer or a number typed as text may look like: ASCII digits only (Python's int()
+# and float() also take other Unicode digits, such as "١٢", and underscores: "1_000")
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+_FLOAT_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
 def _to_int(value: Any) -> int:
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return int(value)
-    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-        return int(value.strip())
+    if isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
+        try:
+            return int(value.strip())
+        except ValueError:  # over Python's 4300 digits, far beyond any bound
+            raise _WrongType from None
     raise _WrongType
 
 
@@ -73,12 +103,12 @@ def _to_float(value: Any) -> float:
     if isinstance(value, bool):
         raise _WrongType
     if isinstance(value, numbers.Real):
-        out = float(value)
-    elif isinstance(value, str):
         try:
-            out = float(value.strip())
-        except ValueError:
+            out = float(value)
+        except OverflowError:  # an integer beyond the float range
             raise _WrongType from None
+    elif isinstance(value, str) and _FLOAT_TEXT.fullmatch(value.strip()):
+        out = float(value.strip())
     else:
         raise _WrongType
     if not math.isfinite(out):
@@ -133,7 +163,14 @@ def _convert(key: str, hint: Any, value: Any) -> Any:
             continue
     allowed = " or ".join(_CONVERTERS[typing.get_origin(o) or o][1] if o is not type(None)
                           else "null" for o in options)
-    raise ConfigError(f"{key} = {value!r}: expected {allowed}")
+    raise ConfigError(f"{_label(key)} = {_shown(value)}: expected {allowed}")
+
+
+def _is_count(hint: Any) -> bool:
+    """An integer field (``int`` or ``int | None``), not a size that may be text (``"4GB"``)."""
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    options = typing.get_args(hint) if union else (hint,)
+    return int in options and str not in options
 
 
 @functools.cache
@@ -143,15 +180,27 @@ def _field_types(cls: type) -> dict[str, Any]:
 
 class _Section:
     """A config section: every field is converted to its annotated type when the section is
-    created (from TOML, ``--set``, keyword arguments or code), then ``_check`` runs."""
+    created (from TOML, ``--set``, keyword arguments or code), every integer is checked against
+    its range in ``limits``, then ``_check`` runs."""
 
     section: ClassVar[str] = ""
+    # (least, most) of every integer field: each one has a documented range, so that no value a
+    # user can type overflows a numpy integer or makes a loop run for ever
+    limits: ClassVar[dict[str, tuple[int, int]]] = {}
 
     def __post_init__(self):
         types_of = _field_types(type(self))
         for f in fields(self):  # type: ignore[arg-type]
-            value = _convert(f"{self.section}.{f.name}", types_of[f.name], getattr(self, f.name))
+            key = f"{self.section}.{f.name}"
+            value = _convert(key, types_of[f.name], getattr(self, f.name))
             object.__setattr__(self, f.name, value)
+            if _is_count(types_of[f.name]):
+                if f.name not in self.limits:
+                    raise TypeError(f"{key} is an integer without a range in {type(self)}.limits")
+                least, most = self.limits[f.name]
+                if value is not None and not least <= value <= most:
+                    raise ConfigError(f"{_label(key)} = {_shown(value)}: must be an integer from "
+                                      f"{least} to {most}")
         self._check()
 
     def _check(self) -> None:
@@ -159,29 +208,67 @@ class _Section:
 
 
 _UNITS = {"": 1, "B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40,
-          "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40}
+          "PB": 1 << 50, "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40,
+          "PIB": 1 << 50}
+_SIZE_TEXT = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)([A-Z]*)")
+
+# The ranges of the numeric options (the reasons are at the fields). A value outside its range
+# stops the command when the config is built, with one line naming the flag, the key and the
+# range. INT64_MAX bounds counts compared with row counts and byte offsets: numpy int64.
+INT64_MAX = (1 << 63) - 1
+MAX_BATCH_ROWS = 1 << 20
+MAX_ROW_BYTES = 1 << 30
+MAX_NGRAM = 100
+MAX_NUM_PERM = 8192
+MAX_SEED = (1 << 32) - 1
+MAX_SPAN_TOKENS = 1000
+MAX_PARTITIONS = 1 << 20
+MAX_WORKERS = 1024
+MAX_MEMORY = 1 << 50
+
+# what ray.init takes: auto, local, HOST:PORT (a GCS address), ray://HOST:PORT (Ray Client)
+_RAY_ADDRESS = re.compile(
+    r"auto|local|(?:ray://)?(?:[A-Za-z0-9][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 
 
-def parse_bytes(name: str, value: Any) -> int:
-    """``"4GB"``, ``"512 MiB"``, ``"1.5G"`` or an integer number of bytes (units are binary)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    text = str(value).strip().upper().replace(" ", "")
-    num = text.rstrip("KMGTIB")
-    unit = text[len(num):]
-    unit = unit + "B" if unit in ("K", "M", "G", "T") else unit
-    try:
-        out = int(float(num) * _UNITS[unit])
-    except (KeyError, ValueError):
-        out = 0
-    if out <= 0:
-        raise ConfigError(f"{name} = {value!r}: give a size such as 4GB, 512MB or bytes")
+def _size_name(n: int) -> str:
+    """``1 << 30`` as ``1GB``: the largest unit that divides ``n``."""
+    for unit in ("PB", "TB", "GB", "MB", "KB"):
+        if n % _UNITS[unit] == 0:
+            return f"{n // _UNITS[unit]}{unit}"
+    return f"{n} bytes"
+
+
+def parse_bytes(name: str, value: Any, most: int = INT64_MAX,
+                examples: str = "4GB, 512MB") -> int:
+    """``"4GB"``, ``"512 MiB"``, ``"1.5G"`` or an integer number of bytes (units are binary),
+    from 1 byte to ``most``; ``name`` (a config key) and ``examples`` go into the message."""
+    out = 0
+    if isinstance(value, int) and not isinstance(value, bool):
+        out = value
+    elif isinstance(value, str):
+        match = _SIZE_TEXT.fullmatch(value.strip().upper().replace(" ", ""))
+        if match:
+            num, unit = match.groups()
+            unit = unit + "B" if unit in ("K", "M", "G", "T", "P") else unit
+            if unit in _UNITS:
+                # exact (Decimal, not float: no overflow however long the digits); floored
+                size = decimal.Decimal(num) * _UNITS[unit]
+                out = int(size) if size <= most else most + 1
+    if not 1 <= out <= most:
+        raise ConfigError(f"{_label(name)} = {_shown(value)}: give a size from 1 byte to "
+                          f"{_size_name(most)}, such as {examples} or a number of bytes")
     return out
 
 
-def _positive(name: str, value: int | None) -> None:
-    if value is not None and value < 1:
-        raise ConfigError(f"{name} = {value!r} must be a positive integer")
+def _fraction(name: str, value: float) -> None:
+    if not 0.0 < value <= 1.0:
+        raise ConfigError(f"{_label(name)} = {value!r}: must be a number in (0, 1]")
+
+
+def _column_name(name: str, value: str | None, otherwise: str) -> None:
+    if value is not None and not value.strip():
+        raise ConfigError(f"{_label(name)} = {value!r}: give a column name{otherwise}")
 
 
 def _parquet_codecs() -> tuple[str, ...]:
@@ -202,7 +289,9 @@ class InputConfig(_Section):
     format: str = "auto"  # auto | parquet | jsonl
     text_column: str = "text"
     id_column: str | None = None
-    batch_rows: int = 1024  # ~2 MB of text: numpy temporaries stay small and cache-friendly
+    # ~2 MB of text: numpy temporaries stay small and cache-friendly (at most 2**20 rows: a
+    # batch of a million pages already holds gigabytes of temporaries)
+    batch_rows: int = 1024
     on_bad_row: str = "error"  # error | reject
     # texts longer than this are hashed on their first max_doc_bytes bytes (or rejected with
     # on_long_doc = "reject"); the output keeps them whole. Bounds a worker's memory: a 50 MB
@@ -216,16 +305,18 @@ class InputConfig(_Section):
     # JSON block limit with room to spare)
     max_row_bytes: int | str = 64 << 20
 
+    # max_doc_bytes: at most 1 GiB, as max_row_bytes (a longer text is never read)
+    limits: ClassVar[dict[str, tuple[int, int]]] = {
+        "batch_rows": (1, MAX_BATCH_ROWS), "max_doc_bytes": (1, MAX_ROW_BYTES)}
+
     def _check(self):
-        object.__setattr__(self, "max_row_bytes",
-                           parse_bytes("input.max_row_bytes", self.max_row_bytes))
-        if self.max_row_bytes > 1 << 30:
-            raise ConfigError(f"input.max_row_bytes = {self.max_row_bytes!r} is over 1GB")
+        object.__setattr__(self, "max_row_bytes", parse_bytes(
+            "input.max_row_bytes", self.max_row_bytes, MAX_ROW_BYTES, "64MB, 512KB"))
         _choice("input.format", self.format, ("auto", "parquet", "jsonl"))
         _choice("input.on_bad_row", self.on_bad_row, ("error", "reject"))
         _choice("input.on_long_doc", self.on_long_doc, ("truncate", "reject"))
-        _positive("input.batch_rows", self.batch_rows)
-        _positive("input.max_doc_bytes", self.max_doc_bytes)
+        _column_name("input.text_column", self.text_column, "")
+        _column_name("input.id_column", self.id_column, " (or null: ids are file:row)")
 
 
 @dataclass(frozen=True)
@@ -257,18 +348,19 @@ class MinHashConfig(_Section):
     section: ClassVar[str] = "minhash"
 
     shingle: str = "word"  # word | char
-    ngram: int = 2
+    ngram: int = 2  # at most 100: hashing costs one pass over the batch per item of an n-gram
+    # at most 8192: choosing bands x rows takes seconds there (about n log n), and the
+    # estimate's error (0.5 / sqrt(num_perm)) no longer changes a decision
     num_perm: int = 128
-    seed: int = 1
+    seed: int = 1  # 0 to 2**32 - 1: the seeds of numpy.random.RandomState, which draws (a, b)
     hash_scheme: str = "native"  # native | sha1 (datasketch's default hash function)
+
+    limits: ClassVar[dict[str, tuple[int, int]]] = {
+        "ngram": (1, MAX_NGRAM), "num_perm": (1, MAX_NUM_PERM), "seed": (0, MAX_SEED)}
 
     def _check(self):
         _choice("minhash.shingle", self.shingle, ("word", "char"))
         _choice("minhash.hash_scheme", self.hash_scheme, ("native", "sha1"))
-        _positive("minhash.ngram", self.ngram)
-        _positive("minhash.num_perm", self.num_perm)
-        if self.seed < 0:
-            raise ConfigError(f"minhash.seed = {self.seed!r} must be a non-negative integer")
 
 
 @dataclass(frozen=True)
@@ -292,17 +384,22 @@ class LSHConfig(_Section):
     max_bucket_size: int = 5000
     verify: str = "signature"  # signature | exact | none
 
+    # bands and rows: each at most minhash.num_perm, and so is bands x rows (checked by
+    # DedupeConfig, which sees both sections); max_bucket_size: any count of rows
+    limits: ClassVar[dict[str, tuple[int, int]]] = {
+        "bands": (1, MAX_NUM_PERM), "rows": (1, MAX_NUM_PERM),
+        "max_bucket_size": (1, INT64_MAX)}
+
     def _check(self):
-        if not 0.0 < self.threshold <= 1.0:
-            raise ConfigError(f"lsh.threshold = {self.threshold!r} must be in (0, 1]")
-        _positive("lsh.bands", self.bands)
-        _positive("lsh.rows", self.rows)
+        _fraction("lsh.threshold", self.threshold)
         if (self.bands is None) != (self.rows is None):
-            raise ConfigError("lsh.bands and lsh.rows must be given together (or neither)")
-        if self.fp_weight < 0 or self.fn_weight < 0 or self.fp_weight + self.fn_weight <= 0:
-            raise ConfigError(f"lsh.fp_weight = {self.fp_weight!r}, lsh.fn_weight = "
-                              f"{self.fn_weight!r}: both must be >= 0, and not both 0")
-        _positive("lsh.max_bucket_size", self.max_bucket_size)
+            raise ConfigError("--bands and --rows (lsh.bands and lsh.rows) must be given "
+                              "together (or neither)")
+        weights = self.fp_weight + self.fn_weight
+        if self.fp_weight < 0 or self.fn_weight < 0 or not 0 < weights < math.inf:
+            raise ConfigError(f"{_label('lsh.fp_weight')} = {self.fp_weight!r}, "
+                              f"{_label('lsh.fn_weight')} = {self.fn_weight!r}: both must be "
+                              ">= 0, not both 0, and their sum finite")
         _choice("lsh.verify", self.verify, ("signature", "exact", "none"))
 
 
@@ -319,7 +416,8 @@ class ClusterConfig(_Section):
             self.survivor.startswith("max:") and len(self.survivor) > 4
         ):
             raise ConfigError(
-                f"cluster.survivor = {self.survivor!r}: use 'first', 'longest' or 'max:COLUMN'"
+                f"{_label('cluster.survivor')} = {_shown(self.survivor)}: use 'first', "
+                "'longest' or 'max:COLUMN'"
             )
 
     @property
@@ -353,15 +451,17 @@ class SpansConfig(_Section):
     stats: bool = False
     gopher_filter: bool = False
 
+    # min_tokens: at most 1000 (windows cost one pass over the batch per token, and a longer
+    # repeat is found whole by shorter windows); partitions: at most 2**20, one per 64 MB of a
+    # 64 TiB input (each sign task writes every partition); min_length: at most 1 GiB, the
+    # longest text read (max_row_bytes)
+    limits: ClassVar[dict[str, tuple[int, int]]] = {
+        "min_tokens": (1, MAX_SPAN_TOKENS), "boilerplate_min_docs": (1, INT64_MAX),
+        "partitions": (1, MAX_PARTITIONS), "min_length": (0, MAX_ROW_BYTES)}
+
     def _check(self):
-        _positive("spans.min_tokens", self.min_tokens)
-        _positive("spans.boilerplate_min_docs", self.boilerplate_min_docs)
-        _positive("spans.partitions", self.partitions)
         _choice("spans.boilerplate_policy", self.boilerplate_policy, ("all", "keep_first"))
-        if not 0.0 < self.near_threshold <= 1.0:
-            raise ConfigError(f"spans.near_threshold = {self.near_threshold!r} must be in (0, 1]")
-        if self.min_length < 0:
-            raise ConfigError(f"spans.min_length = {self.min_length!r} must be >= 0")
+        _fraction("spans.near_threshold", self.near_threshold)
 
 
 @dataclass(frozen=True)
@@ -377,10 +477,14 @@ class OutputConfig(_Section):
     overwrite: bool = False
     workdir: str | None = None
 
+    limits: ClassVar[dict[str, tuple[int, int]]] = {
+        "rows_per_shard": (1, INT64_MAX), "bytes_per_shard": (1, INT64_MAX)}
+
     def _check(self):
-        _positive("output.rows_per_shard", self.rows_per_shard)
-        _positive("output.bytes_per_shard", self.bytes_per_shard)
         _choice("output.compression", self.compression, _parquet_codecs())
+        if self.workdir is not None and not self.workdir.strip():
+            raise ConfigError(f"{_label('output.workdir')} = {self.workdir!r}: give a folder "
+                              "(or null: OUT/_work)")
 
 
 @dataclass(frozen=True)
@@ -395,17 +499,26 @@ class EngineConfig(_Section):
     # what the main process may hold while deciding: sets how many signatures are read at once
     # when candidate pairs are verified ("2GB", "512MB" or bytes); the per-row arrays of the
     # decide stage (about 100 bytes a row) come on top
+    # (at most 1 PB)
     memory_limit: str | int = "2GB"
+
+    # workers: processes on this machine (a local Ray's CPUs too), at most 1024
+    limits: ClassVar[dict[str, tuple[int, int]]] = {"workers": (0, MAX_WORKERS)}
 
     def _check(self):
         _choice("engine.name", self.name, ("local", "serial", "ray"))
         self.memory_bytes  # noqa: B018 - validates the value
-        if self.workers < 0:
-            raise ConfigError(f"engine.workers = {self.workers!r} must be >= 0 (0: all cores)")
+        if self.address is not None:
+            if self.name != "ray":
+                raise ConfigError(f"{_label('engine.address')} = {_shown(self.address)}: an "
+                                  "address is for a Ray cluster: give it with --engine ray")
+            if not _RAY_ADDRESS.fullmatch(self.address):
+                raise ConfigError(f"{_label('engine.address')} = {_shown(self.address)}: give "
+                                  "auto, local, HOST:PORT or ray://HOST:PORT")
 
     @property
     def memory_bytes(self) -> int:
-        return parse_bytes("engine.memory_limit", self.memory_limit)
+        return parse_bytes("engine.memory_limit", self.memory_limit, MAX_MEMORY)
 
     @property
     def resolved_workers(self) -> int:
@@ -429,6 +542,11 @@ class IndexConfig(_Section):
     update: bool = False  # append this run's kept rows to the first `against` index
 
     def _check(self):
+        for key, path in [("index.against", p) for p in self.against] + [
+                ("index.write", self.write)]:
+            if path is not None and not path.strip():
+                raise ConfigError(f"{_label(key)} = {path!r}: give an index folder"
+                                  + (" (or null)" if key == "index.write" else ""))
         if self.update and not self.against:
             raise ConfigError("index.update (--update-index) needs an index to update: give it "
                               "with --against INDEX")
@@ -450,6 +568,14 @@ class DedupeConfig:
     output: OutputConfig = field(default_factory=OutputConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
+
+    def __post_init__(self):
+        """Checks across sections (each section has checked its own values)."""
+        bands, rows, num_perm = self.lsh.bands, self.lsh.rows, self.minhash.num_perm
+        if bands is not None and rows is not None and bands * rows > num_perm:
+            raise ConfigError(f"--bands x --rows (lsh.bands x lsh.rows) = {bands} x {rows} = "
+                              f"{bands * rows}: must be at most {_label('minhash.num_perm')} = "
+                              f"{num_perm}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -553,16 +679,40 @@ def option_flag(key: str) -> str | None:
     return None
 
 
+# a config file is a few lines of TOML; more than this is some other file (or /dev/zero)
+MAX_CONFIG_BYTES = 1 << 20
+
+
 def load_config(path: str | os.PathLike | None = None, **overrides: Any) -> DedupeConfig:
     """Read a TOML file (or start from defaults) and apply dotted-key overrides."""
-    data: dict = {}
-    if path is not None:
-        p = Path(path)
-        try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"config file {p} does not exist") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {p} is not valid TOML: {exc}") from None
+    data = {} if path is None else _read_toml(Path(path))
     config = DedupeConfig.from_dict(data)
     return config.with_overrides(overrides) if overrides else config
+
+
+def _read_toml(p: Path) -> dict:
+    """The tables of the config file ``p``; a file that cannot be read, or is not UTF-8 TOML,
+    stops with one line naming it and the problem."""
+    try:
+        with open(p, "rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {p} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {p} is a folder, not a TOML file") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {p} cannot be read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config file {p} is over {MAX_CONFIG_BYTES >> 20} MB: not a dedupe "
+                          "config (a few lines of TOML)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {p} is not UTF-8 text (byte {raw[exc.start]:#04x} at "
+                          f"offset {exc.start}): give a TOML file") from None
+    try:
+        return tomllib.loads(text)
+    except RecursionError:
+        raise ConfigError(f"config file {p} is not valid TOML: nested too deeply") from None
+    except ValueError as exc:  # TOMLDecodeError, or an integer of over 4300 digits
+        raise ConfigError(f"config file {p} is not valid TOML: {exc}") from None

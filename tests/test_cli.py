@@ -197,7 +197,7 @@ def test_plan_refuses_a_missing_text_column_as_run_does(tmp_path):
     assert plan.output == run.output
 
 
-def test_span_options_reach_the_config(tmp_path):
+def test_span_options_reach_the_config(tmp_path, sample_run):
     out = tmp_path / "o"
     result = CliRunner().invoke(main, [
         "run", str(SAMPLE), "--out", str(out), "--workers", "1", "-q", "--remove-spans",
@@ -210,6 +210,25 @@ def test_span_options_reach_the_config(tmp_path):
     assert spans["near"] is False and spans["stats"] is True
     assert pq.read_table(out / "spans.parquet").num_rows > 0
     assert "dup_line_frac" in pq.read_table(out / "manifest.parquet").column_names
+    # and they change the run's outputs, compared with the defaults' run of the same sample
+    default, _ = sample_run
+    assert "dup_line_frac" not in pq.read_table(default / "manifest.parquet").column_names
+
+    def boilerplate(run):
+        spans = pq.read_table(run / "spans.parquet").to_pylist()
+        return [s for s in spans if s["kind"] == "boilerplate"]
+
+    # keep_first: the page a line is first seen on keeps it unflagged (all: every copy flagged)
+    assert sum(s["id"] == s["first_id"] for s in boilerplate(default)) > 0
+    assert sum(s["id"] == s["first_id"] for s in boilerplate(out)) == 0
+    # --remove-spans: the flagged copies are cut out of the output text, the first one stays
+    cookie = "We use cookies to improve your experience. Accept all"
+    texts = {run: pq.read_table(run / "data")["text"].to_pylist() for run in (default, out)}
+    assert sum(cookie in t for t in texts[default]) > 100
+    assert sum(cookie in t for t in texts[out]) == 1
+    cut = sum(map(len, texts[default])) - sum(map(len, texts[out]))
+    report = json.loads((out / "report.json").read_text())
+    assert cut > 0.8 * report["spans"]["boilerplate"]["chars"]
 
 
 def test_every_option_flag_is_an_option_of_dedupe_run_and_back():

@@ -193,3 +193,136 @@ def test_batch_rows_lowers_the_sign_tasks_peak_not_the_results(tmp_path):
         pq.read_table(tmp_path / "b600" / "manifest.parquet"))
     assert pq.read_table(tmp_path / "b8" / "data").equals(
         pq.read_table(tmp_path / "b600" / "data"))
+
+
+# --- options whose effect a user checks in the outputs ------------------------------------------
+
+
+def _texts(out) -> list[str]:
+    return pq.read_table(Path(out) / "data")["text"].to_pylist()
+
+
+def test_seed_changes_the_signatures_and_one_seed_gives_one_result(tmp_path):
+    path = write_parquet(tmp_path / "in.parquet", make_corpus(60, seed=3))
+    runs = {name: _run_cli([path], tmp_path / name, *NO_SPANS, "--seed", seed)
+            for name, seed in (("a", 1), ("b", 1), ("c", 4294967295))}
+    assert [runs[n]["parameters"]["minhash"]["seed"] for n in "abc"] == [1, 1, 4294967295]
+    meta = {n: pq.read_schema(next((tmp_path / n / "manifest.parquet").iterdir())).metadata
+            for n in "ac"}
+    assert (meta["a"][b"dedupe.seed"], meta["c"][b"dedupe.seed"]) == (b"1", b"4294967295")
+    manifests = {n: pq.read_table(tmp_path / n / "manifest.parquet") for n in "abc"}
+    assert manifests["a"].equals(manifests["b"])  # one seed: the same result, run after run
+    near = [i for i, a in enumerate(manifests["a"]["action"].to_pylist()) if a == "near_duplicate"]
+    assert len(near) > 5
+    sims = {n: [manifests[n]["similarity"][i].as_py() for i in near] for n in "ac"}
+    # another seed, other permutations: the estimated Jaccard of the same pairs changes
+    assert sum(x != y for x, y in zip(sims["a"], sims["c"])) > len(near) // 2
+
+
+def _page_with_an_edited_repeat() -> str:
+    """30 words, then the same 30 with every sixth word edited (83 % of tokens alike): no
+    10-token window repeats verbatim, so only the near-repeat search finds the copy."""
+    words = [f"w{i}" for i in range(30)]
+    edited = [f"x{i}" if i % 6 == 5 else w for i, w in enumerate(words)]
+    return " ".join(["intro", "text", *words, "middle", "part", "here", *edited, "the", "end"])
+
+
+def _spans(out) -> list[tuple[str, int, int]]:
+    table = pq.read_table(Path(out) / "spans.parquet")
+    return [(s["kind"], s["start"], s["end"]) for s in table.to_pylist()]
+
+
+def test_span_near_and_its_threshold_find_an_edited_repeat(tmp_path):
+    page = _page_with_an_edited_repeat()
+    path = write_parquet(tmp_path / "in.parquet", [{"text": page}])
+    copy = page.index("w0 w1 w2 w3 w4 x5")
+    want = [("repeat", copy, page.index(" x29"))]  # the copy, to its last word alike (w28)
+    report = _run_cli([path], tmp_path / "near", "--no-boilerplate", "--span-near")
+    assert _spans(tmp_path / "near") == want and report["spans"]["repeat"]["spans"] == 1
+    _run_cli([path], tmp_path / "exact", "--no-boilerplate", "--no-span-near")
+    assert _spans(tmp_path / "exact") == []
+    # 83 % of the tokens alike: found at 0.8, not at 0.95
+    _run_cli([path], tmp_path / "t80", "--no-boilerplate", "--set", "spans.near_threshold=0.8")
+    _run_cli([path], tmp_path / "t95", "--no-boilerplate", "--set", "spans.near_threshold=0.95")
+    assert _spans(tmp_path / "t80") == want and _spans(tmp_path / "t95") == []
+
+
+def test_span_min_tokens_is_the_shortest_repeat_flagged(tmp_path):
+    twelve = " ".join(f"r{i}" for i in range(12))
+    page = f"a b {twelve} c d e {twelve} f"
+    path = write_parquet(tmp_path / "in.parquet", [{"text": page}])
+    second = page.rindex(twelve)
+    for tokens, want in ((10, [("repeat", second, second + len(twelve))]),
+                         (12, [("repeat", second, second + len(twelve))]), (13, [])):
+        out = tmp_path / f"m{tokens}"
+        _run_cli([path], out, "--no-boilerplate", "--no-span-near", "--span-min-tokens", tokens)
+        assert _spans(out) == want, tokens
+
+
+@pytest.mark.parametrize("key,a,b", [
+    # the same page with typographic and with plain punctuation
+    ("normalize.fold_punctuation", "\u201cHello\u201d \u2014 it\u2019s", "\"Hello\" - it's"),
+    # the same page with other whitespace
+    ("normalize.fold_whitespace", "Hello,  world!\n\n\t", "Hello, world! "),
+])
+def test_normalize_folding_makes_variants_exact_duplicates(tmp_path, key, a, b):
+    body = " ".join(f"word{i}" for i in range(60))
+    rows = [{"text": a + body}, {"text": b + body.replace(" ", "\n ", 5)}]
+    if key == "normalize.fold_punctuation":
+        rows[1]["text"] = b + body
+    path = write_parquet(tmp_path / "in.parquet", rows)
+    folded = _run_cli([path], tmp_path / "on", *NO_SPANS, "--set", f"{key}=true")
+    kept = _run_cli([path], tmp_path / "off", *NO_SPANS, "--set", f"{key}=false")
+    assert [r["action"] for r in _manifest(tmp_path / "on")] == ["kept", "exact_duplicate"]
+    assert [r["action"] for r in _manifest(tmp_path / "off")] == ["kept", "near_duplicate"]
+    assert folded["counts"]["exact_duplicate"] == 1 and kept["counts"]["exact_duplicate"] == 0
+    assert kept["parameters"]["normalize"][key.split(".")[1]] is False
+
+
+def test_format_parquet_reads_a_file_of_any_name(tmp_path):
+    table = make_corpus(30, seed=8)
+    path = write_parquet(tmp_path / "pages.bin", table)
+    result = CliRunner().invoke(main, ["run", str(path), "--out", str(tmp_path / "auto"), "-q"])
+    assert result.exit_code == 1 and "--format" in result.output
+    report = _run_cli([path], tmp_path / "pq", "--format", "parquet", "--id-column", "id")
+    assert report["rows"] == 30
+    assert {r["id"] for r in _manifest(tmp_path / "pq")} == set(table["id"].to_pylist())
+    jsonl = CliRunner().invoke(main, ["run", str(path), "--out", str(tmp_path / "j"), "-q",
+                                      "--format", "jsonl", "--engine", "serial"])
+    assert jsonl.exit_code == 1 and "pages.bin" in jsonl.output  # read as JSONL: not JSON
+
+
+def test_quiet_writes_nothing_to_the_terminal_and_the_same_outputs(tmp_path):
+    path = write_parquet(tmp_path / "in.parquet", make_corpus(40, seed=5))
+    runs = {}
+    for name, flags in (("loud", []), ("quiet", ["--quiet"]), ("q", ["-q"])):
+        runs[name] = CliRunner().invoke(main, ["run", str(path), "--out", str(tmp_path / name),
+                                               "--engine", "serial", *flags])
+        assert runs[name].exit_code == 0, runs[name].output
+    assert "sign" in runs["loud"].stderr and "rows" in runs["loud"].stderr  # progress bars
+    assert "kept" in runs["loud"].stdout  # the summary
+    for name in ("quiet", "q"):
+        assert runs[name].stderr == "" and runs[name].stdout == ""
+        assert pq.read_table(tmp_path / name / "manifest.parquet").equals(
+            pq.read_table(tmp_path / "loud" / "manifest.parquet"))
+        assert _texts(tmp_path / name) == _texts(tmp_path / "loud")
+
+
+def test_sweep_has_a_row_per_shingle_num_perm_and_threshold(tmp_path):
+    path = write_parquet(tmp_path / "in.parquet", make_corpus(60, seed=6))
+    out = tmp_path / "sweep"
+    result = CliRunner().invoke(main, [
+        "sweep", str(path), "--out", str(out), "--thresholds", "0.7,0.9", "--shingle",
+        "word,char", "--num-perm", "32,64", "--ngram", "3", "--set", "engine.name=serial"])
+    assert result.exit_code == 0, result.output
+    assert "8 settings" in result.output
+    rows = pq.read_table(out / "sweep.parquet").to_pylist()
+    settings = [(r["shingle"], r["ngram"], r["num_perm"], r["threshold"]) for r in rows]
+    assert sorted(settings) == sorted((s, 3, p, t) for s in ("word", "char")
+                                      for p in (32, 64) for t in (0.7, 0.9))
+    # each setting was measured on its own: the bands follow num_perm
+    bands = {(r["num_perm"], r["threshold"]): (r["bands"], r["rows"]) for r in rows}
+    assert bands[(32, 0.7)] != bands[(64, 0.7)]
+    report = (out / "report.md").read_text()
+    for s, p in (("word", 32), ("word", 64), ("char", 32), ("char", 64)):
+        assert f"| {s} | 3 | {p} | 0.70 |" in report

@@ -86,8 +86,21 @@ def test_dup_ngrams_may_overlap_their_earlier_copy():
 
 
 def test_precomputed_tokens_give_the_same_stats():
+    # (it compared repetition_stats(text, tokenize_offsets(text)) with repetition_stats(text),
+    # which computes exactly that: it could not fail, even if the tokens were ignored)
+    import pyarrow as pa
+    from dedupe.spans.batch import batch_tokens
+
     text = "Some words here. Some words here. And more words follow."
-    assert repetition_stats(text, tokenize_offsets(text)) == repetition_stats(text)
+    starts, ends, hashes = tokenize_offsets(text)
+    own = repetition_stats(text)
+    # tokens made for a whole batch and cut out for one page (offsets shifted back): same stats
+    batch = batch_tokens(pa.array(["Another page comes first.", text]))
+    assert repetition_stats(text, batch.doc_tokens(1)) == own
+    # the given tokens are the ones counted: made all alike, every n-gram repeats
+    alike = repetition_stats(text, (starts, ends, np.zeros_like(hashes)))
+    assert own["dup_5gram_char_frac"] == 0.0 and alike["dup_5gram_char_frac"] > 0.9
+    assert own["top_4gram_char_frac"] == 0.0 and alike["top_4gram_char_frac"] == 1.0
 
 
 def test_filter_names_the_first_statistic_over_its_limit():
