@@ -25,6 +25,7 @@ from dedupe.index.store import (
     open_index,
     read_header,
 )
+from dedupe.io.atomic import atomic_path, fsync_dir, is_temporary, write_text_atomic
 from dedupe.io.folders import (
     check_not_protected,
     check_replaceable,
@@ -112,9 +113,8 @@ def _remove_strays(path: str, header: dict) -> None:
     """Delete what a killed writer left: temporary folders and generations the header omits."""
     listed = {g["name"] for g in header["generations"]}
     for name in os.listdir(path):
-        stray = name.startswith(".gen-") and ".tmp-" in name
+        stray = is_temporary(name) or name == HEADER + ".tmp"  # (the name earlier versions used)
         stray = stray or (GENERATION_NAME.match(name) is not None and name not in listed)
-        stray = stray or name == HEADER + ".tmp"
         if stray:
             full = os.path.join(path, name)
             if os.path.isdir(full):
@@ -130,22 +130,19 @@ def _add_generation(path: str, header: dict, arrays: IndexRows, source: str,
     number = 1 + max([int(GENERATION_NAME.match(g["name"]).group(1))
                       for g in header["generations"]], default=-1)
     name = f"gen-{number:05d}"
-    tmp = os.path.join(path, f".{name}.tmp-{os.getpid()}")
     first_doc = int(header["rows"])
     params = header["params"]
     try:
-        os.makedirs(os.path.join(tmp, "bands"))
-        _write_docs(tmp, arrays, first_doc, compression)
-        _write_digests(tmp, arrays.digest, first_doc, compression)
-        _write_bands(tmp, arrays.sigs, first_doc, int(params["lsh.bands"]),
-                     int(params["lsh.rows"]), compression)
-        if arrays.boilerplate_keys is not None:
-            _write_boilerplate(tmp, *arrays.boilerplate_keys, compression)
-        _fsync_tree(tmp)
-        os.rename(tmp, os.path.join(path, name))
-        _fsync_dir(path)
+        with atomic_path(os.path.join(path, name), durable=True) as tmp:
+            os.makedirs(os.path.join(tmp, "bands"))
+            _write_docs(tmp, arrays, first_doc, compression)
+            _write_digests(tmp, arrays.digest, first_doc, compression)
+            _write_bands(tmp, arrays.sigs, first_doc, int(params["lsh.bands"]),
+                         int(params["lsh.rows"]), compression)
+            if arrays.boilerplate_keys is not None:
+                _write_boilerplate(tmp, *arrays.boilerplate_keys, compression)
+            _fsync_tree(tmp)
     except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
         raise OutputError(f"cannot write index {path}: {exc.strerror or exc}") from None
     now = _now()
     header = {**header, "updated": now, "rows": first_doc + len(arrays),
@@ -158,13 +155,8 @@ def _add_generation(path: str, header: dict, arrays: IndexRows, source: str,
 
 def _commit_header(path: str, header: dict) -> None:
     """Make the new header visible in one ``os.replace``: the commit point of a write."""
-    tmp = os.path.join(path, HEADER + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(header, fh, indent=2, sort_keys=True)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, os.path.join(path, HEADER))
-    _fsync_dir(path)
+    write_text_atomic(os.path.join(path, HEADER), json.dumps(header, indent=2, sort_keys=True),
+                      durable=True)
 
 
 def _fsync_tree(folder: str) -> None:
@@ -175,15 +167,7 @@ def _fsync_tree(folder: str) -> None:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        _fsync_dir(root)
-
-
-def _fsync_dir(folder: str) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fsync_dir(root)
 
 
 def _write_docs(folder: str, arrays: IndexRows, first_doc: int, compression: str) -> None:

@@ -26,6 +26,7 @@ import socket
 import sys
 
 from dedupe.errors import OutputError
+from dedupe.io.atomic import write_text_atomic
 
 __all__ = ["LOCK", "MARKER", "FolderLock", "check_not_locked", "check_not_protected",
            "empty_folder", "folder_lock", "is_within", "protected_paths", "write_marker"]
@@ -199,7 +200,5 @@ def write_marker(folder: str, kind: str) -> None:
     """Mark ``folder`` as one dedupe made (``kind``: run, sweep or index)."""
     from dedupe._version import __version__
 
-    tmp = os.path.join(folder, MARKER + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump({"made_by": "dedupe", "kind": kind, "version": __version__}, fh)
-    os.replace(tmp, os.path.join(folder, MARKER))
+    write_text_atomic(os.path.join(folder, MARKER),
+                      json.dumps({"made_by": "dedupe", "kind": kind, "version": __version__}))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import pyarrow as pa
 import pyarrow.ipc as ipc
+
+from dedupe.io.atomic import atomic_path
 
 __all__ = ["ipc_metadata", "read_ipc", "write_ipc"]
 
@@ -14,10 +14,9 @@ def write_ipc(table: pa.Table, path: str, metadata: dict[str, str] | None = None
     """Write ``table`` to ``path`` atomically; ``metadata`` is added to its schema's metadata."""
     if metadata:
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with pa.OSFile(tmp, "wb") as sink, ipc.new_file(sink, table.schema) as writer:
+    with atomic_path(path) as tmp, pa.OSFile(tmp, "wb") as sink, \
+            ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
-    os.replace(tmp, path)
 
 
 def ipc_metadata(path: str) -> dict:

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dedupe._version import __version__
+from dedupe.io.atomic import atomic_path
 from dedupe.io.writers import write_parquet_atomic
 from dedupe.near.decide import ACTIONS
 from dedupe.near.lsh import sorted_unique
@@ -122,8 +123,7 @@ def write_spans(out: str, tables, spans, compression: str = "zstd") -> None:
                         ("kind", pa.string()), ("count", pa.int64()), ("first_id", pa.string()),
                         ("first_start", pa.int64())])
     path = os.path.join(out, "spans.parquet")
-    tmp = os.path.join(out, ".spans.parquet.tmp")
-    with pq.ParquetWriter(tmp, schema, compression=compression) as writer:
+    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, compression=compression) as writer:
         for t in range(len(tables)):
             part = spans.task(t)
             if part.num_rows == 0:
@@ -137,7 +137,6 @@ def write_spans(out: str, tables, spans, compression: str = "zstd") -> None:
                 "count": part["count"],
                 "first_id": ids.take(pa.array(np.searchsorted(rows, first))),
                 "first_start": part["first_start"]}, schema=schema))
-    os.replace(tmp, path)
 
 
 def top_lines(top: list[dict], tasks, tables, cfg, n: int = 20) -> list[dict]:

@@ -15,6 +15,7 @@ import os
 
 from dedupe.config import DedupeConfig
 from dedupe.errors import OutputError
+from dedupe.io.atomic import is_temporary, write_text_atomic
 from dedupe.io.folders import (
     FolderLock,
     check_not_protected,
@@ -66,7 +67,7 @@ def _remove_partial_files(out: str) -> None:
         if not os.path.isdir(folder):
             continue
         for name in os.listdir(folder):
-            if name.startswith(".") and ".tmp" in name:
+            if is_temporary(name) or (name.startswith(".") and name.endswith(".tmp")):
                 os.unlink(os.path.join(folder, name))
 
 
@@ -116,9 +117,7 @@ def prepare_out(out: str, overwrite: bool, fingerprint: str | None = None, *,
         os.makedirs(os.path.join(out, "_work"), exist_ok=True)
         if fingerprint:
             marker = os.path.join(out, _RUN_MARKER)
-            with open(marker + ".tmp", "w", encoding="utf-8") as fh:
-                json.dump({"fingerprint": fingerprint}, fh)
-            os.replace(marker + ".tmp", marker)
+            write_text_atomic(marker, json.dumps({"fingerprint": fingerprint}))
         if not os.access(out, os.W_OK):
             raise OutputError(f"{out} is not writable")
     except OSError as exc:
@@ -133,7 +132,4 @@ def prepare_out(out: str, overwrite: bool, fingerprint: str | None = None, *,
 def write_report(out: str, report: RunReport) -> None:
     """``report.json`` and ``report.md`` into ``out``: the run is finished once they exist."""
     for name, text in (("report.json", report.to_json()), ("report.md", report.to_markdown())):
-        tmp = os.path.join(out, f".{name}.tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, os.path.join(out, name))
+        write_text_atomic(os.path.join(out, name), text)

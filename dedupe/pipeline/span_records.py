@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from dedupe.io.atomic import atomic_path
 from dedupe.spans.boilerplate import line_keys_from_tokens
 
 __all__ = ["LINE_SCHEMA", "REPEAT_SCHEMA", "span_parts", "span_paths", "spans_enabled",
@@ -129,10 +130,9 @@ def write_lines(parts: list[pa.Table], sorted_rows: np.ndarray, path: str, parti
         cols["end"] = table["end"].to_numpy()
     else:
         cols["start"] = cols["end"] = np.zeros(0, np.int64)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with pa.OSFile(tmp, "wb") as sink, ipc.new_file(sink, LINE_SCHEMA) as writer:
+    with atomic_path(path) as tmp, pa.OSFile(tmp, "wb") as sink, \
+            ipc.new_file(sink, LINE_SCHEMA) as writer:
         for p in range(partitions):
             sel = order[bounds[p] : bounds[p + 1]]
             writer.write_batch(pa.record_batch([pa.array(cols[c][sel]) for c in LINE_SCHEMA.names],
                                                schema=LINE_SCHEMA))
-    os.replace(tmp, path)
