@@ -89,6 +89,7 @@ def test_precomputed_tokens_give_the_same_stats():
     # (it compared repetition_stats(text, tokenize_offsets(text)) with repetition_stats(text),
     # which computes exactly that: it could not fail, even if the tokens were ignored)
     import pyarrow as pa
+
     from dedupe.spans.tokens import batch_tokens
 
     text = "Some words here. Some words here. And more words follow."

@@ -19,9 +19,10 @@ Layout::
 
 Crash safety: a generation is written into ``.gen-XXXXX.tmp-<pid>``, its files fsynced, and
 renamed to ``gen-XXXXX``; only then is ``.header.json.tmp-<pid>`` written and ``os.replace``-d
-onto ``header.json`` (:mod:`dedupe.io.atomic`). Readers trust only the generations the header lists, so a writer killed at any
-point leaves the previous index readable; the next writer deletes stray temporary folders and
-unlisted generation folders. One writer at a time (an advisory lock on ``INDEX/.lock``).
+onto ``header.json`` (:mod:`dedupe.io.atomic`). Readers trust only the generations the header
+lists, so a writer killed at any point leaves the previous index readable; the next writer
+deletes stray temporary folders and unlisted generation folders. One writer at a time (an
+advisory lock on ``INDEX/.lock``).
 
 Memory: writing holds the arrays given, one band's keys and sort order (16 bytes a row) and the
 digest sort order; no copy of the signatures is made when they are C-contiguous.

@@ -26,13 +26,7 @@ from dedupe.index.store import (
     read_header,
 )
 from dedupe.io.atomic import atomic_path, fsync_dir, is_temporary, write_text_atomic
-from dedupe.io.folders import (
-    check_not_protected,
-    check_replaceable,
-    empty_folder,
-    folder_lock,
-    write_marker,
-)
+from dedupe.io.folders import claim_folder, empty_folder, folder_lock, write_marker
 
 __all__ = ["append_index", "create_index"]
 
@@ -54,15 +48,7 @@ def create_index(path: str | os.PathLike, params: dict, arrays, *,
     codec of the new files.
     """
     path = str(path)
-    check_not_protected(path, protected or {}, "index folder")
-    filled = check_replaceable(path, overwrite, "index", recognise=(HEADER,))
-    if filled and not overwrite:
-        raise OutputError(f"{path} already exists and is not empty; pass --overwrite "
-                          "to replace it")
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create {path}: {exc.strerror or exc}") from None
+    filled, _ = claim_folder(path, overwrite, "index", protected, recognise=(HEADER,))
     header = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
               "dedupe_version": __version__, "created": _now(),
               "params": dict(params), "rows": 0, "generations": []}

@@ -29,7 +29,8 @@ from dedupe.errors import OutputError
 from dedupe.io.atomic import write_text_atomic
 
 __all__ = ["LOCK", "MARKER", "FolderLock", "check_not_locked", "check_not_protected",
-           "empty_folder", "folder_lock", "is_within", "protected_paths", "write_marker"]
+           "claim_folder", "empty_folder", "folder_lock", "is_within", "protected_paths",
+           "write_marker"]
 
 MARKER = ".dedupe"
 LOCK = ".lock"
@@ -184,6 +185,25 @@ def check_replaceable(folder: str, overwrite: bool, what: str,
             f"--overwrite replaces only a {what} folder that dedupe made: delete it yourself "
             "or choose another folder")
     return True
+
+
+def claim_folder(folder: str, overwrite: bool, kind: str, protected: dict | None, *,
+                 recognise: tuple[str, ...] = (), resumable=None) -> tuple[bool, bool]:
+    """Check that a ``kind`` folder (run, sweep, index) may be written at ``folder`` under the
+    rules above, and create it. Returns ``(filled, resume)``: whether it holds something, and
+    whether that is an unfinished run to resume (``resumable()``, asked only for a filled folder
+    without ``overwrite``). The caller locks it next."""
+    check_not_protected(folder, protected or {}, f"{kind} folder")
+    filled = check_replaceable(folder, overwrite, kind, recognise=recognise)
+    resume = bool(filled and not overwrite and resumable is not None and resumable())
+    if filled and not overwrite and not resume:
+        raise OutputError(f"{folder} already exists and is not empty; pass --overwrite to "
+                          "replace it")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {folder}: {exc.strerror or exc}") from None
+    return filled, resume
 
 
 def empty_folder(folder: str) -> None:

@@ -16,13 +16,7 @@ import os
 from dedupe.config import DedupeConfig
 from dedupe.errors import OutputError
 from dedupe.io.atomic import is_temporary, write_text_atomic
-from dedupe.io.folders import (
-    FolderLock,
-    check_not_protected,
-    check_replaceable,
-    empty_folder,
-    write_marker,
-)
+from dedupe.io.folders import FolderLock, claim_folder, empty_folder, write_marker
 from dedupe.pipeline.against import index_fingerprint
 from dedupe.report import RunReport
 
@@ -96,16 +90,8 @@ def prepare_out(out: str, overwrite: bool, fingerprint: str | None = None, *,
     """
     if not out:
         raise OutputError("no output folder given (--out)")
-    check_not_protected(out, protected or {}, f"{kind} folder")
-    filled = check_replaceable(out, overwrite, kind)
-    resume = filled and not overwrite and _resumable(out, fingerprint)
-    if filled and not overwrite and not resume:
-        raise OutputError(f"{out} already exists and is not empty; pass --overwrite to "
-                          "replace it")
-    try:
-        os.makedirs(out, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create {out}: {exc.strerror or exc}") from None
+    filled, resume = claim_folder(out, overwrite, kind, protected,
+                                  resumable=lambda: _resumable(out, fingerprint))
     lock = FolderLock(out, f"{kind} folder")
     try:
         if resume:
