@@ -9,6 +9,8 @@ with a saved record and names every file that differs.
     python benchmarks/same_outputs.py --save /tmp/before.json     # on the old code
     python benchmarks/same_outputs.py --check /tmp/before.json    # on the new code
 
+Every case runs with each ``--workers`` count (1 and 2 by default), whose outputs must agree.
+
 Parquet written by the same pyarrow version is deterministic, so the comparison is of bytes, not
 of decoded tables: a reordered row, a changed type or a changed metadata key all show.
 """
@@ -49,6 +51,7 @@ def _strip(report: dict) -> dict:
     report = {k: v for k, v in report.items() if k not in VOLATILE}
     params = dict(report.get("parameters", {}))
     params.pop("output", None)
+    params.pop("engine", None)  # how many workers ran it: never what was decided
     report["parameters"] = params
     return report
 
@@ -68,18 +71,26 @@ def record(inputs: str, out: str, extra: list[str]) -> dict:
     return {"files": dict(sorted(files.items())), "report": report}
 
 
-def collect(cache: str, n_docs: int) -> dict:
+def collect(cache: str, n_docs: int, workers: list[int]) -> tuple[dict, list[str]]:
+    """``(record of the first worker count, differences between worker counts)``."""
     cases = {
         "sample": (os.path.join(ROOT, "data", "sample"), []),
         "sample-remove-spans": (os.path.join(ROOT, "data", "sample"), ["--remove-spans"]),
         f"generated-{n_docs}": (_corpus(cache, n_docs), []),
     }
-    result = {}
+    result, problems = {}, []
     with tempfile.TemporaryDirectory() as tmp:
         for name, (inputs, extra) in cases.items():
-            result[name] = record(inputs, os.path.join(tmp, name), extra)
-            print(f"{name}: {len(result[name]['files'])} files", file=sys.stderr)
-    return result
+            for w in workers:
+                got = record(inputs, os.path.join(tmp, f"{name}-{w}"),
+                             [*extra, "--workers", str(w)])
+                if name not in result:
+                    result[name] = got
+                    print(f"{name}: {len(got['files'])} files", file=sys.stderr)
+                else:
+                    problems += [f"{p} with --workers {w}" for p in
+                                 compare({name: result[name]}, {name: got})]
+    return result, problems
 
 
 def compare(old: dict, new: dict) -> list[str]:
@@ -107,8 +118,15 @@ def main() -> int:
     parser.add_argument("--docs", type=int, default=20_000, help="size of the generated corpus")
     cache = os.path.join(tempfile.gettempdir(), "dedupe-same-outputs")
     parser.add_argument("--cache", default=cache)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
+                        help="run every case with each of these worker counts (all must agree)")
     args = parser.parse_args()
-    new = collect(args.cache, args.docs)
+    new, across = collect(args.cache, args.docs, args.workers)
+    for line in across:
+        print(line)
+    if across:
+        print(f"{len(across)} differences between worker counts")
+        return 1
     if args.save:
         with open(args.save, "w") as fh:
             json.dump(new, fh, indent=1, sort_keys=True)

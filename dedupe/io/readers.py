@@ -178,34 +178,46 @@ def _read_parquet(task: Task, opts: _Options) -> Iterator[ReadBatch]:
         if read is not None and opts.check_all:
             read = list(read) + [f.name for f in schema
                                  if f.name not in read and _has_strings(f.type)]
-        row = task.first_row
+        row = task.group_start
         for rg in task.row_groups or ():
             yield from _read_row_group(task, pf, rg, row, read, schema, fh, opts)
             row += pf.metadata.row_group(rg).num_rows
 
 
 def _read_row_group(task, pf, rg, first, read, schema, fh, opts):
+    """The task's rows of row group ``rg`` (whose first row is source row ``first``): a task cut
+    inside the group (:func:`dedupe.io.sources.work_tasks`) skips the rows before its range and
+    stops reading at its end."""
     rg_rows = pf.metadata.row_group(rg).num_rows
+    lo = max(first, task.first_row)
+    hi = first + rg_rows if task.num_rows < 0 else min(first + rg_rows,
+                                                       task.first_row + task.num_rows)
     done = 0
     batches = pf.iter_batches(batch_size=opts.batch_rows, row_groups=[rg], columns=read,
                               use_threads=False)
-    while True:
+    while first + done < hi:
         try:
             batch = next(batches)
         except StopIteration:
             return
         except Exception as exc:  # a storage failure raises in data_error; the rest is data
-            reason = data_error(exc, fh, task.source.path, first + done)
+            reason = data_error(exc, fh, task.source.path, max(lo, first + done))
             rejected: list = []
-            for r in range(first + done, first + rg_rows):
+            for r in range(max(lo, first + done), hi):
                 _bad(task, opts.mode, r, f"unreadable Parquet data in row group {rg}: {reason}",
                      rejected)
             yield ReadBatch(_empty(schema, opts.columns), np.zeros(0, np.int64), rejected,
                             schema)
             return
-        batch = unview(batch)  # string_view columns as large_string (see unview)
-        rows = np.arange(first + done, first + done + batch.num_rows, dtype=np.int64)
+        start = first + done
         done += batch.num_rows
+        if first + done <= lo:
+            continue  # before the task's range
+        if start < lo or first + done > hi:
+            batch = batch.slice(max(0, lo - start), min(first + done, hi) - max(start, lo))
+            start = max(start, lo)
+        batch = unview(batch)  # string_view columns as large_string (see unview)
+        rows = np.arange(start, start + batch.num_rows, dtype=np.int64)
         batch, rows, long = _too_long(task, opts, batch, rows)
         batch, rows, bad = _check_utf8(task, batch, rows, opts.mode)
         yield ReadBatch(_select(batch, len(rows), opts), rows, long + bad, schema)

@@ -1,17 +1,20 @@
 """Input discovery: files, folders and globs on any filesystem pyarrow opens, and task planning.
 
-A *task* is a unit of reading that depends only on the input and the config, never on the number
-of workers: a Parquet file is split at row-group boundaries into tasks of about
-``TASK_ROWS`` rows (row counts come from the footer, so no data is read); a JSONL file is one task
-(a compressed stream cannot be split).
+A *unit* is a part of the input that depends only on the input, never on the number of
+workers: a Parquet file is split at row-group boundaries into units of about ``TASK_ROWS`` rows
+(row counts come from the footer, so no data is read); a JSONL file is one unit. Outputs kept
+per input part (the manifest's files) follow the units. A *work task* is what one worker reads
+at a time: :func:`work_tasks` cuts units further, at row-group boundaries or inside a large row
+group, so that every worker has work however few files the corpus has.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import glob
+import itertools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
@@ -19,9 +22,12 @@ import pyarrow.parquet as pq
 from dedupe.errors import InputError
 from dedupe.io.watch import IO_HINT, Watched, data_error
 
-__all__ = ["Source", "Task", "detect_format", "expand_inputs", "split_tasks"]
+__all__ = ["Source", "Task", "detect_format", "expand_inputs", "rows_per_task", "split_tasks",
+           "work_tasks"]
 
 TASK_ROWS = 50_000
+MIN_TASK_ROWS = 4_096  # a work task smaller than this costs more to start than it saves
+TASKS_PER_WORKER = 2  # each a share of the corpus; a task cut inside a row group decodes its prefix
 _PARQUET = (".parquet", ".pq", ".parq")
 _JSONL = (".jsonl", ".json", ".ndjson")
 _COMPRESSED = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd", ".bz2": "bz2"}
@@ -45,19 +51,39 @@ class Source:
 
 @dataclass(frozen=True)
 class Task:
-    """Rows of one source to read together: all of it, or a run of Parquet row groups."""
+    """Rows of one source to read together: all of it, a run of Parquet row groups, or a range
+    of rows inside them.
+
+    ``unit`` is the index of the task of :func:`split_tasks` this one was cut from by
+    :func:`work_tasks` (its own index when it was not cut): outputs written per input part,
+    such as the manifest's files, follow the units, so they never depend on the worker count.
+    """
 
     index: int
     source: Source
     row_groups: tuple[int, ...] | None = None
     first_row: int = 0  # source row number of the task's first row
     num_rows: int = -1  # -1: unknown until read (JSONL)
+    groups_first_row: int = -1  # source row of the first row group's first row (-1: first_row)
+    unit: int = -1  # -1: index
+    group_rows: tuple[int, ...] = ()  # rows in each of row_groups (from the footer)
 
     @property
     def label(self) -> str:
         if self.row_groups is None:
             return self.source.path
+        if self.groups_first_row >= 0:  # a range of rows inside the row groups
+            return (f"{self.source.path}[rows {self.first_row}-"
+                    f"{self.first_row + self.num_rows - 1}]")
         return f"{self.source.path}[row groups {self.row_groups[0]}-{self.row_groups[-1]}]"
+
+    @property
+    def group_start(self) -> int:
+        return self.first_row if self.groups_first_row < 0 else self.groups_first_row
+
+    @property
+    def unit_index(self) -> int:
+        return self.index if self.unit < 0 else self.unit
 
 
 def detect_format(path: str, forced: str = "auto") -> tuple[str, str | None] | None:
@@ -184,20 +210,77 @@ def split_tasks(sources: list[Source], task_rows: int = TASK_ROWS) -> list[Task]
             tasks.append(Task(len(tasks), src))
             continue
         meta = _footer(src)
-        group, rows, first = [], 0, 0
-        start_row = 0
+        group, sizes, rows, first = [], [], 0, 0
         for rg in range(meta.num_row_groups):
             n = meta.row_group(rg).num_rows
             if group and rows + n > task_rows:
-                tasks.append(Task(len(tasks), src, tuple(group), first, rows))
+                tasks.append(Task(len(tasks), src, tuple(group), first, rows,
+                                  group_rows=tuple(sizes)))
                 first += rows
-                group, rows = [], 0
+                group, sizes, rows = [], [], 0
             group.append(rg)
+            sizes.append(n)
             rows += n
-            start_row += n
         if group or meta.num_row_groups == 0:
-            tasks.append(Task(len(tasks), src, tuple(group), first, rows))
+            tasks.append(Task(len(tasks), src, tuple(group), first, rows,
+                              group_rows=tuple(sizes)))
     return tasks
+
+
+def rows_per_task(units: list[Task], workers: int) -> int:
+    """How many rows a work task holds so that each of ``workers`` workers gets about
+    ``TASKS_PER_WORKER`` tasks (never fewer than ``MIN_TASK_ROWS`` rows, never more than
+    ``TASK_ROWS``); one worker reads whole units."""
+    if workers <= 1:
+        return TASK_ROWS
+    total = sum(max(0, u.num_rows) for u in units)
+    return min(TASK_ROWS, max(MIN_TASK_ROWS, -(-total // (workers * TASKS_PER_WORKER))))
+
+
+def work_tasks(units: list[Task], task_rows: int) -> list[Task]:
+    """The units of :func:`split_tasks` cut into tasks of at most about ``task_rows`` rows, so
+    that a corpus of a few large files (or of one row group) keeps every worker busy.
+
+    A unit is cut at its row-group boundaries where it can be, and a row group larger than
+    ``task_rows`` into ranges of rows (a task then decodes the part of the group before its
+    range, and stops reading at its end). JSONL files stay whole. Each task records the unit
+    it came from, and global row order is unchanged: the tasks of a unit follow each other.
+    """
+    out: list[Task] = []
+    for u in units:
+        if u.row_groups is None or u.num_rows <= task_rows:
+            out.append(replace(u, index=len(out), unit=u.index))
+            continue
+        start = u.first_row
+        for run in _group_runs(u.group_rows, task_rows):
+            groups = u.row_groups[run[0]:run[-1] + 1]
+            sizes = u.group_rows[run[0]:run[-1] + 1]
+            n = sum(sizes)
+            if len(run) > 1 or n <= task_rows:
+                out.append(Task(len(out), u.source, groups, start, n, unit=u.index,
+                                group_rows=sizes))
+            else:  # one large row group: ranges of rows inside it
+                pieces = -(-n // task_rows)
+                cuts = [start + n * k // pieces for k in range(pieces + 1)]
+                for lo, hi in itertools.pairwise(cuts):
+                    out.append(Task(len(out), u.source, groups, lo, hi - lo, start, u.index,
+                                    sizes))
+            start += n
+    return out
+
+
+def _group_runs(sizes: tuple[int, ...], task_rows: int) -> list[list[int]]:
+    """Consecutive row groups packed into runs of at most ``task_rows`` rows (a larger group
+    is a run of its own)."""
+    runs: list[list[int]] = []
+    rows = 0
+    for i, n in enumerate(sizes):
+        if not runs or rows + n > task_rows:
+            runs.append([])
+            rows = 0
+        runs[-1].append(i)
+        rows += n
+    return runs
 
 
 def _footer(src: Source) -> pq.FileMetaData:

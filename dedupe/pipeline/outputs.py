@@ -65,12 +65,12 @@ def write_manifest(out, tasks, tables, dec, out_file, out_row, meta, spans=None,
     counts = dict.fromkeys(ACTIONS, 0)
     n_spans = spans.n_spans if spans is not None else None
     lo = 0
-    for task, table in zip(tasks, tables):
+    for unit, table in unit_tables(tasks, tables):
         hi = lo + table.num_rows
         files = pa.array(names[out_file[lo:hi]], pa.string())
         m = manifest_table(
             table,
-            task.source.path,
+            unit.source.path,
             dec.action[lo:hi],
             dec.cluster[lo:hi],
             dec.cluster_size[lo:hi],
@@ -83,12 +83,38 @@ def write_manifest(out, tasks, tables, dec, out_file, out_row, meta, spans=None,
              **_extra_columns(table, n_spans, removed, lo, hi)},
         )
         m = m.replace_schema_metadata({f"dedupe.{k}": v for k, v in meta.items()})
-        write_parquet_atomic(m, os.path.join(folder, f"part-{task.index:05d}.parquet"),
+        write_parquet_atomic(m, os.path.join(folder, f"part-{unit.unit_index:05d}.parquet"),
                              compression)
         for i, a in enumerate(ACTIONS):
             counts[a] += int((dec.action[lo:hi] == i).sum())
         lo = hi
     return counts
+
+
+def unit_tables(tasks, tables):
+    """``(first task, sign table)`` of each input unit, in order: the tables of the work tasks
+    cut from one unit (:func:`dedupe.io.sources.work_tasks`) put back together, so that files
+    written per unit are the same whatever the worker count."""
+    i = 0
+    while i < len(tasks):
+        j = i + 1
+        while j < len(tasks) and tasks[j].unit_index == tasks[i].unit_index:
+            j += 1
+        yield tasks[i], (tables[i] if j == i + 1 else
+                         pa.concat_tables([tables[k] for k in range(i, j)]))
+        i = j
+
+
+def _unit_spans(tasks, spans):
+    """The spans table of each input unit (the work tasks of a unit put back together)."""
+    parts = []
+    for t, task in enumerate(tasks):
+        if parts and task.unit_index != tasks[t - 1].unit_index:
+            yield pa.concat_tables(parts)
+            parts = []
+        parts.append(spans.task(t))
+    if parts:
+        yield pa.concat_tables(parts)
 
 
 def _survivor_ids(files: SignFiles, survivor: np.ndarray) -> pa.Array:
@@ -114,9 +140,9 @@ def _extra_columns(table, n_spans, removed, lo, hi) -> dict:
     return extra
 
 
-def write_spans(out: str, tables, spans, compression: str = "zstd") -> None:
-    """``spans.parquet``: one row per flagged span of a surviving document, written task by
-    task (one row group each) under a temporary name."""
+def write_spans(out: str, tasks, tables, spans, compression: str = "zstd") -> None:
+    """``spans.parquet``: one row per flagged span of a surviving document, written input unit
+    by input unit (one row group each, see :func:`unit_tables`) under a temporary name."""
     import pyarrow.parquet as pq
 
     schema = pa.schema([("id", pa.string()), ("start", pa.int64()), ("end", pa.int64()),
@@ -124,8 +150,7 @@ def write_spans(out: str, tables, spans, compression: str = "zstd") -> None:
                         ("first_start", pa.int64())])
     path = os.path.join(out, "spans.parquet")
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, compression=compression) as writer:
-        for t in range(len(tables)):
-            part = spans.task(t)
+        for part in _unit_spans(tasks, spans):
             if part.num_rows == 0:
                 continue
             g, first = part["g"].to_numpy(), part["first_g"].to_numpy()

@@ -15,6 +15,7 @@ Every input row ends up in exactly one place: an output shard (``kept``) or the 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -26,8 +27,9 @@ import numpy as np
 from dedupe.config import DedupeConfig
 from dedupe.engines import Engine, make_engine
 from dedupe.errors import DedupeError, OutputError
+from dedupe.io.atomic import write_text_atomic
 from dedupe.io.folders import protected_paths
-from dedupe.io.sources import expand_inputs, split_tasks
+from dedupe.io.sources import expand_inputs, rows_per_task, split_tasks, work_tasks
 from dedupe.io.spill import ipc_metadata, read_ipc
 from dedupe.near.decide import KEPT, ROW_REJECTED, decide, exact_similarity
 from dedupe.near.lsh import lsh_params, s_curve
@@ -106,7 +108,10 @@ def _run_locked(cfg, sources, schema, task_reasons, fingerprint, run_key, resume
     out = cfg.output.out
     work = os.path.join(cfg.output.workdir or os.path.join(out, "_work"), fingerprint)
     os.makedirs(work, exist_ok=True)
-    run = _Run(cfg, make_engine(cfg.engine), work, split_tasks(sources), progress, run_key)
+    engine = make_engine(cfg.engine)
+    units = split_tasks(sources)
+    tasks = work_tasks(units, _task_rows(work, units, engine.workers))
+    run = _Run(cfg, engine, work, tasks, progress, run_key)
     try:
         sign_tasks, results = _sign_stage(run, task_reasons)
         if progress:
@@ -223,7 +228,7 @@ def _manifest_stage(run: _Run, tables: SignFiles, dec, written, spans, span_stat
         counts = write_manifest(cfg.output.out, run.tasks, tables, dec, *written, meta, spans,
                                 removed, matches, cfg.output.compression)
         if spans is not None:
-            write_spans(cfg.output.out, tables, spans, cfg.output.compression)
+            write_spans(cfg.output.out, run.tasks, tables, spans, cfg.output.compression)
             span_stats["top_lines"] = top_lines(span_stats.pop("top", []), run.tasks, tables,
                                                 cfg)
         st.rows = sum(counts.values())
@@ -270,6 +275,19 @@ def _sized_partitions(cfg: DedupeConfig, sources) -> DedupeConfig:
     if want <= cfg.spans.partitions:
         return cfg
     return replace(cfg, spans=replace(cfg.spans, partitions=int(want)))
+
+
+def _task_rows(work: str, units, workers: int) -> int:
+    """Rows per work task (:func:`dedupe.io.sources.rows_per_task`), chosen once per run and
+    kept in the work folder: a resume with another ``--workers`` reads the same tasks, so the
+    work files it finds are the ones it would write."""
+    path = os.path.join(work, "tasks.json")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as fh:
+            return int(json.load(fh)["rows_per_task"])
+    rows = rows_per_task(units, workers)
+    write_text_atomic(path, json.dumps({"rows_per_task": rows}))
+    return rows
 
 
 def _map_resumable(engine, fn, tasks, stage, progress, *, done, reload):
