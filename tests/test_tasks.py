@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import subprocess
 import sys
@@ -16,8 +18,10 @@ from hypothesis import strategies as st
 
 import dedupe
 from dedupe.io import sources
-from dedupe.io.readers import read_task
+from dedupe.io.readers import list_rows, read_task
 from dedupe.io.sources import expand_inputs, rows_per_task, split_tasks, work_tasks
+from dedupe.pipeline import tasks as task_plan
+from dedupe.pipeline.tasks import make_tasks
 from tests.synth import make_corpus
 
 
@@ -156,3 +160,89 @@ def test_a_resume_with_other_workers_reads_the_same_tasks(one_group, tmp_path):
     sign = next(s for s in report.stages if s["name"] == "sign")
     assert sign["tasks"] == 4 * sources.TASKS_PER_WORKER
     _same_bytes(reference, out)
+
+
+class _Engine:
+    """A serial engine that says it has ``workers`` workers (tasks are sized for them)."""
+
+    name = "serial"
+
+    def __init__(self, workers):
+        self.workers = workers
+
+    def map(self, fn, tasks, *, stage, progress=None):
+        return [fn(t) for t in tasks]
+
+
+_LINE = st.one_of(
+    st.builds(lambda i, s: json.dumps({"id": f"r{i}", "text": s}), st.integers(0, 10**6),
+              st.text(max_size=40)),
+    st.sampled_from(["", "   ", "\t", "\r"]),  # blank lines: not rows, but lines
+)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(_LINE, min_size=1, max_size=60), bom=st.booleans(),
+       crlf=st.booleans(), last_newline=st.booleans(), workers=st.integers(2, 6),
+       min_bytes=st.integers(1, 400))
+def test_jsonl_byte_ranges_number_rows_as_the_whole_file(tmp_path, monkeypatch, lines, bom,
+                                                          crlf, last_newline, workers,
+                                                          min_bytes):
+    monkeypatch.setattr(task_plan, "MIN_TASK_BYTES", min_bytes)
+    end = "\r\n" if crlf else "\n"
+    data = end.join(lines) + (end if last_newline else "")
+    path = tmp_path / "f.jsonl"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data.encode())
+    srcs = expand_inputs([str(path)])
+    whole = split_tasks(srcs)[0]
+    tasks = make_tasks(srcs, _Engine(workers))
+    assert {t.unit_index for t in tasks} == {0}
+    if len(tasks) > 1:
+        assert tasks[0].byte_range[0] == 0 and tasks[-1].byte_range[1] == path.stat().st_size
+        assert all(a.byte_range[1] == b.byte_range[0] for a, b in itertools.pairwise(tasks))
+    assert list_rows_of(tasks) == list_rows(whole).tolist()
+
+    def rows(task_list, only=None):
+        out = []
+        for t in task_list:
+            for b in read_task(t, ["id", "text"], batch_rows=7, on_bad_row="reject",
+                               only_rows=only):
+                out.extend(zip(b.source_rows.tolist(), b.batch.column("id").to_pylist(),
+                               b.batch.column("text").to_pylist()))
+        return out
+
+    assert rows(tasks) == rows([whole])
+    every_other = list_rows(whole)[::2]  # the write stage reads only the rows it keeps
+    assert rows(tasks, every_other) == rows([whole], every_other)
+
+
+def list_rows_of(tasks):
+    return [r for t in tasks for r in list_rows(t).tolist()]
+
+
+def test_a_bad_line_in_a_later_range_is_named_by_its_line_in_the_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(task_plan, "MIN_TASK_BYTES", 200)
+    rows = [json.dumps({"id": f"r{i}", "text": f"page {i} " * 5}) for i in range(60)]
+    rows[47] = '{"id": "r47", "text": broken'
+    path = tmp_path / "f.jsonl"
+    path.write_text("\n".join(rows[:10]) + "\n\n\n" + "\n".join(rows[10:]) + "\n")
+    tasks = make_tasks(expand_inputs([str(path)]), _Engine(4))
+    assert len(tasks) >= 4
+    bad = [r for t in tasks for b in read_task(t, ["id"], on_bad_row="reject")
+           for r in b.rejected]
+    assert [r[0] for r in bad] == [47]
+    assert "line 50" in bad[0][1]  # 47 rows + 2 blank lines before it, counted from 1
+
+
+def test_one_jsonl_file_runs_as_several_tasks_with_the_same_outputs(tmp_path, monkeypatch):
+    table = make_corpus(900, seed=6).drop_columns(["cluster", "variant"])
+    path = tmp_path / "all.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in table.to_pylist()))
+    reference = tmp_path / "serial"
+    dedupe.run([path], reference, engine__name="serial", rows_per_shard=400)
+    monkeypatch.setattr(task_plan, "MIN_TASK_BYTES", 1 << 16)
+    report = dedupe.run([path], tmp_path / "w2", workers=2, rows_per_shard=400)
+    sign = next(s for s in report.stages if s["name"] == "sign")
+    assert sign["tasks"] == 2 * sources.TASKS_PER_WORKER
+    _same_bytes(reference, tmp_path / "w2")

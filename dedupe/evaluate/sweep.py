@@ -25,7 +25,7 @@ from dedupe.errors import ConfigError, InputError
 from dedupe.evaluate.metrics import pairwise_from_pairs, removed_fraction, score
 from dedupe.io.folders import protected_paths
 from dedupe.io.readers import read_task
-from dedupe.io.sources import expand_inputs, rows_per_task, split_tasks, work_tasks
+from dedupe.io.sources import expand_inputs
 from dedupe.io.unify import cast, merge_type
 from dedupe.near.decide import decide
 from dedupe.near.lsh import collision_probability, lsh_candidates, lsh_params
@@ -35,6 +35,7 @@ from dedupe.pipeline.run_folder import prepare_out
 from dedupe.pipeline.schema import check_schemas
 from dedupe.pipeline.sign import SignTask, sign_task
 from dedupe.pipeline.store import SignFiles, load_sign_columns
+from dedupe.pipeline.tasks import make_tasks
 
 __all__ = ["SweepResult", "parse_grid", "sweep"]
 
@@ -220,8 +221,7 @@ def _sweep_grid(cfg, out, sources, reasons, thresholds, ngrams, num_perms, shing
                 labels_column, labels_path, sample_pairs, progress) -> SweepResult:
     work = os.path.join(out, "_work")
     engine = make_engine(cfg.engine)
-    units = split_tasks(sources)
-    tasks = work_tasks(units, rows_per_task(units, engine.workers))
+    tasks = make_tasks(sources, engine)
     base = cfg.with_overrides({"spans.repeats": False, "spans.boilerplate": False,
                                "spans.windows": False, "spans.stats": False})
     rows, result = [], SweepResult(pa.table({}), bool(labels_column or labels_path))

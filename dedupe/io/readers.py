@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from dedupe.errors import InputError
 from dedupe.io.jsonl import BlockParser
 from dedupe.io.sources import Source, Task
-from dedupe.io.streams import LineReader, Oversize, data_error, open_file, open_stream
+from dedupe.io.streams import Oversize, data_error, open_file, open_lines
 from dedupe.io.unify import decode, invalid_utf8_rows, unview
 
 __all__ = ["ReadBatch", "list_rows", "read_schema", "read_task"]
@@ -225,8 +225,7 @@ def _read_row_group(task, pf, rg, first, read, schema, fh, opts):
 
 def _read_jsonl(task: Task, opts: _Options) -> Iterator[ReadBatch]:
     path = task.source.path
-    stream, watched = open_stream(task.source)
-    reader = LineReader(stream, opts.max_row_bytes, opts.only_rows)
+    reader, watched = open_lines(task, opts.max_row_bytes, opts.only_rows)
     parser = BlockParser(path, opts.text_column, opts.hint)
     block: tuple[list, list, list] = ([], [], [])  # records, lines, contents
     rejected: list = []
@@ -318,15 +317,14 @@ def list_rows(task: Task) -> np.ndarray:
     stream that breaks adds the row where it broke)."""
     if task.source.format == "parquet":
         return np.arange(task.first_row, task.first_row + max(task.num_rows, 0), dtype=np.int64)
-    stream, watched = open_stream(task.source)
-    reader = LineReader(stream, limit=0)
+    reader, watched = open_lines(task, limit=0)
     rows = []
     with watched:
         try:
             rows = [record for record, _, _ in reader]
         except Exception as exc:  # a storage failure raises in data_error; the rest is data
             data_error(exc, watched, task.source.path)
-            rows = list(range(reader.record + 1))
+            rows = list(range(task.first_row, reader.record + 1))
     return np.asarray(rows, np.int64)
 
 

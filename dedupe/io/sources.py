@@ -67,9 +67,13 @@ class Task:
     groups_first_row: int = -1  # source row of the first row group's first row (-1: first_row)
     unit: int = -1  # -1: index
     group_rows: tuple[int, ...] = ()  # rows in each of row_groups (from the footer)
+    byte_range: tuple[int, int] | None = None  # JSONL: [start, end) bytes, at line ends
+    first_line: int = 0  # JSONL: lines before byte_range (first_row: rows before it)
 
     @property
     def label(self) -> str:
+        if self.byte_range is not None:
+            return f"{self.source.path}[bytes {self.byte_range[0]}-{self.byte_range[1] - 1}]"
         if self.row_groups is None:
             return self.source.path
         if self.groups_first_row >= 0:  # a range of rows inside the row groups

@@ -20,7 +20,8 @@ from dedupe.errors import InputError
 from dedupe.io.sources import Source, open_source
 from dedupe.io.watch import IO_HINT, Watched, data_error
 
-__all__ = ["LineReader", "Oversize", "Watched", "data_error", "open_file", "open_stream"]
+__all__ = ["LineReader", "Oversize", "Watched", "count_lines", "data_error", "open_file",
+           "open_lines", "open_stream"]
 
 _BOM = b"\xef\xbb\xbf"
 _CHUNK = 1 << 18  # small reads: a truncated stream loses at most this much
@@ -52,6 +53,67 @@ def open_stream(source: Source):
     return pa.CompressedInputStream(raw, source.compression), raw
 
 
+class _Bounded:
+    """The next ``n`` bytes of a stream, then its end."""
+
+    def __init__(self, raw, n: int):
+        self.raw, self.left = raw, n
+
+    def read(self, nbytes=-1):
+        if self.left <= 0:
+            return b""
+        data = self.raw.read(self.left if nbytes is None or nbytes < 0 else
+                             min(nbytes, self.left))
+        self.left -= len(data)
+        return data
+
+
+def open_lines(task, limit: int | None = None, only=None):
+    """``(LineReader, watched)`` over the lines of a JSONL task: the whole file, or the byte
+    range a task cut from a plain file holds (it starts and ends at line ends; its rows and
+    lines are numbered as in the whole file)."""
+    if task.byte_range is None:
+        stream, watched = open_stream(task.source)
+        return LineReader(stream, limit, only), watched
+    start, end = task.byte_range
+    fh = open_file(task.source)
+    fh.seek(start)
+    return LineReader(_Bounded(fh, end - start), limit, only, record=task.first_row,
+                      line=task.first_line, at_start=start == 0), fh
+
+
+def line_starts(source: Source, offsets: list[int]) -> list[int]:
+    """For each byte offset, the offset just past the first newline at or after it (the start
+    of the next line; the file's size when there is none)."""
+    out = []
+    fh = open_file(source)
+    with fh:
+        size = fh.size()
+        for offset in offsets:
+            fh.seek(offset)
+            pos = offset
+            while True:
+                chunk = fh.read(1 << 16)
+                if not chunk:
+                    out.append(size)
+                    break
+                i = chunk.find(b"\n")
+                if i >= 0:
+                    out.append(pos + i + 1)
+                    break
+                pos += len(chunk)
+    return out
+
+
+def count_lines(task) -> tuple[int, int]:
+    """``(lines, rows)`` in a JSONL task's bytes, read without holding any line."""
+    reader, watched = open_lines(task, limit=0)
+    with watched:
+        for _ in reader.chunks():
+            pass
+    return reader.line - task.first_line, reader.record - task.first_row
+
+
 class Oversize(int):
     """A line longer than the bound, in bytes: it was streamed past, never held."""
 
@@ -69,17 +131,22 @@ class LineReader:
     far less Python per line than iterating.
     """
 
-    def __init__(self, stream, limit: int | None = None, only=None):
+    def __init__(self, stream, limit: int | None = None, only=None, *, record: int = 0,
+                 line: int = 0, at_start: bool = True):
+        """``record`` and ``line``: the counts before the stream's first byte (a stream that
+        starts inside a file at a line start, ``at_start`` False, see :func:`open_lines`); a
+        byte order mark is dropped only at the start of a file."""
         self.stream = stream
         self.limit = limit if limit is not None else float("inf")
         self.only = None if only is None else np.asarray(only, np.int64)
-        self.record = 0
-        self.line = 0
+        self.record = record
+        self.line = line
+        self._at_start = at_start
         self._k = 0  # position in ``only``
         self._pieces: list[bytes] = []  # the line in progress
         self._size = 0
         self._blank = True
-        self._want = self._wanted(0)
+        self._want = self._wanted(record)
 
     def __iter__(self) -> Iterator[tuple[int, int, bytes | Oversize]]:
         for records, lines, contents in self.chunks():
@@ -121,7 +188,7 @@ class LineReader:
 
     def chunks(self) -> Iterator[tuple[list[int], list[int], list[bytes | Oversize]]]:
         """``(records, lines, contents)`` of the lines each read completes."""
-        first = True
+        first = self._at_start
         while self.only is None or self._k < len(self.only):
             chunk = self.stream.read(_CHUNK)
             if not chunk:

@@ -15,7 +15,6 @@ Every input row ends up in exactly one place: an output shard (``kept``) or the 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -27,9 +26,8 @@ import numpy as np
 from dedupe.config import DedupeConfig
 from dedupe.engines import Engine, make_engine
 from dedupe.errors import DedupeError, OutputError
-from dedupe.io.atomic import write_text_atomic
 from dedupe.io.folders import protected_paths
-from dedupe.io.sources import expand_inputs, rows_per_task, split_tasks, work_tasks
+from dedupe.io.sources import expand_inputs
 from dedupe.io.spill import ipc_metadata, read_ipc
 from dedupe.near.decide import KEPT, ROW_REJECTED, decide, exact_similarity
 from dedupe.near.lsh import lsh_params, s_curve
@@ -56,6 +54,7 @@ from dedupe.pipeline.sign import SignResult, SignTask, input_schema, sign_task
 from dedupe.pipeline.span_records import spans_enabled
 from dedupe.pipeline.span_store import collect_spans
 from dedupe.pipeline.store import SignFiles
+from dedupe.pipeline.tasks import make_tasks
 from dedupe.pipeline.write import shard_tasks, write_shard
 from dedupe.report import RunReport, StageTimer, versions
 from dedupe.schemes import recorded_schemes, scheme_mismatch
@@ -109,9 +108,7 @@ def _run_locked(cfg, sources, schema, task_reasons, fingerprint, run_key, resume
     work = os.path.join(cfg.output.workdir or os.path.join(out, "_work"), fingerprint)
     os.makedirs(work, exist_ok=True)
     engine = make_engine(cfg.engine)
-    units = split_tasks(sources)
-    tasks = work_tasks(units, _task_rows(work, units, engine.workers))
-    run = _Run(cfg, engine, work, tasks, progress, run_key)
+    run = _Run(cfg, engine, work, make_tasks(sources, engine, work), progress, run_key)
     try:
         sign_tasks, results = _sign_stage(run, task_reasons)
         if progress:
@@ -275,19 +272,6 @@ def _sized_partitions(cfg: DedupeConfig, sources) -> DedupeConfig:
     if want <= cfg.spans.partitions:
         return cfg
     return replace(cfg, spans=replace(cfg.spans, partitions=int(want)))
-
-
-def _task_rows(work: str, units, workers: int) -> int:
-    """Rows per work task (:func:`dedupe.io.sources.rows_per_task`), chosen once per run and
-    kept in the work folder: a resume with another ``--workers`` reads the same tasks, so the
-    work files it finds are the ones it would write."""
-    path = os.path.join(work, "tasks.json")
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as fh:
-            return int(json.load(fh)["rows_per_task"])
-    rows = rows_per_task(units, workers)
-    write_text_atomic(path, json.dumps({"rows_per_task": rows}))
-    return rows
 
 
 def _map_resumable(engine, fn, tasks, stage, progress, *, done, reload):
