@@ -24,6 +24,7 @@ from dedupe.evaluate import (
     removed_fraction,
     score,
 )
+from dedupe.evaluate import labels as labels_module
 from dedupe.evaluate import metrics as m
 
 # --------------------------------------------------------------------------------------------
@@ -53,10 +54,11 @@ def code_path(mode: str) -> Iterator[None]:
     if mode == "default":
         yield
         return
-    patches = {"_DENSE_FACTOR": 0, "_DENSE_MIN_SPAN": 0}
-    if mode == "lexsort":
-        patches["_MAX_COMBINED_CODE"] = 0
-    with mock.patch.multiple(m, **patches):
+    # the dense-range threshold lives with the labels; the packed-key limit with the metrics
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(mock.patch.multiple(labels_module, _DENSE_FACTOR=0, _DENSE_MIN_SPAN=0))
+        if mode == "lexsort":
+            stack.enter_context(mock.patch.object(m, "_MAX_COMBINED_CODE", 0))
         yield
 
 

@@ -26,25 +26,20 @@ numerator is a product of two pair counts, about ``n**4 / 4``) never wraps.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-import pyarrow as pa
+
+from dedupe.evaluate.labels import Labels, factorize, fits_dense
 
 __all__ = [
     "PairCounts",
     "adjusted_rand_index",
     "pair_counts",
-    "pairwise_from_pairs",
     "removed_fraction",
     "score",
 ]
 
-# What a labelling may be: anything whose elements compare equal exactly when two documents
-# share a cluster. Sequences are converted with ``np.asarray``.
-Labels = np.ndarray | pa.Array | pa.ChunkedArray | Sequence[Any]
 
 # Largest total for which every pair count C(total, 2) and every intermediate c * (c - 1) is
 # exact in uint64 and the sum of C(c, 2) over a partition of `total` fits int64.
@@ -52,10 +47,6 @@ _UINT64_SAFE_TOTAL = 1 << 32
 
 # Combined (truth, pred) cell codes are `t * k_pred + p`; above this the product would wrap.
 _MAX_COMBINED_CODE = int(np.iinfo(np.int64).max)
-
-# Below `_DENSE_FACTOR * n` a direct bincount over the value range beats sorting.
-_DENSE_FACTOR = 2
-_DENSE_MIN_SPAN = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -116,134 +107,6 @@ class PairCounts:
 
 
 # --------------------------------------------------------------------------------------------
-# Label factorisation
-# --------------------------------------------------------------------------------------------
-
-
-def _missing_error(name: str) -> ValueError:
-    return ValueError(
-        f"{name} contains missing labels (null/NaN); give every document a label, "
-        "using a unique one for singletons"
-    )
-
-
-def _factorize_arrow(arr: pa.Array | pa.ChunkedArray, name: str) -> tuple[np.ndarray, int]:
-    """Dense codes for an Arrow array.
-
-    Numeric arrays go through numpy (zero-copy) because the range/sort paths there are faster
-    than Arrow's hash table on many distinct values; strings and other types use Arrow's hash
-    encoding, which avoids materialising Python objects.
-    """
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
-    if arr.null_count:
-        raise _missing_error(name)
-    if pa.types.is_dictionary(arr.type):
-        # A dictionary may hold unused or repeated entries; decode so codes count only the
-        # labels actually present.
-        arr = arr.dictionary_decode()
-    if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
-        return _factorize_numpy(arr.to_numpy(zero_copy_only=False), name)
-    encoded = arr.dictionary_encode()
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
-    return codes, len(encoded.dictionary)
-
-
-def _factorize_integers(values: np.ndarray) -> tuple[np.ndarray, int]:
-    """Dense codes for integer labels.
-
-    Cluster ids are usually document indices or union-find roots, i.e. drawn from a range
-    about as wide as ``n``; then a presence mask over the range gives codes in linear time.
-    Sparse ids (hashes, 64-bit keys) fall back to sorting.
-    """
-    n = values.size
-    lo, hi = int(values.min()), int(values.max())
-    span = hi - lo + 1
-    if span <= max(_DENSE_FACTOR * n, _DENSE_MIN_SPAN):
-        if values.dtype.kind == "u":
-            offsets = (values - values.dtype.type(lo)).astype(np.intp, copy=False)
-        else:
-            offsets = values.astype(np.int64, copy=False) - lo
-        present = np.zeros(span, dtype=bool)
-        present[offsets] = True
-        remap = np.cumsum(present, dtype=np.int64)
-        remap -= 1
-        return remap[offsets], int(remap[-1]) + 1
-    return _factorize_sorted(values)
-
-
-def _factorize_sorted(values: np.ndarray) -> tuple[np.ndarray, int]:
-    """Dense codes via one unstable argsort: cheaper than ``np.unique(return_inverse=True)``."""
-    order = np.argsort(values)
-    ordered = values[order]
-    starts = np.empty(values.size, dtype=bool)
-    starts[0] = False
-    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
-    ranks = np.cumsum(starts, dtype=np.int64)
-    codes = np.empty(values.size, dtype=np.int64)
-    codes[order] = ranks
-    return codes, int(ranks[-1]) + 1
-
-
-def _factorize_objects(values: np.ndarray, name: str) -> tuple[np.ndarray, int]:
-    """Dense codes for an object array.
-
-    Arrow handles homogeneous str/bytes/int objects quickly. Mixed or exotic hashables (tuples,
-    mixed int/str) cannot be sorted or typed, so they take a dict-based pass: one Python step
-    per document, never per pair.
-    """
-    try:
-        arrow = pa.array(values, from_pandas=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        arrow = None
-    if arrow is not None and not pa.types.is_null(arrow.type):
-        return _factorize_arrow(arrow, name)
-    mapping: dict[Any, int] = {}
-    codes = np.fromiter(
-        (mapping.setdefault(v, len(mapping)) for v in values.tolist()),
-        dtype=np.int64,
-        count=values.size,
-    )
-    if None in mapping:
-        raise _missing_error(name)
-    return codes, len(mapping)
-
-
-def _factorize_numpy(values: np.ndarray, name: str) -> tuple[np.ndarray, int]:
-    if values.size == 0:
-        return np.zeros(0, dtype=np.int64), 0
-    kind = values.dtype.kind
-    if kind in "iub":
-        return _factorize_integers(values)
-    if kind == "f" or kind == "c":
-        if np.isnan(values).any():
-            raise _missing_error(name)
-        return _factorize_sorted(values)
-    if kind in "US":
-        # Arrow hashes UTF-8 faster than numpy sorts fixed-width UCS-4.
-        return _factorize_arrow(pa.array(values), name)
-    if kind == "O":
-        return _factorize_objects(values, name)
-    return _factorize_sorted(values)  # datetimes, timedeltas and other sortable dtypes
-
-
-def _factorize(labels: Labels, name: str) -> tuple[np.ndarray, int]:
-    """Map arbitrary labels to dense int64 codes ``0..k-1``; return ``(codes, k)``.
-
-    Equality of codes is exactly equality of labels, which is all the metrics use; working on
-    dense codes lets contingency cells be packed into one int64 key.
-    """
-    if isinstance(labels, (pa.Array, pa.ChunkedArray)):
-        if len(labels) == 0:
-            return np.zeros(0, dtype=np.int64), 0
-        return _factorize_arrow(labels, name)
-    values = np.asarray(labels)
-    if values.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {values.shape}")
-    return _factorize_numpy(values, name)
-
-
-# --------------------------------------------------------------------------------------------
 # Pair arithmetic
 # --------------------------------------------------------------------------------------------
 
@@ -279,7 +142,7 @@ def _cell_counts(t: np.ndarray, kt: int, p: np.ndarray, kp: int) -> np.ndarray:
     cells = kt * kp
     if cells <= _MAX_COMBINED_CODE:
         key = t * np.int64(kp) + p
-        if cells <= max(_DENSE_FACTOR * n, _DENSE_MIN_SPAN):
+        if fits_dense(cells, n):
             sizes = np.bincount(key, minlength=cells)
             return sizes[sizes > 0]
         key.sort()
@@ -308,8 +171,8 @@ def _counts_from_codes(t: np.ndarray, kt: int, p: np.ndarray, kp: int) -> PairCo
 
 
 def _factorize_both(truth: Labels, pred: Labels) -> tuple[np.ndarray, int, np.ndarray, int]:
-    t, kt = _factorize(truth, "truth")
-    p, kp = _factorize(pred, "pred")
+    t, kt = factorize(truth, "truth")
+    p, kp = factorize(pred, "pred")
     if t.size != p.size:
         raise ValueError(f"truth and pred differ in length: {t.size} != {p.size}")
     return t, kt, p, kp
@@ -354,87 +217,13 @@ def adjusted_rand_index(truth: Labels, pred: Labels) -> float:
     return _ari_from_counts(pair_counts(truth, pred))
 
 
-def _column(pairs: Any, key: str, position: int) -> Any:
-    if isinstance(pairs, (tuple, list)):
-        if len(pairs) != 3:
-            raise ValueError("labelled_pairs must be (a_index, b_index, is_duplicate)")
-        return pairs[position]
-    try:
-        return pairs[key]
-    except (KeyError, IndexError, ValueError, TypeError) as exc:
-        raise TypeError(
-            f"labelled_pairs ({type(pairs).__name__}) must be a 3-tuple or have a {key!r} column"
-        ) from exc
-
-
-def _to_numpy(values: Any, name: str) -> np.ndarray:
-    if isinstance(values, (pa.Array, pa.ChunkedArray)):
-        if values.null_count:
-            raise ValueError(f"{name} contains nulls")
-        values = values.to_numpy(zero_copy_only=False)
-    out = np.asarray(values)
-    if out.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {out.shape}")
-    return out
-
-
-def _index_array(values: Any, name: str, n_docs: int) -> np.ndarray:
-    """Validated document indices; negative indices are refused, not wrapped as numpy would."""
-    idx = _to_numpy(values, name)
-    if idx.size and idx.dtype.kind not in "iu":
-        raise TypeError(f"{name} must hold integers, got dtype {idx.dtype}")
-    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n_docs):
-        raise IndexError(f"{name} holds indices outside [0, {n_docs})")
-    return idx.astype(np.intp, copy=False)
-
-
-def _bool_array(values: Any, name: str) -> np.ndarray:
-    flags = _to_numpy(values, name)
-    if flags.dtype.kind == "b":
-        return flags
-    if flags.size == 0:
-        return flags.astype(bool)
-    if flags.dtype.kind in "iu" and int(flags.min()) >= 0 and int(flags.max()) <= 1:
-        return flags.astype(bool)
-    raise TypeError(f"{name} must be boolean (or 0/1 integers), got dtype {flags.dtype}")
-
-
-def pairwise_from_pairs(labelled_pairs: Any, predicted_clusters: Labels) -> PairCounts:
-    """Pair counts over a set of hand-labelled pairs instead of full reference clusters.
-
-    Annotators usually judge sampled pairs rather than cluster a corpus, so this grades only
-    those pairs: a pair is predicted duplicate iff both documents carry the same label in
-    ``predicted_clusters``. ``labelled_pairs`` is either a ``(a_index, b_index, is_duplicate)``
-    triple or anything indexable by those column names (dict, ``pyarrow.Table``, DataFrame).
-
-    Every row counts once, so repeated pairs weigh more and a self pair (``a == b``) is always
-    predicted duplicate; ``tn`` is the number of labelled non-duplicates kept apart. Precision
-    and recall here estimate the corpus-level ones only as well as the pair sample represents
-    the corpus.
-    """
-    pred, _ = _factorize(predicted_clusters, "predicted_clusters")
-    n_docs = pred.size
-    a = _index_array(_column(labelled_pairs, "a_index", 0), "a_index", n_docs)
-    b = _index_array(_column(labelled_pairs, "b_index", 1), "b_index", n_docs)
-    dup = _bool_array(_column(labelled_pairs, "is_duplicate", 2), "is_duplicate")
-    if not a.size == b.size == dup.size:
-        raise ValueError(
-            f"a_index, b_index and is_duplicate differ in length: {a.size}, {b.size}, {dup.size}"
-        )
-    same = pred[a] == pred[b]
-    tp = int(np.count_nonzero(same & dup))
-    predicted = int(np.count_nonzero(same))
-    true = int(np.count_nonzero(dup))
-    return PairCounts(tp=tp, fp=predicted - tp, fn=true - tp, tn=a.size - predicted - true + tp)
-
-
 def removed_fraction(pred: Labels) -> float:
     """Share of rows dropped by keeping one document per predicted cluster.
 
     This is the quantity a corpus owner trades against precision: ``(n - clusters) / n``.
     Defined as 0.0 for an empty input, where nothing is removed.
     """
-    codes, k = _factorize(pred, "pred")
+    codes, k = factorize(pred, "pred")
     n = codes.size
     return 0.0 if n == 0 else (n - k) / n
 

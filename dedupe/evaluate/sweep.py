@@ -22,7 +22,8 @@ import pyarrow.compute as pc
 from dedupe.config import DedupeConfig
 from dedupe.engines import make_engine
 from dedupe.errors import ConfigError, InputError
-from dedupe.evaluate.metrics import pairwise_from_pairs, removed_fraction, score
+from dedupe.evaluate.labelled_pairs import pairwise_from_pairs
+from dedupe.evaluate.metrics import removed_fraction, score
 from dedupe.io.folders import protected_paths
 from dedupe.io.readers import read_task
 from dedupe.io.sources import expand_inputs

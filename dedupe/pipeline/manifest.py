@@ -46,32 +46,10 @@ def manifest_table(
         pa.array(action.astype(np.int32)), pa.array(ACTIONS)
     ).cast(pa.string())
     sim = pa.array(similarity, pa.float64(), from_pandas=True)
-    sim_txt = pc.cast(pc.round(sim, 3), pa.string())
-    kept_reason = pc.if_else(
-        pc.equal(pa.array(size), 1),
-        pa.scalar("unique"),
-        pc.binary_join_element_wise(
-            "survivor of a cluster of ", pc.cast(pa.array(size), pa.string()), " rows", ""
-        ),
-    )
-    exact_reason = pc.binary_join_element_wise("same normalised text as ", survivor_id, "")
-    near_reason = pc.binary_join_element_wise(
-        "near duplicate of ", survivor_id, " (estimated Jaccard ", sim_txt, ")", ""
-    )
     other = sign["reason"].combine_chunks()
     if note is not None:
         other = pc.coalesce(other, pa.array(note, pa.string()))
-    reason = pc.case_when(
-        pc.make_struct(
-            pc.equal(action_arr, "kept"),
-            pc.equal(action_arr, "exact_duplicate"),
-            pc.equal(action_arr, "near_duplicate"),
-        ),
-        kept_reason,
-        exact_reason,
-        near_reason,
-        other,
-    )
+    reason = _reasons(action_arr, size, survivor_id, sim, other)
     rejected = np.isin(action, [ACTIONS.index("rejected"), ACTIONS.index("empty")])
     table = pa.table(
         {
@@ -92,3 +70,33 @@ def manifest_table(
     for name, values in (extra or {}).items():
         table = table.append_column(name, pa.array(values))
     return table
+
+
+def _reasons(action: pa.Array, size: np.ndarray, survivor_id: pa.Array, sim: pa.Array,
+             other: pa.Array) -> pa.Array:
+    """The ``reason`` column: why a kept row was kept and which row an exact or near duplicate
+    copies (with its estimated Jaccard); every other action gives the stage's own reason
+    (``other``)."""
+    sim_txt = pc.cast(pc.round(sim, 3), pa.string())
+    kept_reason = pc.if_else(
+        pc.equal(pa.array(size), 1),
+        pa.scalar("unique"),
+        pc.binary_join_element_wise(
+            "survivor of a cluster of ", pc.cast(pa.array(size), pa.string()), " rows", ""
+        ),
+    )
+    exact_reason = pc.binary_join_element_wise("same normalised text as ", survivor_id, "")
+    near_reason = pc.binary_join_element_wise(
+        "near duplicate of ", survivor_id, " (estimated Jaccard ", sim_txt, ")", ""
+    )
+    return pc.case_when(
+        pc.make_struct(
+            pc.equal(action, "kept"),
+            pc.equal(action, "exact_duplicate"),
+            pc.equal(action, "near_duplicate"),
+        ),
+        kept_reason,
+        exact_reason,
+        near_reason,
+        other,
+    )

@@ -35,7 +35,7 @@ they never join spans of two documents.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pyarrow as pa
@@ -86,15 +86,7 @@ class RepeatSpans:
 
     def to_arrow(self) -> pa.Table:
         """The spans as an Arrow table, one row per span."""
-        return pa.table(
-            {
-                "start": self.start,
-                "end": self.end,
-                "first_start": self.first_start,
-                "count": self.count,
-                "exact": self.exact,
-            }
-        )
+        return _table(self)
 
 
 @dataclass(frozen=True)
@@ -129,16 +121,12 @@ class BatchRepeats:
 
     def to_arrow(self) -> pa.Table:
         """The spans as an Arrow table, one row per span."""
-        return pa.table(
-            {
-                "doc": self.doc,
-                "start": self.start,
-                "end": self.end,
-                "first_start": self.first_start,
-                "count": self.count,
-                "exact": self.exact,
-            }
-        )
+        return _table(self)
+
+
+def _table(spans: RepeatSpans | BatchRepeats) -> pa.Table:
+    """One column per field of ``spans``, in field order (the arrays as they are)."""
+    return pa.table({f.name: getattr(spans, f.name) for f in fields(spans)})
 
 
 def find_repeats(
