@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 
 import numpy as np
 import pyarrow as pa
@@ -19,7 +20,13 @@ from hypothesis import strategies as st
 import dedupe
 from dedupe.io import sources
 from dedupe.io.readers import list_rows, read_task
-from dedupe.io.sources import expand_inputs, rows_per_task, split_tasks, work_tasks
+from dedupe.io.sources import (
+    expand_inputs,
+    join_tasks,
+    rows_per_task,
+    split_tasks,
+    work_tasks,
+)
 from dedupe.pipeline import tasks as task_plan
 from dedupe.pipeline.tasks import make_tasks
 from tests.synth import make_corpus
@@ -64,6 +71,16 @@ def test_work_tasks_read_every_row_once_in_order(tmp_path, groups, task_rows, ba
         ids.extend(x for b in got for x in b.batch.column("id").to_pylist())
     assert np.concatenate(rows).tolist() == list(range(table.num_rows))
     assert ids == table["id"].to_pylist()
+    # any run of consecutive tasks of a unit joined reads exactly their rows, in one pass
+    for u in units:
+        mine = [t for t in tasks if t.unit_index == u.index]
+        for a in range(len(mine)):
+            b = min(len(mine), a + 1 + (a % 3))
+            joined = join_tasks(mine[a:b])
+            got = np.concatenate([x.source_rows for x in read_task(joined, ["id"],
+                                                                   batch_rows=batch_rows)])
+            assert got.tolist() == list(range(mine[a].first_row,
+                                              mine[b - 1].first_row + mine[b - 1].num_rows))
 
 
 def test_one_large_row_group_is_cut_into_ranges(tmp_path):
@@ -88,7 +105,8 @@ def test_rows_per_task_gives_each_worker_several_tasks(tmp_path):
     path = tmp_path / "f.parquet"
     _file(path, [100_000])
     units = split_tasks(expand_inputs([str(path)]))
-    assert rows_per_task(units, 1) == sources.TASK_ROWS  # one worker: whole units
+    assert rows_per_task(units, 1) == 0  # one worker: whole units
+    assert work_tasks(units, 0) == [replace(units[0], unit=0)]
     for workers in (2, 4, 16):
         tasks = work_tasks(units, rows_per_task(units, workers))
         assert len(tasks) >= min(workers * sources.TASKS_PER_WORKER,
@@ -198,6 +216,7 @@ def test_jsonl_byte_ranges_number_rows_as_the_whole_file(tmp_path, monkeypatch, 
     whole = split_tasks(srcs)[0]
     tasks = make_tasks(srcs, _Engine(workers))
     assert {t.unit_index for t in tasks} == {0}
+    assert list_rows(join_tasks(tasks)).tolist() == list_rows(whole).tolist()
     if len(tasks) > 1:
         assert tasks[0].byte_range[0] == 0 and tasks[-1].byte_range[1] == path.stat().st_size
         assert all(a.byte_range[1] == b.byte_range[0] for a, b in itertools.pairwise(tasks))
@@ -246,3 +265,14 @@ def test_one_jsonl_file_runs_as_several_tasks_with_the_same_outputs(tmp_path, mo
     sign = next(s for s in report.stages if s["name"] == "sign")
     assert sign["tasks"] == 2 * sources.TASKS_PER_WORKER
     _same_bytes(reference, tmp_path / "w2")
+
+
+def test_spans_cut_from_rows_of_several_tasks_as_from_one(one_group, tmp_path, monkeypatch):
+    """--remove-spans: a shard whose rows come from several tasks of one row group cuts the
+    same spans out of the same rows as the serial run."""
+    path, _ = one_group
+    dedupe.run([path], tmp_path / "serial", engine__name="serial", rows_per_shard=500,
+               remove_spans=True)
+    monkeypatch.setattr(sources, "MIN_TASK_ROWS", 64)
+    dedupe.run([path], tmp_path / "w2", workers=2, rows_per_shard=500, remove_spans=True)
+    _same_bytes(tmp_path / "serial", tmp_path / "w2")

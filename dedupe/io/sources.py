@@ -22,8 +22,8 @@ import pyarrow.parquet as pq
 from dedupe.errors import InputError
 from dedupe.io.watch import IO_HINT, Watched, data_error
 
-__all__ = ["Source", "Task", "detect_format", "expand_inputs", "rows_per_task", "split_tasks",
-           "work_tasks"]
+__all__ = ["Source", "Task", "detect_format", "expand_inputs", "join_tasks", "rows_per_task",
+           "split_tasks", "work_tasks"]
 
 TASK_ROWS = 50_000
 MIN_TASK_ROWS = 4_096  # a work task smaller than this costs more to start than it saves
@@ -234,9 +234,9 @@ def split_tasks(sources: list[Source], task_rows: int = TASK_ROWS) -> list[Task]
 def rows_per_task(units: list[Task], workers: int) -> int:
     """How many rows a work task holds so that each of ``workers`` workers gets about
     ``TASKS_PER_WORKER`` tasks (never fewer than ``MIN_TASK_ROWS`` rows, never more than
-    ``TASK_ROWS``); one worker reads whole units."""
+    ``TASK_ROWS``); one worker reads whole units (0: nothing is cut)."""
     if workers <= 1:
-        return TASK_ROWS
+        return 0
     total = sum(max(0, u.num_rows) for u in units)
     return min(TASK_ROWS, max(MIN_TASK_ROWS, -(-total // (workers * TASKS_PER_WORKER))))
 
@@ -252,7 +252,7 @@ def work_tasks(units: list[Task], task_rows: int) -> list[Task]:
     """
     out: list[Task] = []
     for u in units:
-        if u.row_groups is None or u.num_rows <= task_rows:
+        if u.row_groups is None or u.num_rows <= task_rows or task_rows <= 0:
             out.append(replace(u, index=len(out), unit=u.index))
             continue
         start = u.first_row
@@ -271,6 +271,28 @@ def work_tasks(units: list[Task], task_rows: int) -> list[Task]:
                                     sizes))
             start += n
     return out
+
+
+def join_tasks(tasks: list[Task]) -> Task:
+    """One task that reads what ``tasks`` (consecutive tasks of one unit) read, in one pass
+    (a reader of rows spread over them, such as a shard's writer, decodes a row group once)."""
+    first, last = tasks[0], tasks[-1]
+    if len(tasks) == 1:
+        return first
+    num_rows = sum(t.num_rows for t in tasks)
+    if first.byte_range is not None:
+        return replace(first, byte_range=(first.byte_range[0], last.byte_range[1]),
+                       num_rows=-1 if first.num_rows < 0 else num_rows)
+    groups, sizes = list(first.row_groups), list(first.group_rows)
+    for t in tasks[1:]:
+        for g, n in zip(t.row_groups, t.group_rows):
+            if g != groups[-1]:
+                groups.append(g)
+                sizes.append(n)
+    cut = first.group_start != first.first_row or last.first_row + last.num_rows != (
+        first.group_start + sum(sizes))
+    return replace(first, row_groups=tuple(groups), group_rows=tuple(sizes), num_rows=num_rows,
+                   groups_first_row=first.group_start if cut else -1)
 
 
 def _group_runs(sizes: tuple[int, ...], task_rows: int) -> list[list[int]]:

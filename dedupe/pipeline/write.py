@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from dedupe.io.readers import read_task
-from dedupe.io.sources import Task
+from dedupe.io.sources import Task, join_tasks
 from dedupe.io.unify import conform
 from dedupe.io.writers import write_parquet_atomic
 from dedupe.memory import PeakRSS
@@ -129,6 +129,7 @@ def shard_tasks(cfg, tasks, tables, dec, out: str, schema: pa.Schema, spans=None
             out_file[sel] = s
             out_row[sel] = np.arange(row, row + hi - lo)
             row += hi - lo
+        segs, edits = _by_unit(segs, edits)
         tasks_out.append(
             ShardTask(
                 s,
@@ -143,6 +144,25 @@ def shard_tasks(cfg, tasks, tables, dec, out: str, schema: pa.Schema, spans=None
             )
         )
     return tasks_out, out_file, out_row
+
+
+def _by_unit(segs: list, edits: list) -> tuple[list, list]:
+    """Segments of consecutive work tasks cut from one input unit joined into one segment
+    (:func:`dedupe.io.sources.join_tasks`), so that the shard's writer reads each row group
+    once, whatever the worker count cut it into."""
+    out_segs, out_edits = [], []
+    i = 0
+    while i < len(segs):
+        j = i + 1
+        while (j < len(segs) and segs[j][0].unit_index == segs[i][0].unit_index
+               and segs[j][0].index == segs[j - 1][0].index + 1):
+            j += 1
+        rows = np.concatenate([r for _, r in segs[i:j]])
+        out_segs.append((join_tasks([t for t, _ in segs[i:j]]), rows))
+        parts = [e for e in edits[i:j] if e is not None]
+        out_edits.append(tuple(np.concatenate(c) for c in zip(*parts)) if parts else None)
+        i = j
+    return out_segs, out_edits
 
 
 def _cut_spans(batch: pa.RecordBatch, rows: np.ndarray, edit, text_column: str):
