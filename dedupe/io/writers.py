@@ -17,10 +17,9 @@ __all__ = ["write_parquet_atomic"]
 def write_parquet_atomic(table: pa.Table, path: str, compression: str = "zstd") -> None:
     """Write ``table`` via a temporary name + rename: a crash leaves no final-named file.
 
-    The columns are made one chunk each first: Parquet's encoding (where a dictionary falls
-    back to plain values) depends on how a column is chunked, and the chunks follow how the
-    rows were read, so a file's bytes would otherwise change with the tasks of a run."""
-    table = table.combine_chunks()
+    Parquet's encoding (where a dictionary falls back to plain values) depends on how a column
+    is chunked: a caller whose chunks could follow the run's tasks makes them canonical first.
+    """
     try:
         with atomic_path(path) as tmp:
             pq.write_table(table, tmp, compression=compression, row_group_size=64 * 1024)

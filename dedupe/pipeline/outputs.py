@@ -82,7 +82,10 @@ def write_manifest(out, tasks, tables, dec, out_file, out_row, meta, spans=None,
             {**manifest_columns(matches, lo, hi, len(dec.action)),
              **_extra_columns(table, n_spans, removed, lo, hi)},
         )
-        m = m.replace_schema_metadata({f"dedupe.{k}": v for k, v in meta.items()})
+        # one chunk a column: the sign tables' chunks follow the work tasks, and Parquet's
+        # encoding follows the chunks (see dedupe.io.writers)
+        m = m.combine_chunks().replace_schema_metadata(
+            {f"dedupe.{k}": v for k, v in meta.items()})
         write_parquet_atomic(m, os.path.join(folder, f"part-{unit.unit_index:05d}.parquet"),
                              compression)
         for i, a in enumerate(ACTIONS):
@@ -110,11 +113,11 @@ def _unit_spans(tasks, spans):
     parts = []
     for t, task in enumerate(tasks):
         if parts and task.unit_index != tasks[t - 1].unit_index:
-            yield pa.concat_tables(parts)
+            yield pa.concat_tables(parts).combine_chunks()
             parts = []
         parts.append(spans.task(t))
     if parts:
-        yield pa.concat_tables(parts)
+        yield pa.concat_tables(parts).combine_chunks()
 
 
 def _survivor_ids(files: SignFiles, survivor: np.ndarray) -> pa.Array:

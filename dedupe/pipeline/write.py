@@ -129,7 +129,7 @@ def shard_tasks(cfg, tasks, tables, dec, out: str, schema: pa.Schema, spans=None
             out_file[sel] = s
             out_row[sel] = np.arange(row, row + hi - lo)
             row += hi - lo
-        segs, edits = _by_unit(segs, edits)
+        segs, edits = _by_unit(segs, edits, tasks)
         tasks_out.append(
             ShardTask(
                 s,
@@ -146,19 +146,19 @@ def shard_tasks(cfg, tasks, tables, dec, out: str, schema: pa.Schema, spans=None
     return tasks_out, out_file, out_row
 
 
-def _by_unit(segs: list, edits: list) -> tuple[list, list]:
-    """Segments of consecutive work tasks cut from one input unit joined into one segment
-    (:func:`dedupe.io.sources.join_tasks`), so that the shard's writer reads each row group
-    once, whatever the worker count cut it into."""
+def _by_unit(segs: list, edits: list, tasks: list) -> tuple[list, list]:
+    """The segments of work tasks cut from one input unit joined into one segment that reads
+    the tasks from the first to the last (:func:`dedupe.io.sources.join_tasks`): the shard's
+    writer reads each row group once, in batches that start where the unit's do, so the
+    shard's chunks, and with them its bytes, never depend on how the unit was cut."""
     out_segs, out_edits = [], []
     i = 0
     while i < len(segs):
         j = i + 1
-        while (j < len(segs) and segs[j][0].unit_index == segs[i][0].unit_index
-               and segs[j][0].index == segs[j - 1][0].index + 1):
+        while j < len(segs) and segs[j][0].unit_index == segs[i][0].unit_index:
             j += 1
         rows = np.concatenate([r for _, r in segs[i:j]])
-        out_segs.append((join_tasks([t for t, _ in segs[i:j]]), rows))
+        out_segs.append((join_tasks(tasks[segs[i][0].index:segs[j - 1][0].index + 1]), rows))
         parts = [e for e in edits[i:j] if e is not None]
         out_edits.append(tuple(np.concatenate(c) for c in zip(*parts)) if parts else None)
         i = j
