@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from dedupe._version import __version__
 from dedupe.io.atomic import atomic_path
+from dedupe.io.spill import read_ipc
 from dedupe.io.writers import write_parquet_atomic
 from dedupe.near.decide import ACTIONS
 from dedupe.near.lsh import sorted_unique
@@ -50,8 +51,44 @@ def scheme_metadata(cfg, dec) -> dict[str, str]:
     }
 
 
-def write_manifest(out, tasks, tables, dec, out_file, out_row, meta, spans=None,
-                    removed=None, matches=None, compression: str = "zstd") -> dict[str, int]:
+@dataclass(frozen=True)
+class ManifestPart:
+    """One input unit's manifest file, written by an engine task: the unit's decisions (arrays
+    of its rows) and its sign files, which the task reads itself."""
+
+    path: str
+    source_file: str
+    sign_paths: tuple[str, ...]
+    arrays: dict  # manifest_table's per-row arguments for the unit's rows
+    extra: dict  # matched_* and span columns (the stat_ columns come from the sign files)
+    meta: dict
+    compression: str
+
+    @property
+    def label(self) -> str:
+        return self.path
+
+
+def write_manifest_part(part: ManifestPart) -> int:
+    """Build and write one manifest file (see :class:`ManifestPart`); returns its rows."""
+    tables = [read_ipc(p) for p in part.sign_paths]
+    table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+    a = part.arrays
+    m = manifest_table(table, part.source_file, a["action"], a["cluster"], a["size"],
+                       a["survivor_id"], a["similarity"], a["output_file"], a["output_row"],
+                       a["note"], {**part.extra, **_stat_columns(table)})
+    # one chunk a column: the sign tables' chunks follow the work tasks, and Parquet's
+    # encoding follows the chunks (see dedupe.io.writers)
+    m = m.combine_chunks().replace_schema_metadata(
+        {f"dedupe.{k}": v for k, v in part.meta.items()})
+    write_parquet_atomic(m, part.path, part.compression)
+    return m.num_rows
+
+
+def write_manifest(engine, out, tasks, tables, dec, out_file, out_row, meta, spans=None,
+                   removed=None, matches=None, compression: str = "zstd") -> dict[str, int]:
+    """The manifest, one file per input unit, each written by an engine task; returns the row
+    count of every action."""
     folder = os.path.join(out, "manifest.parquet")
     os.makedirs(folder, exist_ok=True)
     survivor_ids = _survivor_ids(tables, dec.survivor)
@@ -62,50 +99,43 @@ def write_manifest(out, tasks, tables, dec, out_file, out_row, meta, spans=None,
         + [None],
         dtype=object,
     )
-    counts = dict.fromkeys(ACTIONS, 0)
     n_spans = spans.n_spans if spans is not None else None
-    lo = 0
-    for unit, table in unit_tables(tasks, tables):
-        hi = lo + table.num_rows
-        files = pa.array(names[out_file[lo:hi]], pa.string())
-        m = manifest_table(
-            table,
-            unit.source.path,
-            dec.action[lo:hi],
-            dec.cluster[lo:hi],
-            dec.cluster_size[lo:hi],
-            survivor_ids[lo:hi],
-            dec.similarity[lo:hi],
-            files,
-            out_row[lo:hi],
-            None if dec.note is None else dec.note[lo:hi],
-            {**manifest_columns(matches, lo, hi, len(dec.action)),
-             **_extra_columns(table, n_spans, removed, lo, hi)},
-        )
-        # one chunk a column: the sign tables' chunks follow the work tasks, and Parquet's
-        # encoding follows the chunks (see dedupe.io.writers)
-        m = m.combine_chunks().replace_schema_metadata(
-            {f"dedupe.{k}": v for k, v in meta.items()})
-        write_parquet_atomic(m, os.path.join(folder, f"part-{unit.unit_index:05d}.parquet"),
-                             compression)
-        for i, a in enumerate(ACTIONS):
-            counts[a] += int((dec.action[lo:hi] == i).sum())
-        lo = hi
-    return counts
+    parts = []
+    for unit, members in _units(tasks):
+        lo, hi = int(tables.offsets[members[0]]), int(tables.offsets[members[-1] + 1])
+        arrays = {"action": dec.action[lo:hi], "cluster": dec.cluster[lo:hi],
+                  "size": dec.cluster_size[lo:hi], "similarity": dec.similarity[lo:hi],
+                  "survivor_id": _own(survivor_ids.slice(lo, hi - lo)),
+                  "output_file": pa.array(names[out_file[lo:hi]], pa.string()),
+                  "output_row": out_row[lo:hi],
+                  "note": None if dec.note is None else dec.note[lo:hi]}
+        extra = {k: _own(v) if isinstance(v, (pa.Array, pa.ChunkedArray)) else v
+                 for k, v in manifest_columns(matches, lo, hi, len(dec.action)).items()}
+        if n_spans is not None:
+            extra["spans"] = n_spans[lo:hi].astype(np.int64)
+            extra["span_chars"] = removed[lo:hi].astype(np.int64)
+        parts.append(ManifestPart(
+            os.path.join(folder, f"part-{unit.unit_index:05d}.parquet"), unit.source.path,
+            tuple(tables.paths[t] for t in members), arrays, extra, meta, compression))
+    engine.map(write_manifest_part, parts, stage="manifest")
+    return {a: int((dec.action == i).sum()) for i, a in enumerate(ACTIONS)}
 
 
-def unit_tables(tasks, tables):
-    """``(first task, sign table)`` of each input unit, in order: the tables of the work tasks
-    cut from one unit (:func:`dedupe.io.sources.work_tasks`) put back together, so that files
-    written per unit are the same whatever the worker count."""
-    i = 0
-    while i < len(tasks):
-        j = i + 1
-        while j < len(tasks) and tasks[j].unit_index == tasks[i].unit_index:
-            j += 1
-        yield tasks[i], (tables[i] if j == i + 1 else
-                         pa.concat_tables([tables[k] for k in range(i, j)]))
-        i = j
+def _own(values) -> pa.Array:
+    """A copy of an Arrow slice that holds only its own rows (what a task is sent)."""
+    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    return pa.concat_arrays([arr, arr.slice(0, 0)])
+
+
+def _units(tasks):
+    """``(first task, [task positions])`` of each input unit, in order."""
+    out = []
+    for t, task in enumerate(tasks):
+        if out and task.unit_index == out[-1][0].unit_index:
+            out[-1][1].append(t)
+        else:
+            out.append((task, [t]))
+    return out
 
 
 def _unit_spans(tasks, spans):
@@ -132,20 +162,14 @@ def _survivor_ids(files: SignFiles, survivor: np.ndarray) -> pa.Array:
     return pc.if_else(pa.array(have), ids.take(pa.array(pos)), pa.scalar(None, pa.string()))
 
 
-def _extra_columns(table, n_spans, removed, lo, hi) -> dict:
-    extra = {}
-    if n_spans is not None:
-        extra["spans"] = n_spans[lo:hi].astype(np.int64)
-        extra["span_chars"] = removed[lo:hi].astype(np.int64)
-    for name in table.column_names:
-        if name.startswith("stat_"):
-            extra[name[5:]] = table[name].to_numpy(zero_copy_only=False)
-    return extra
+def _stat_columns(table) -> dict:
+    return {name[5:]: table[name].to_numpy(zero_copy_only=False)
+            for name in table.column_names if name.startswith("stat_")}
 
 
 def write_spans(out: str, tasks, tables, spans, compression: str = "zstd") -> None:
     """``spans.parquet``: one row per flagged span of a surviving document, written input unit
-    by input unit (one row group each, see :func:`unit_tables`) under a temporary name."""
+    by input unit (one row group each, see :func:`_units`) under a temporary name."""
     import pyarrow.parquet as pq
 
     schema = pa.schema([("id", pa.string()), ("start", pa.int64()), ("end", pa.int64()),
