@@ -27,7 +27,6 @@ from dedupe.near.components import (
     read_labels,
     route,
     small_star,
-    unique_pairs,
     write_edges,
 )
 
@@ -283,13 +282,13 @@ def test_large_star_links_larger_neighbours_to_the_smallest():
     # the path 0-1-2-3, both directions of every edge
     key = np.array([0, 1, 1, 2, 2, 3])
     other = np.array([1, 0, 2, 1, 3, 2])
-    big, small, changed = large_star(key, other, 4)
+    big, small, changed = large_star(key, other)
     assert list(zip(big, small)) == [(1, 0), (2, 0), (3, 1)]
     assert changed
 
 
 def test_small_star_joins_smaller_neighbours():
-    big, small, changed = small_star(np.array([2, 2, 5]), np.array([1, 0, 4]), 6)
+    big, small, changed = small_star(np.array([2, 2, 5]), np.array([1, 0, 4]))
     assert list(zip(big, small)) == [(1, 0), (2, 0), (5, 4)]
     assert changed
 
@@ -297,18 +296,10 @@ def test_small_star_joins_smaller_neighbours():
 def test_a_forest_of_stars_is_a_fixed_point_of_both():
     big, small = np.array([1, 2, 7, 9]), np.array([0, 0, 3, 3])
     large = route(big, small, node_ranges(10, 1), "large")
-    assert large_star(large[0], large[1], 10)[2:] == (False,)
-    assert small_star(big, small, 10)[2:] == (False,)
-    out = small_star(big, small, 10)
+    assert large_star(large[0], large[1])[2:] == (False,)
+    assert small_star(big, small)[2:] == (False,)
+    out = small_star(big, small)
     assert list(zip(out[0], out[1])) == list(zip(big, small))
-
-
-def test_unique_pairs_past_the_packing_limit_gives_the_same_pairs():
-    rng = np.random.default_rng(4)
-    x, y = rng.integers(0, 50, 500), rng.integers(0, 50, 500)
-    small = unique_pairs(x, y, 50)
-    huge = unique_pairs(x, y, 1 << 40)  # x * n + y would overflow: the lexsort path
-    assert all(np.array_equal(s, h) for s, h in zip(small, huge))
 
 
 @pytest.mark.parametrize("n,partitions", [(0, 3), (5, 16), (100, 7), (10**12, 64)])
