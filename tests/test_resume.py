@@ -64,6 +64,7 @@ def _killed_run(folder, out, tmp_path, stage: str, after: int, workers: int) -> 
 
 @pytest.mark.parametrize("stage,after,workers", [
     ("sign", 2, 1), ("sign", 3, 2), ("decide", 1, 1), ("boilerplate", 5, 1), ("write", 2, 2),
+    ("manifest", 2, 1), ("manifest", 3, 2),
 ])
 def test_sigkill_then_rerun_gives_the_same_result(corpus, tmp_path, stage, after, workers,
                                                   fault_ledger):

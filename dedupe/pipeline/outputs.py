@@ -69,7 +69,7 @@ class ManifestPart:
         return self.path
 
 
-def write_manifest_part(part: ManifestPart) -> int:
+def write_manifest_part(part: ManifestPart) -> dict:
     """Build and write one manifest file (see :class:`ManifestPart`); returns its rows."""
     tables = [read_ipc(p) for p in part.sign_paths]
     table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
@@ -82,11 +82,12 @@ def write_manifest_part(part: ManifestPart) -> int:
     m = m.combine_chunks().replace_schema_metadata(
         {f"dedupe.{k}": v for k, v in part.meta.items()})
     write_parquet_atomic(m, part.path, part.compression)
-    return m.num_rows
+    return {"rows": m.num_rows}
 
 
 def write_manifest(engine, out, tasks, tables, dec, out_file, out_row, meta, spans=None,
-                   removed=None, matches=None, compression: str = "zstd") -> dict[str, int]:
+                   removed=None, matches=None, compression: str = "zstd",
+                   progress=None) -> dict[str, int]:
     """The manifest, one file per input unit, each written by an engine task; returns the row
     count of every action."""
     folder = os.path.join(out, "manifest.parquet")
@@ -117,7 +118,7 @@ def write_manifest(engine, out, tasks, tables, dec, out_file, out_row, meta, spa
         parts.append(ManifestPart(
             os.path.join(folder, f"part-{unit.unit_index:05d}.parquet"), unit.source.path,
             tuple(tables.paths[t] for t in members), arrays, extra, meta, compression))
-    engine.map(write_manifest_part, parts, stage="manifest")
+    engine.map(write_manifest_part, parts, stage="manifest", progress=progress)
     return {a: int((dec.action == i).sum()) for i, a in enumerate(ACTIONS)}
 
 

@@ -223,7 +223,8 @@ def _manifest_stage(run: _Run, tables: SignFiles, dec, written, spans, span_stat
         meta = scheme_metadata(cfg, dec)
         removed = spans.removed if spans is not None else None
         counts = write_manifest(run.engine, cfg.output.out, run.tasks, tables, dec, *written,
-                                meta, spans, removed, matches, cfg.output.compression)
+                                meta, spans, removed, matches, cfg.output.compression,
+                                run.progress)
         if spans is not None:
             write_spans(cfg.output.out, run.tasks, tables, spans, cfg.output.compression)
             span_stats["top_lines"] = top_lines(span_stats.pop("top", []), run.tasks, tables,
