@@ -29,7 +29,7 @@ from dedupe.errors import DedupeError, OutputError
 from dedupe.io.folders import protected_paths
 from dedupe.io.sources import expand_inputs
 from dedupe.io.spill import ipc_metadata, read_ipc
-from dedupe.near.decide import KEPT, ROW_REJECTED, decide, exact_similarity
+from dedupe.near.decide import KEPT, ROW_REJECTED
 from dedupe.near.lsh import lsh_params, s_curve
 from dedupe.pipeline.against import (
     apply_matches,
@@ -39,6 +39,12 @@ from dedupe.pipeline.against import (
     store_kept,
 )
 from dedupe.pipeline.boilerplate_stage import boilerplate_key_counts
+from dedupe.pipeline.decide_tasks import (
+    decide_in_tasks,
+    load_decisions,
+    make_plan,
+    partitions_for,
+)
 from dedupe.pipeline.filters import apply_filters
 from dedupe.pipeline.ids import mark_duplicate_ids
 from dedupe.pipeline.outputs import (
@@ -169,7 +175,7 @@ def _decide_stage(run: _Run, sign_tasks):
     cfg = run.cfg
     with StageTimer("decide") as st:
         tables = SignFiles([s.path for s in sign_tasks], cfg.minhash.num_perm)
-        dec = _decide(cfg, tables, run.tasks)
+        dec = _decide(run, tables)
         st.rows = len(dec.action)
     run.stages.append(st)
     matches = None
@@ -315,27 +321,56 @@ def _shard_result_from_file(st):
     return {"rows": pq.read_metadata(st.path).num_rows, "seconds": 0.0, "peak_rss": 0}
 
 
-def _decide(cfg: DedupeConfig, files: SignFiles, tasks):
-    """The decide stage over the sign files: small per-row columns in memory, signatures read
-    one band or one batch of pairs at a time (see :mod:`dedupe.pipeline.store`). Rows whose
-    ``--id-column`` value an earlier row has are rejected first (or stop the run)."""
-    status = files.column("status").copy()
-    notes = mark_duplicate_ids(cfg, files, tasks, status)
-    digest = np.stack([files.column("digest_hi"), files.column("digest_lo")], axis=1)
-    score = files.column("score") if cfg.cluster.survivor_column else None
-    max_rows = max(1 << 12, cfg.engine.memory_bytes // 4 // (4 * cfg.minhash.num_perm))
-    n_shingles = files.column("n_shingles")
-    exact = None
-    if cfg.lsh.verify == "exact":
-        # about 40 bytes of numpy temporaries per shingle of a batch of pairs (see near.jaccard)
-        max_values = max(1 << 16, cfg.engine.memory_bytes // 4 // 40)
-
-        def exact(a, b):
-            return exact_similarity(files, a, b, n_shingles, max_values)
-    dec = decide(status, digest.astype(np.uint64), n_shingles, files, files.column("length"),
-                 score, cfg, exact_jaccard=exact, max_rows=max_rows)
+def _decide(run: _Run, files: SignFiles):
+    """The decide stage as engine tasks over the sign files (see
+    :mod:`dedupe.pipeline.decide_tasks`). Rows whose ``--id-column`` value an earlier row has
+    are rejected first (or stop the run)."""
+    cfg = run.cfg
+    folder = os.path.join(run.work, "decide")
+    os.makedirs(folder, exist_ok=True)
+    status_paths, notes = (), None
+    if cfg.input.id_column:
+        status = files.column("status").copy()
+        notes = mark_duplicate_ids(cfg, files, run.tasks, status)
+        if notes is not None:
+            status_paths = _status_files(folder, status, files)
+    partitions = _decide_partitions(folder, cfg, files.total_rows, run.engine.workers)
+    plan = make_plan(replace(cfg, engine=replace(cfg.engine, partitions=partitions)),
+                     files.paths, files.num_rows, folder, run.engine.workers, status_paths)
+    paths, stats = decide_in_tasks(run.engine, plan)
+    dec = load_decisions(paths, stats)
     dec.note = notes
     return dec
+
+
+def _status_files(folder: str, status: np.ndarray, files: SignFiles) -> tuple[str, ...]:
+    """Each sign file's row status after the duplicate-id check, for the decide tasks."""
+    import pyarrow as pa
+
+    from dedupe.io.spill import write_ipc
+
+    paths = []
+    for t in range(len(files)):
+        path = os.path.join(folder, f"status-{t:06d}.arrow")
+        write_ipc(pa.table({"status": status[files.offsets[t] : files.offsets[t + 1]]}), path)
+        paths.append(path)
+    return tuple(paths)
+
+
+def _decide_partitions(folder: str, cfg: DedupeConfig, rows: int, workers: int) -> int:
+    """The decide stage's partition count: ``--partitions``, or chosen for the rows and
+    workers; a resumed run keeps the count its files were made with (the workers may differ)."""
+    import json
+
+    from dedupe.io.atomic import write_text_atomic
+
+    path = os.path.join(folder, "plan.json")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            return int(json.load(f)["partitions"])
+    partitions = cfg.engine.partitions or partitions_for(rows, workers)
+    write_text_atomic(path, json.dumps({"partitions": partitions}))
+    return partitions
 
 
 def _match_indexes(cfg: DedupeConfig, files: SignFiles, dec, run_key: str = ""):

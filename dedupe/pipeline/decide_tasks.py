@@ -1,0 +1,443 @@
+"""The decide stage as engine tasks over partitions: no process holds an entry per row.
+
+:func:`dedupe.near.decide.decide` computes the same decisions from arrays in one process; here
+each step is one ``engine.map`` whose tasks read their slice of the previous step's routed
+files (:mod:`dedupe.io.routed`) and write their own, all under ``WORK/decide``:
+
+1. ``digests`` (per sign file): every deduplicated row's digest, length and score, routed by
+   digest to ``P`` partitions;
+2. ``exact`` (per partition): exact groups; every row with its representative (its group's
+   first row), routed by the representative's sign file;
+3. ``bands`` (per sign file): the LSH keys of the representatives with shingles, routed by key
+   range, so a bucket lies whole in one partition;
+4. ``candidates`` (per partition): each band's candidate pairs (the same bucket rule as one
+   process, :func:`dedupe.near.lsh.candidate_pairs`), routed by the pair's smaller row;
+5. ``verify`` (per partition): distinct pairs, verified against the signatures (or shingle
+   sets) read from the sign files; the edges that pass;
+6. connected components in rounds (:mod:`dedupe.near.components`): a label per node range;
+7. ``assign`` (per sign file): every row's cluster label (its representative's), routed by
+   label;
+8. ``survivors`` (per partition): cluster sizes, survivors by the policy, actions and the
+   similarity of each near duplicate to its survivor, routed back by sign file;
+9. ``decisions`` (per sign file): the file's decision columns (``decide-TTTTTT.arrow``).
+
+Every step is a pure function of its inputs and sorts what it reads, so the result is the same
+for any partition count, task order, worker count and engine. A file under its final name is a
+finished task: a killed run resumes at the first missing file. The planner keeps file names,
+row counts per sign file, and a few numbers per task.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+
+import numpy as np
+
+from dedupe.io.atomic import write_text_atomic
+from dedupe.io.routed import read_routed, routed_meta, write_routed
+from dedupe.io.spill import ipc_metadata, read_ipc
+from dedupe.near.components import components_in_rounds, node_ranges, partition_of
+from dedupe.near.decide import (
+    EMPTY,
+    REJECTED,
+    ROW_EMPTY,
+    ROW_OK,
+    cluster_actions,
+    exact_similarity,
+    pair_similarity,
+    survivors_by_policy,
+    verify_pairs,
+)
+from dedupe.near.exact import exact_groups
+from dedupe.near.lsh import candidate_pairs, unique_pairs
+from dedupe.pipeline.store import SignFiles, band_column
+
+__all__ = ["DECISION_COLUMNS", "DecidePlan", "StepTask", "decide_in_tasks", "load_decisions",
+           "make_plan", "partitions_for", "run_step"]
+
+DECISION_COLUMNS = ("action", "cluster", "survivor", "cluster_size", "similarity")
+ROWS_PER_PARTITION = 1 << 20  # about 50 MB of a partition's records in its largest step
+MIN_PARTITION_ROWS = 4096  # below this a partition costs more to plan than to compute
+
+
+def partitions_for(rows: int, workers: int) -> int:
+    """Partitions for ``rows`` rows: a few per worker while there is work for them, and one
+    per ``ROWS_PER_PARTITION`` rows however many workers (a task's memory then stays bounded
+    by the partition, not by the corpus)."""
+    per_worker = min(2 * workers, -(-rows // MIN_PARTITION_ROWS))
+    return max(1, per_worker, -(-rows // ROWS_PER_PARTITION))
+
+
+@dataclass(frozen=True)
+class DecidePlan:
+    """What every task of the stage knows: the sign files and their global row offsets, the
+    LSH and clustering settings, the partition count and the folder of the step files."""
+
+    sign_paths: tuple[str, ...]
+    offsets: tuple[int, ...]
+    num_perm: int
+    bands: int
+    rows: int
+    max_bucket: int
+    threshold: float
+    verify: str
+    survivor: str
+    partitions: int
+    folder: str
+    max_rows: int
+    max_values: int
+    status_paths: tuple[str | None, ...] = ()  # rows rejected after signing (duplicate ids)
+
+    @property
+    def n(self) -> int:
+        return self.offsets[-1]
+
+    def path(self, step: str, i: int) -> str:
+        return os.path.join(self.folder, f"{step}-{i:06d}.arrow")
+
+    def paths(self, step: str, count: int) -> list[str]:
+        return [self.path(step, i) for i in range(count)]
+
+    def file_of(self, rows: np.ndarray) -> np.ndarray:
+        """The sign file of each global row."""
+        return np.searchsorted(np.asarray(self.offsets), rows, side="right") - 1
+
+    def sign_files(self) -> SignFiles:
+        return SignFiles(list(self.sign_paths), self.num_perm,
+                         num_rows=np.diff(self.offsets).tolist())
+
+    def status(self, t: int, table) -> np.ndarray:
+        """Sign file ``t``'s row status, with the rows rejected after signing."""
+        if self.status_paths and self.status_paths[t]:
+            return read_ipc(self.status_paths[t])["status"].to_numpy()
+        return table["status"].to_numpy()
+
+
+def make_plan(cfg, sign_paths, num_rows, folder: str, workers: int,
+              status_paths=()) -> DecidePlan:
+    """The plan of a run's decide stage. ``max_rows`` caps the signatures a verify task holds
+    (a quarter of ``--memory-limit``), ``max_values`` the shingles of exact verification
+    (about 40 bytes of numpy temporaries per shingle, see :mod:`dedupe.near.jaccard`)."""
+    from dedupe.near.lsh import lsh_params
+
+    bands, rows = lsh_params(cfg)
+    offsets = np.concatenate([[0], np.cumsum(num_rows, dtype=np.int64)]).tolist()
+    memory = cfg.engine.memory_bytes
+    return DecidePlan(
+        tuple(sign_paths), tuple(int(o) for o in offsets), cfg.minhash.num_perm, bands, rows,
+        cfg.lsh.max_bucket_size, cfg.lsh.threshold, cfg.lsh.verify, cfg.cluster.survivor,
+        cfg.engine.partitions or partitions_for(offsets[-1], workers), folder,
+        max(1 << 12, memory // 4 // (4 * cfg.minhash.num_perm)),
+        max(1 << 16, memory // 4 // 40), tuple(status_paths))
+
+
+def load_decisions(paths, stats: dict):
+    """The decision files as one :class:`~dedupe.near.decide.Decisions` (one entry per row)."""
+    from dedupe.near.decide import Decisions
+
+    tables = [read_ipc(p) for p in paths]
+    cols = {c: np.concatenate([t[c].to_numpy() for t in tables]) for c in DECISION_COLUMNS}
+    return Decisions(cols["action"], cols["cluster"], cols["survivor"], cols["cluster_size"],
+                     cols["similarity"], dict(stats))
+
+
+@dataclass(frozen=True)
+class StepTask:
+    """Task ``index`` of step ``step`` (see the module docstring)."""
+
+    plan: DecidePlan
+    step: str
+    index: int
+    inputs: tuple[str, ...] = ()  # the label files (assign)
+
+    @property
+    def out(self) -> str:
+        return self.plan.path(self.step, self.index)
+
+    @property
+    def label(self) -> str:
+        return f"{self.step} {self.index}"
+
+
+# --- the steps ----------------------------------------------------------------------------
+
+
+def _digests(task: StepTask) -> dict:
+    plan, t = task.plan, task.index
+    table = read_ipc(plan.sign_paths[t])
+    valid = np.flatnonzero(plan.status(t, table) == ROW_OK)
+    hi = table["digest_hi"].to_numpy()[valid]
+    cols = {"row": plan.offsets[t] + valid.astype(np.int64), "digest_hi": hi,
+            "digest_lo": table["digest_lo"].to_numpy()[valid],
+            "length": table["length"].to_numpy()[valid],
+            "score": table["score"].to_numpy()[valid]}
+    part = (hi % np.uint64(plan.partitions)).astype(np.int64)
+    return _write(task, cols, part, {"rows": len(valid)})
+
+
+def _exact(task: StepTask) -> dict:
+    plan = task.plan
+    rec = read_routed(plan.paths("digests", len(plan.sign_paths)), task.index,
+                      ("row", "digest_hi", "digest_lo", "length", "score"))
+    digest = np.stack([rec["digest_hi"], rec["digest_lo"]], axis=1)
+    rec["rep"] = rec["row"][exact_groups(digest, rec["row"])]
+    return _write(task, rec, plan.file_of(rec["rep"]), {"rows": len(rec["row"])}, by_file=True)
+
+
+def _bands(task: StepTask) -> dict:
+    plan, t = task.plan, task.index
+    rec = read_routed(plan.paths("exact", plan.partitions), t, ("row", "rep"))
+    table = read_ipc(plan.sign_paths[t])
+    reps = np.sort(rec["row"][rec["row"] == rec["rep"]])
+    local = reps - plan.offsets[t]
+    keep = table["n_shingles"].to_numpy()[local] > 0
+    reps, local = reps[keep], local[keep]
+    keys = [table[band_column(b)].to_numpy()[local] for b in range(plan.bands)]
+    key = np.concatenate(keys) if keys else np.zeros(0, np.uint64)
+    band = np.repeat(np.arange(plan.bands, dtype=np.int16), len(reps))
+    # key ranges: the top 32 bits of a uniform hash scaled to the partition count
+    part = ((key >> np.uint64(32)) * np.uint64(plan.partitions) >> np.uint64(32)).astype(np.int64)
+    cols = {"band": band, "key": key, "row": np.tile(reps, plan.bands)}
+    return _write(task, cols, part, {"representatives": len(reps)})
+
+
+def _candidates(task: StepTask) -> dict:
+    plan = task.plan
+    rec = read_routed(plan.paths("bands", len(plan.sign_paths)), task.index,
+                      ("band", "key", "row"))
+    pairs_a, pairs_b, oversized, largest = [], [], 0, 1
+    for b in np.unique(rec["band"]):
+        sel = rec["band"] == b
+        a, c, st = candidate_pairs(rec["key"][sel].reshape(-1, 1), rec["row"][sel],
+                                   plan.max_bucket)
+        pairs_a.append(a)
+        pairs_b.append(c)
+        oversized += st["oversized"]
+        largest = max(largest, st["largest"])
+    a, b = unique_pairs(np.concatenate(pairs_a or [np.zeros(0, np.int64)]),
+                        np.concatenate(pairs_b or [np.zeros(0, np.int64)]))
+    part = partition_of(a, node_ranges(plan.n, plan.partitions))
+    return _write(task, {"a": a, "b": b}, part, {"oversized": oversized, "largest": largest})
+
+
+class _Rows:
+    """The sign files seen through the sorted global rows ``ends``: index ``i`` is row
+    ``ends[i]`` (so :func:`exact_similarity` needs set sizes only of the pairs' rows)."""
+
+    def __init__(self, files: SignFiles, ends: np.ndarray):
+        self.files, self.ends = files, ends
+
+    def shingle_sets(self, idx):
+        return self.files.shingle_sets(self.ends[idx])
+
+
+def _verify(task: StepTask) -> dict:
+    plan = task.plan
+    rec = read_routed(plan.paths("candidates", plan.partitions), task.index, ("a", "b"))
+    a, b = unique_pairs(rec["a"], rec["b"])
+    files = plan.sign_files()
+    exact = None
+    if plan.verify == "exact" and len(a):
+        ends = np.unique(np.concatenate([a, b]))
+        sizes = files.values("n_shingles", ends)
+
+        def exact(x, y):
+            rows = _Rows(files, ends)
+            return exact_similarity(rows, np.searchsorted(ends, x), np.searchsorted(ends, y),
+                                    sizes, plan.max_values)
+    ok, _ = verify_pairs(files, a, b, plan.threshold, plan.verify, exact, plan.max_rows)
+    result = {"candidates": len(a), "verified": int(ok.sum())}
+    # an edge file of dedupe.near.components: columns a and b, read whole
+    write_routed(task.out, {"a": a[ok], "b": b[ok]}, np.zeros(int(ok.sum()), np.int64), 1,
+                 {"result": result})
+    return result
+
+
+def _assign(task: StepTask) -> dict:
+    plan, t, labels = task.plan, task.index, task.inputs
+    rec = read_routed(plan.paths("exact", plan.partitions), t,
+                      ("row", "rep", "digest_hi", "digest_lo", "length", "score"))
+    lo, hi = plan.offsets[t], plan.offsets[t + 1]
+    bounds = node_ranges(plan.n, plan.partitions)
+    label = np.empty(hi - lo, np.int64)
+    for p in range(int(partition_of(np.array([lo]), bounds)[0]), plan.partitions):
+        first, last = int(bounds[p]), int(bounds[p + 1])
+        if first >= hi:
+            break
+        part = read_ipc(labels[p])["label"].to_numpy()
+        a, b = max(lo, first), min(hi, last)
+        label[a - lo : b - lo] = part[a - first : b - first]
+    rec["label"] = label[rec.pop("rep") - lo]
+    return _write(task, rec, partition_of(rec["label"], bounds), {"rows": len(rec["row"])})
+
+
+def _survivors(task: StepTask) -> dict:
+    plan = task.plan
+    rec = read_routed(plan.paths("assign", len(plan.sign_paths)), task.index,
+                      ("label", "row", "digest_hi", "digest_lo", "length", "score"))
+    order = np.argsort(rec["row"], kind="stable")
+    rec = {k: v[order] for k, v in rec.items()}
+    row, label = rec["row"], rec["label"]
+    at = survivors_by_policy(label, row, rec["length"], rec["score"], plan.survivor)  # indexes
+    survivor = row[at]
+    _, inverse, counts = np.unique(label, return_inverse=True, return_counts=True)
+    same = ((rec["digest_hi"] == rec["digest_hi"][at])
+            & (rec["digest_lo"] == rec["digest_lo"][at]))
+    action = cluster_actions(survivor == row, same)
+    similarity = np.ones(len(row))
+    near = np.flatnonzero((survivor != row) & ~same)
+    if len(near):
+        similarity[near] = pair_similarity(plan.sign_files(), row[near], survivor[near],
+                                           plan.max_rows)
+    size = counts[inverse]
+    cols = {"row": row, "action": action, "survivor": survivor, "cluster_size": size,
+            "similarity": similarity}
+    return _write(task, cols, plan.file_of(row),
+                  {"largest_cluster": int(counts.max()) if len(counts) else 0}, by_file=True)
+
+
+def _decisions(task: StepTask) -> dict:
+    plan, t = task.plan, task.index
+    status = plan.status(t, read_ipc(plan.sign_paths[t]))
+    n = len(status)
+    own = plan.offsets[t] + np.arange(n, dtype=np.int64)
+    action = np.full(n, REJECTED, np.int8)
+    action[status == ROW_EMPTY] = EMPTY
+    survivor, size, similarity = np.full(n, -1, np.int64), np.zeros(n, np.int64), np.full(n, np.nan)
+    rec = read_routed(plan.paths("survivors", plan.partitions), t,
+                      ("row", "action", "survivor", "cluster_size", "similarity"))
+    local = rec["row"] - plan.offsets[t]
+    action[local] = rec["action"]
+    survivor[local] = rec["survivor"]
+    size[local] = rec["cluster_size"]
+    similarity[local] = rec["similarity"]
+    cols = {"action": action, "cluster": np.where(survivor >= 0, survivor, own),
+            "survivor": survivor, "cluster_size": size, "similarity": similarity}
+    write_routed(task.out, cols, np.zeros(n, np.int64), 1, {"result": {"rows": n}})
+    return {"rows": n}
+
+
+_STEPS = {"digests": _digests, "exact": _exact, "bands": _bands, "candidates": _candidates,
+          "verify": _verify, "assign": _assign, "survivors": _survivors,
+          "decisions": _decisions}
+
+
+def _write(task: StepTask, cols: dict, part: np.ndarray, result: dict,
+           by_file: bool = False) -> dict:
+    """Write the task's records routed to the next step's partitions (``by_file``: to the
+    sign files' tasks); the result goes in the metadata, for a resumed run."""
+    plan = task.plan
+    parts = len(plan.sign_paths) if by_file else plan.partitions
+    write_routed(task.out, cols, part, parts, {"result": result})
+    return result
+
+
+def run_step(task: StepTask) -> dict:
+    """Run one task of a step (the engine's stage function)."""
+    return _STEPS[task.step](task)
+
+
+# --- the driver ---------------------------------------------------------------------------
+
+# each step, and the steps that read its files (a step's files go once all of them finished)
+_READERS = {"digests": ("exact",), "exact": ("bands", "assign"), "bands": ("candidates",),
+            "candidates": ("verify",), "verify": ("components",), "components": ("assign",),
+            "assign": ("survivors",), "survivors": ("decisions",), "decisions": ()}
+
+
+def _count(plan: DecidePlan, step: str) -> int:
+    per_file = ("digests", "bands", "assign", "decisions")
+    return len(plan.sign_paths) if step in per_file else plan.partitions
+
+
+def _outputs(plan: DecidePlan, step: str) -> list[str]:
+    if step == "components":
+        return [os.path.join(plan.folder, "components", f"labels-{p:05d}.arrow")
+                for p in range(plan.partitions)]
+    return plan.paths(step, _count(plan, step))
+
+
+def _done(plan: DecidePlan, step: str) -> bool:
+    return all(os.path.exists(p) for p in _outputs(plan, step))
+
+
+def _run(engine, plan: DecidePlan, step: str, progress) -> list[dict]:
+    """Every task's result: missing files are made, finished ones read back."""
+    if step == "components":
+        labels = _outputs(plan, "components")
+        if not all(os.path.exists(p) for p in labels):
+            components_in_rounds(engine, _outputs(plan, "verify"), plan.n,
+                                 os.path.join(plan.folder, "components"), plan.partitions)
+        meta = json.loads(ipc_metadata(labels[0]).get(b"dedupe.components", b"{}"))
+        return [{"rounds": meta.get("round", 0)}]
+    labels = tuple(_outputs(plan, "components")) if step == "assign" else ()
+    tasks = [StepTask(plan, step, i, labels) for i in range(_count(plan, step))]
+    todo = [t for t in tasks if not os.path.exists(t.out)]
+    fresh = engine.map(run_step, todo, stage="decide", progress=progress) if todo else []
+    results = {t.index: r for t, r in zip(todo, fresh)}
+    return [results[t.index] if t.index in results else routed_meta(t.out)["result"]
+            for t in tasks]
+
+
+def _summary(step: str, results: list[dict]) -> dict:
+    """The numbers of a step the report keeps."""
+    def total(key):
+        return int(sum(r[key] for r in results))
+
+    if step == "bands":
+        return {"exact_representatives": total("representatives")}
+    if step == "candidates":
+        return {"oversized_buckets": total("oversized"),
+                "largest_bucket": max([r["largest"] for r in results], default=1)}
+    if step == "verify":
+        cand, ok = total("candidates"), total("verified")
+        return {"candidate_pairs": cand, "verified_pairs": ok, "rejected_pairs": cand - ok}
+    if step == "survivors":
+        return {"largest_cluster": max([r["largest_cluster"] for r in results], default=0)}
+    if step == "components":
+        return {"component_rounds": results[0]["rounds"]} if results else {}
+    return {}
+
+
+def _remove_consumed(plan: DecidePlan, finished: set) -> None:
+    """Delete the files of every step whose readers have all finished: a killed run resumes
+    from the newest finished step, which never needs them again."""
+    for step, readers in _READERS.items():
+        if not readers or not all(r in finished for r in readers):
+            continue
+        if step == "components":
+            shutil.rmtree(os.path.join(plan.folder, "components"), ignore_errors=True)
+            continue
+        for path in _outputs(plan, step):
+            if os.path.exists(path):
+                os.unlink(path)
+
+
+def _summary_path(plan: DecidePlan, step: str) -> str:
+    return os.path.join(plan.folder, f"{step}.json")
+
+
+def decide_in_tasks(engine, plan: DecidePlan, progress=None) -> tuple[list[str], dict]:
+    """Run the stage (see the module docstring); returns the decision file of every sign file
+    and the LSH statistics of the report."""
+    os.makedirs(plan.folder, exist_ok=True)
+    order = list(_READERS)
+    last = max([i for i, s in enumerate(order) if _done(plan, s)], default=-1)
+    if last >= 0 and not os.path.exists(_summary_path(plan, order[last])):
+        last -= 1  # killed before its summary was written: its results are read back
+    finished = set(order[: last + 1])
+    for step in order[last + 1 :]:
+        summary = _summary(step, _run(engine, plan, step, progress))
+        write_text_atomic(_summary_path(plan, step), json.dumps(summary))
+        finished.add(step)
+        _remove_consumed(plan, finished)
+    stats = {"bands": plan.bands, "rows": plan.rows, "partitions": plan.partitions}
+    for step in order:
+        path = _summary_path(plan, step)
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                stats.update(json.loads(f.read()))
+    return _outputs(plan, "decisions"), stats
