@@ -126,9 +126,8 @@ def _run_locked(cfg, sources, schema, task_reasons, fingerprint, run_key, resume
         if progress:
             progress("decide", 1, 1, {"rows": len(dec.action)})
         spans, span_stats = _spans_stage(run, sign_tasks, tables, dec)
-        shards, out_file, out_row, wres = _write_stage(run, tables, dec, schema, spans)
-        counts = _manifest_stage(run, tables, dec, (out_file, out_row), spans, span_stats,
-                                 matches)
+        shards, placements, wres = _write_stage(run, tables, dec, schema, spans)
+        counts = _manifest_stage(run, tables, dec, placements, spans, span_stats, matches)
     finally:
         run.engine.close()
     _check_accounting(results, counts, wres)
@@ -205,11 +204,12 @@ def _spans_stage(run: _Run, sign_tasks, tables: SignFiles, dec):
 
 
 def _write_stage(run: _Run, tables: SignFiles, dec, schema, spans):
-    """``(shard tasks, out_file, out_row, results)``: the output shards, finished ones kept."""
+    """``(shard tasks, placements, results)``: the output shards, finished ones kept
+    (placements: where each sign file's kept rows went, see ``shard_tasks``)."""
     cfg = run.cfg
     with StageTimer("write") as st:
-        shards, out_file, out_row = shard_tasks(cfg, run.tasks, tables, dec, cfg.output.out,
-                                                schema, spans)
+        shards, placements = shard_tasks(cfg, run.tasks, tables, dec, cfg.output.out, schema,
+                                         spans)
         wres = _map_resumable(run.engine, write_shard, shards, "write", run.progress,
                               done=lambda t: os.path.exists(t.path),
                               reload=_shard_result_from_file)
@@ -217,18 +217,18 @@ def _write_stage(run: _Run, tables: SignFiles, dec, schema, spans):
         st.tasks = len(shards)
         st.peak_rss_worker = max([r["peak_rss"] for r in wres], default=0)
     run.stages.append(st)
-    return shards, out_file, out_row, wres
+    return shards, placements, wres
 
 
-def _manifest_stage(run: _Run, tables: SignFiles, dec, written, spans, span_stats: dict,
+def _manifest_stage(run: _Run, tables: SignFiles, dec, placements, spans, span_stats: dict,
                     matches) -> dict:
     """The manifest (and ``spans.parquet``); returns the row count of every action.
-    ``written``: ``(out_file, out_row)`` of every row."""
+    ``placements``: where each sign file's kept rows went."""
     cfg = run.cfg
     with StageTimer("manifest", tasks=len(run.tasks)) as st:
         meta = scheme_metadata(cfg, dec)
         removed = spans.removed if spans is not None else None
-        counts = write_manifest(run.engine, cfg.output.out, run.tasks, tables, dec, *written,
+        counts = write_manifest(run.engine, cfg.output.out, run.tasks, tables, dec, placements,
                                 meta, spans, removed, matches, cfg.output.compression,
                                 run.progress)
         if spans is not None:

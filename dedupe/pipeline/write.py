@@ -21,7 +21,7 @@ from dedupe.io.writers import write_parquet_atomic
 from dedupe.memory import PeakRSS
 from dedupe.near.decide import KEPT
 
-__all__ = ["ShardTask", "cut_shards", "shard_tasks", "write_shard"]
+__all__ = ["ShardTask", "cut_shards", "output_positions", "shard_tasks", "write_shard"]
 
 
 @dataclass(frozen=True)
@@ -96,10 +96,11 @@ def _edits_for(spans, g_sel: np.ndarray, source_rows: np.ndarray):
 
 
 def shard_tasks(cfg, tasks, tables, dec, out: str, schema: pa.Schema, spans=None):
-    """``(shard tasks, out_file, out_row)``: the kept rows of every task cut into shards
+    """``(shard tasks, placements)``: the kept rows of every task cut into shards
     (:func:`cut_shards`), each shard's task with its segments and, with ``--remove-spans``,
-    the spans to cut; ``out_file``/``out_row`` give each global row's shard and row in it
-    (-1 for a row not written)."""
+    the spans to cut; ``placements[t]`` lists ``(shard, lo, hi, first_row)`` for task ``t``:
+    its kept rows ``lo:hi`` (in row order) are rows ``first_row...`` of shard ``shard`` (see
+    :func:`output_positions`)."""
     kept_rows, kept_bytes, offsets = [], [], [0]
     for t in tables:
         offsets.append(offsets[-1] + t.num_rows)
@@ -110,9 +111,7 @@ def shard_tasks(cfg, tasks, tables, dec, out: str, schema: pa.Schema, spans=None
         kept_bytes.append(t["nbytes"].to_numpy()[mask])
     shards = cut_shards(kept_rows, kept_bytes, cfg.output.rows_per_shard,
                         cfg.output.bytes_per_shard)
-    n = len(dec.action)
-    out_file = np.full(n, -1, np.int64)
-    out_row = np.full(n, -1, np.int64)
+    placements: list[list[tuple[int, int, int, int]]] = [[] for _ in tables]
     tasks_out = []
     for s, segments in enumerate(shards):
         path = os.path.join(out, "data", f"part-{s:05d}.parquet")
@@ -120,14 +119,13 @@ def shard_tasks(cfg, tasks, tables, dec, out: str, schema: pa.Schema, spans=None
         row = 0
         for t, lo, hi in segments:
             segs.append((tasks[t], kept_rows[t][lo:hi]))
-            glob_idx = offsets[t] + np.flatnonzero(dec.action[offsets[t] : offsets[t + 1]] == KEPT)
-            sel = glob_idx[lo:hi]
-            if cfg.spans.remove and spans is not None and spans.num_rows and len(sel):
-                edits.append(_edits_for(spans.task(t), sel, kept_rows[t][lo:hi]))
+            if cfg.spans.remove and spans is not None and spans.num_rows and hi > lo:
+                glob_idx = offsets[t] + np.flatnonzero(
+                    dec.action[offsets[t] : offsets[t + 1]] == KEPT)
+                edits.append(_edits_for(spans.task(t), glob_idx[lo:hi], kept_rows[t][lo:hi]))
             else:
                 edits.append(None)
-            out_file[sel] = s
-            out_row[sel] = np.arange(row, row + hi - lo)
+            placements[t].append((s, lo, hi, row))
             row += hi - lo
         segs, edits = _by_unit(segs, edits, tasks)
         tasks_out.append(
@@ -143,7 +141,19 @@ def shard_tasks(cfg, tasks, tables, dec, out: str, schema: pa.Schema, spans=None
                 cfg.input.max_row_bytes,
             )
         )
-    return tasks_out, out_file, out_row
+    return tasks_out, placements
+
+
+def output_positions(kept: np.ndarray, placements) -> tuple[np.ndarray, np.ndarray]:
+    """``(shard, row)`` of each of a task's rows (``-1`` for a row not written): ``kept`` is
+    the task's kept-row mask, ``placements`` its entries from :func:`shard_tasks`."""
+    shard = np.full(len(kept), -1, np.int64)
+    row = np.full(len(kept), -1, np.int64)
+    where = np.flatnonzero(kept)
+    for s, lo, hi, first in placements:
+        shard[where[lo:hi]] = s
+        row[where[lo:hi]] = np.arange(first, first + hi - lo)
+    return shard, row
 
 
 def _by_unit(segs: list, edits: list, tasks: list) -> tuple[list, list]:
