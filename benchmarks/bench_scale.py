@@ -107,6 +107,14 @@ def measure(paths: list[str], out: Path, options: list[str]) -> dict:
         "output_mib": round(_folder_bytes(out / "data") / 2**20),
         "kept": report["counts"]["kept"],
         "stages": {s["name"]: round(s["seconds"], 1) for s in report["stages"]},
+        # per stage: peak RSS of the main process and of one task (MiB), and the decide
+        # stage's own steps (tasks, seconds, bytes written = data moved to the next step)
+        "stage_rss_mib": {s["name"]: [round(s["peak_rss_main"] / 2**20),
+                                      round(s["peak_rss_worker"] / 2**20)]
+                          for s in report["stages"]},
+        "decide": next((s.get("details") for s in report["stages"] if s["name"] == "decide"),
+                       None),
+        "input_mib": round(sum(os.path.getsize(p) for p in paths) / 2**20),
     }
 
 

@@ -334,7 +334,10 @@ def test_partitions_split_the_decide_stage_not_the_results(tmp_path):
     table = make_corpus(1500, seed=4)
     inputs = [write_parquet(tmp_path / "in.parquet", table, row_group_size=500)]
     reports = {p: _run_cli(inputs, tmp_path / f"p{p}", "--partitions", p) for p in (1, 7)}
-    assert [reports[p]["lsh"]["partitions"] for p in (1, 7)] == [1, 7]
+    details = {p: next(s for s in reports[p]["stages"] if s["name"] == "decide")["details"]
+               for p in (1, 7)}
+    assert [details[p]["partitions"] for p in (1, 7)] == [1, 7]
+    assert details[7]["steps"]["verify"]["tasks"] == 7
     assert reports[1]["counts"]["near_duplicate"] > 50
     assert _manifest(tmp_path / "p1") == _manifest(tmp_path / "p7")
     for name in ("data", "spans.parquet"):

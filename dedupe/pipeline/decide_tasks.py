@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +40,7 @@ import numpy as np
 from dedupe.io.atomic import write_text_atomic
 from dedupe.io.routed import read_routed, routed_meta, write_routed
 from dedupe.io.spill import ipc_metadata, read_ipc
+from dedupe.memory import PeakRSS
 from dedupe.near.components import components_in_rounds, node_ranges, partition_of
 from dedupe.near.decide import (
     EMPTY,
@@ -55,7 +57,7 @@ from dedupe.near.exact import exact_groups
 from dedupe.near.lsh import candidate_pairs, unique_pairs
 from dedupe.pipeline.store import SignFiles, band_column
 
-__all__ = ["DECISION_COLUMNS", "DecidePlan", "StepTask", "decide_in_tasks", "load_decisions",
+__all__ = ["DECISION_COLUMNS", "DecidePlan", "FileDecisions", "StepTask", "decide_in_tasks",
            "make_plan", "partitions_for", "run_step"]
 
 DECISION_COLUMNS = ("action", "cluster", "survivor", "cluster_size", "similarity")
@@ -134,14 +136,49 @@ def make_plan(cfg, sign_paths, num_rows, folder: str, workers: int,
         max(1 << 16, memory // 4 // 40), tuple(status_paths))
 
 
-def load_decisions(paths, stats: dict):
-    """The decision files as one :class:`~dedupe.near.decide.Decisions` (one entry per row)."""
-    from dedupe.near.decide import Decisions
+class FileDecisions:
+    """A run's decisions as the later stages see them: ``action`` in memory (one byte a row:
+    the page filters and ``--against`` change it), every other column in the decision files,
+    read by the tasks that need it (manifest tasks read their own rows).
 
-    tables = [read_ipc(p) for p in paths]
-    cols = {c: np.concatenate([t[c].to_numpy() for t in tables]) for c in DECISION_COLUMNS}
-    return Decisions(cols["action"], cols["cluster"], cols["survivor"], cols["cluster_size"],
-                     cols["similarity"], dict(stats))
+    ``cluster``, ``survivor``, ``cluster_size`` and ``similarity`` load every file on first use
+    (``--against``, which changes them; :meth:`save` then writes the changed columns to new
+    files, which the manifest tasks read instead).
+    """
+
+    _LAZY = ("cluster", "survivor", "cluster_size", "similarity")
+
+    def __init__(self, paths, stats: dict):
+        self.paths = list(paths)
+        self.stats = dict(stats)
+        self.note = None
+        parts = [read_ipc(p)["action"].to_numpy() for p in self.paths]
+        self.action = np.concatenate(parts) if parts else np.zeros(0, np.int8)
+        self._loaded: dict[str, np.ndarray] = {}
+
+    def __getattr__(self, name):
+        if name in FileDecisions._LAZY:
+            if name not in self._loaded:
+                parts = [read_ipc(p)[name].to_numpy() for p in self.paths]
+                self._loaded[name] = np.concatenate(parts) if parts else np.zeros(0)
+            return self._loaded[name]
+        raise AttributeError(name)
+
+    def save(self, folder: str) -> None:
+        """Write every file's decisions, with the columns changed in memory, under
+        ``folder`` (the decide stage's own files stay as they were, for a resumed run)."""
+        os.makedirs(folder, exist_ok=True)
+        lo, paths = 0, []
+        for t, path in enumerate(self.paths):
+            table = read_ipc(path)
+            hi = lo + table.num_rows
+            cols = {c: (self._loaded[c][lo:hi] if c in self._loaded else table[c].to_numpy())
+                    for c in DECISION_COLUMNS}
+            cols["action"] = self.action[lo:hi]
+            paths.append(os.path.join(folder, f"decided-{t:06d}.arrow"))
+            write_routed(paths[-1], cols, np.zeros(hi - lo, np.int64), 1)
+            lo = hi
+        self.paths = paths
 
 
 @dataclass(frozen=True)
@@ -336,8 +373,11 @@ def _write(task: StepTask, cols: dict, part: np.ndarray, result: dict,
 
 
 def run_step(task: StepTask) -> dict:
-    """Run one task of a step (the engine's stage function)."""
-    return _STEPS[task.step](task)
+    """Run one task of a step (the engine's stage function); its result has the task's peak
+    resident memory."""
+    rss = PeakRSS.start()
+    result = _STEPS[task.step](task)
+    return {**result, "peak_rss": rss.stop()}
 
 
 # --- the driver ---------------------------------------------------------------------------
@@ -372,34 +412,40 @@ def _run(engine, plan: DecidePlan, step: str, progress) -> list[dict]:
             components_in_rounds(engine, _outputs(plan, "verify"), plan.n,
                                  os.path.join(plan.folder, "components"), plan.partitions)
         meta = json.loads(ipc_metadata(labels[0]).get(b"dedupe.components", b"{}"))
-        return [{"rounds": meta.get("round", 0)}]
+        return [{"rounds": meta.get("round", 0),
+                 "bytes": sum(os.path.getsize(p) for p in labels)}]
     labels = tuple(_outputs(plan, "components")) if step == "assign" else ()
     tasks = [StepTask(plan, step, i, labels) for i in range(_count(plan, step))]
     todo = [t for t in tasks if not os.path.exists(t.out)]
     fresh = engine.map(run_step, todo, stage="decide", progress=progress) if todo else []
     results = {t.index: r for t, r in zip(todo, fresh)}
-    return [results[t.index] if t.index in results else routed_meta(t.out)["result"]
-            for t in tasks]
+    return [{**(results[t.index] if t.index in results else routed_meta(t.out)["result"]),
+             "bytes": os.path.getsize(t.out)} for t in tasks]
 
 
-def _summary(step: str, results: list[dict]) -> dict:
-    """The numbers of a step the report keeps."""
+def _summary(step: str, results: list[dict], seconds: float) -> dict:
+    """``{"stats": ..., "step": ...}``: the numbers of a step the report keeps with the LSH
+    statistics, and its tasks, seconds and bytes written (the data moved to the next step)."""
     def total(key):
         return int(sum(r[key] for r in results))
 
+    stats = {}
     if step == "bands":
-        return {"exact_representatives": total("representatives")}
-    if step == "candidates":
-        return {"oversized_buckets": total("oversized"),
-                "largest_bucket": max([r["largest"] for r in results], default=1)}
-    if step == "verify":
+        stats = {"exact_representatives": total("representatives")}
+    elif step == "candidates":
+        stats = {"oversized_buckets": total("oversized"),
+                 "largest_bucket": max([r["largest"] for r in results], default=1)}
+    elif step == "verify":
         cand, ok = total("candidates"), total("verified")
-        return {"candidate_pairs": cand, "verified_pairs": ok, "rejected_pairs": cand - ok}
-    if step == "survivors":
-        return {"largest_cluster": max([r["largest_cluster"] for r in results], default=0)}
+        stats = {"candidate_pairs": cand, "verified_pairs": ok, "rejected_pairs": cand - ok}
+    elif step == "survivors":
+        stats = {"largest_cluster": max([r["largest_cluster"] for r in results], default=0)}
+    info = {"tasks": len(results), "seconds": round(seconds, 3), "bytes": total("bytes"),
+            "peak_rss_worker": max([r.get("peak_rss", 0) for r in results], default=0)}
     if step == "components":
-        return {"component_rounds": results[0]["rounds"]} if results else {}
-    return {}
+        info = {"rounds": results[0]["rounds"], "seconds": round(seconds, 3),
+                "bytes": total("bytes")}
+    return {"stats": stats, "step": info}
 
 
 def _remove_consumed(plan: DecidePlan, finished: set) -> None:
@@ -420,9 +466,10 @@ def _summary_path(plan: DecidePlan, step: str) -> str:
     return os.path.join(plan.folder, f"{step}.json")
 
 
-def decide_in_tasks(engine, plan: DecidePlan, progress=None) -> tuple[list[str], dict]:
-    """Run the stage (see the module docstring); returns the decision file of every sign file
-    and the LSH statistics of the report."""
+def decide_in_tasks(engine, plan: DecidePlan, progress=None) -> tuple[list[str], dict, dict]:
+    """Run the stage (see the module docstring); returns the decision file of every sign file,
+    the LSH statistics of the report, and the partition count with each step's tasks, seconds
+    and bytes written (a resumed run reports the seconds its steps took when they ran)."""
     os.makedirs(plan.folder, exist_ok=True)
     order = list(_READERS)
     last = max([i for i, s in enumerate(order) if _done(plan, s)], default=-1)
@@ -430,14 +477,17 @@ def decide_in_tasks(engine, plan: DecidePlan, progress=None) -> tuple[list[str],
         last -= 1  # killed before its summary was written: its results are read back
     finished = set(order[: last + 1])
     for step in order[last + 1 :]:
-        summary = _summary(step, _run(engine, plan, step, progress))
+        started = time.perf_counter()
+        results = _run(engine, plan, step, progress)
+        summary = _summary(step, results, time.perf_counter() - started)
         write_text_atomic(_summary_path(plan, step), json.dumps(summary))
         finished.add(step)
         _remove_consumed(plan, finished)
-    stats = {"bands": plan.bands, "rows": plan.rows, "partitions": plan.partitions}
+    stats = {"bands": plan.bands, "rows": plan.rows}
+    steps = {}
     for step in order:
-        path = _summary_path(plan, step)
-        if os.path.exists(path):
-            with open(path, encoding="utf-8") as f:
-                stats.update(json.loads(f.read()))
-    return _outputs(plan, "decisions"), stats
+        with open(_summary_path(plan, step), encoding="utf-8") as f:
+            summary = json.load(f)
+        stats.update(summary["stats"])
+        steps[step] = summary["step"]
+    return _outputs(plan, "decisions"), stats, {"partitions": plan.partitions, "steps": steps}

@@ -63,7 +63,8 @@ class ManifestPart:
     members: tuple[int, ...]  # the unit's sign files (positions in ``sign_paths``)
     sign_paths: tuple[str, ...]
     offsets: tuple[int, ...]  # global row offsets of the sign files
-    arrays: dict  # action, cluster, size, similarity, survivor, note: the unit's rows
+    arrays: dict  # action and note of the unit's rows (the page filters may change them)
+    decision_paths: tuple[str, ...]  # the members' decision files: the other columns
     placements: tuple  # per member file: (shard, lo, hi, first_row) of its kept rows
     extra: dict  # matched_* and span columns (the stat_ columns come from the sign files)
     meta: dict
@@ -95,13 +96,15 @@ def write_manifest_part(part: ManifestPart) -> dict:
     """Build and write one manifest file (see :class:`ManifestPart`); returns its rows."""
     tables = [read_ipc(part.sign_paths[t]) for t in part.members]
     table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-    a = part.arrays
+    decided = [read_ipc(p) for p in part.decision_paths]
+    a = {**{c: np.concatenate([d[c].to_numpy() for d in decided])
+            for c in ("cluster", "survivor", "cluster_size", "similarity")}, **part.arrays}
     files = SignFiles(list(part.sign_paths), 0, num_rows=np.diff(part.offsets).tolist())
     survivor_id = _survivor_ids(files, a["survivor"])
     if part.matched is not None:  # rows removed by an index: their survivor is its document
         survivor_id = pc.if_else(pa.array(part.matched[0]), part.matched[1], survivor_id)
     output_file, output_row = _output_columns(part)
-    m = manifest_table(table, part.source_file, a["action"], a["cluster"], a["size"],
+    m = manifest_table(table, part.source_file, a["action"], a["cluster"], a["cluster_size"],
                        survivor_id, a["similarity"], output_file, output_row,
                        a["note"], {**part.extra, **_stat_columns(table)})
     # one chunk a column: the sign tables' chunks follow the work tasks, and Parquet's
@@ -125,9 +128,7 @@ def write_manifest(engine, out, tasks, tables, dec, placements, meta, spans=None
     parts = []
     for unit, members in _units(tasks):
         lo, hi = offsets[members[0]], offsets[members[-1] + 1]
-        arrays = {"action": dec.action[lo:hi], "cluster": dec.cluster[lo:hi],
-                  "size": dec.cluster_size[lo:hi], "similarity": dec.similarity[lo:hi],
-                  "survivor": dec.survivor[lo:hi],
+        arrays = {"action": dec.action[lo:hi],
                   "note": None if dec.note is None else dec.note[lo:hi]}
         extra = {k: _own(v) if isinstance(v, (pa.Array, pa.ChunkedArray)) else v
                  for k, v in manifest_columns(matches, lo, hi, len(dec.action)).items()}
@@ -140,7 +141,8 @@ def write_manifest(engine, out, tasks, tables, dec, placements, meta, spans=None
         parts.append(ManifestPart(
             os.path.join(folder, f"part-{unit.unit_index:05d}.parquet"), unit.source.path,
             tuple(members), tuple(tables.paths), offsets, arrays,
-            tuple(tuple(placements[t]) for t in members), extra, meta, compression, matched))
+            tuple(dec.paths[t] for t in members), tuple(tuple(placements[t]) for t in members),
+            extra, meta, compression, matched))
     engine.map(write_manifest_part, parts, stage="manifest", progress=progress)
     return {a: int((dec.action == i).sum()) for i, a in enumerate(ACTIONS)}
 

@@ -40,8 +40,8 @@ from dedupe.pipeline.against import (
 )
 from dedupe.pipeline.boilerplate_stage import boilerplate_key_counts
 from dedupe.pipeline.decide_tasks import (
+    FileDecisions,
     decide_in_tasks,
-    load_decisions,
     make_plan,
     partitions_for,
 )
@@ -174,13 +174,17 @@ def _decide_stage(run: _Run, sign_tasks):
     cfg = run.cfg
     with StageTimer("decide") as st:
         tables = SignFiles([s.path for s in sign_tasks], cfg.minhash.num_perm)
-        dec = _decide(run, tables)
+        dec, st.details = _decide(run, tables)
         st.rows = len(dec.action)
+        steps = st.details["steps"].values()
+        st.tasks = sum(s.get("tasks", 0) for s in steps)
+        st.peak_rss_worker = max(s.get("peak_rss_worker", 0) for s in steps)
     run.stages.append(st)
     matches = None
     if cfg.index.against:
         with StageTimer("index") as st:
             matches = _match_indexes(cfg, tables, dec, run.run_key)
+            dec.save(os.path.join(run.work, "decided"))
             st.rows = int((matches.index >= 0).sum())
         run.stages.append(st)
     return tables, dec, matches
@@ -322,9 +326,10 @@ def _shard_result_from_file(st):
 
 
 def _decide(run: _Run, files: SignFiles):
-    """The decide stage as engine tasks over the sign files (see
-    :mod:`dedupe.pipeline.decide_tasks`). Rows whose ``--id-column`` value an earlier row has
-    are rejected first (or stop the run)."""
+    """``(decisions, details)``: the decide stage as engine tasks over the sign files (see
+    :mod:`dedupe.pipeline.decide_tasks`; details: its partitions and steps for the report).
+    Rows whose ``--id-column`` value an earlier row has are rejected first (or stop the
+    run)."""
     cfg = run.cfg
     folder = os.path.join(run.work, "decide")
     os.makedirs(folder, exist_ok=True)
@@ -337,10 +342,10 @@ def _decide(run: _Run, files: SignFiles):
     partitions = _decide_partitions(folder, cfg, files.total_rows, run.engine.workers)
     plan = make_plan(replace(cfg, engine=replace(cfg.engine, partitions=partitions)),
                      files.paths, files.num_rows, folder, run.engine.workers, status_paths)
-    paths, stats = decide_in_tasks(run.engine, plan)
-    dec = load_decisions(paths, stats)
+    paths, stats, details = decide_in_tasks(run.engine, plan)
+    dec = FileDecisions(paths, stats)
     dec.note = notes
-    return dec
+    return dec, details
 
 
 def _status_files(folder: str, status: np.ndarray, files: SignFiles) -> tuple[str, ...]:
