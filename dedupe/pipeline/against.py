@@ -233,16 +233,14 @@ def store_kept(cfg, files, tasks, kept: np.ndarray, bands: int, rows: int,
 
     params = index_params(cfg, bands, rows)
     sources = np.array([t.source.path for t in tasks], object)
-    task_of = np.repeat(np.arange(len(tasks)), files.num_rows)
     g_all = np.flatnonzero(kept)
-    digest_hi, digest_lo = files.column("digest_hi"), files.column("digest_lo")
-    source_row = files.column("source_row")
 
-    def chunks():
+    def chunks():  # each chunk's columns read from the sign files it falls in, nothing more
         for i, g in enumerate(_chunks(g_all, _budget_rows(cfg))):
-            yield IndexRows(files.string_column("id", g),
-                            pa.array(sources[task_of[g]], pa.string()), source_row[g],
-                            np.stack([digest_hi[g], digest_lo[g]], axis=1), files.gather(g),
+            task_of = np.searchsorted(files.offsets, g, side="right") - 1
+            digest = np.stack([files.values("digest_hi", g), files.values("digest_lo", g)], 1)
+            yield IndexRows(files.string_column("id", g), pa.array(sources[task_of], pa.string()),
+                            files.values("source_row", g), digest, files.gather(g),
                             boilerplate if i == 0 else None)
 
     source = os.path.abspath(cfg.output.out)
