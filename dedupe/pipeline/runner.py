@@ -333,33 +333,15 @@ def _decide(run: _Run, files: SignFiles):
     cfg = run.cfg
     folder = os.path.join(run.work, "decide")
     os.makedirs(folder, exist_ok=True)
-    status_paths, notes = (), None
-    if cfg.input.id_column:
-        status = files.column("status").copy()
-        notes = mark_duplicate_ids(cfg, files, run.tasks, status)
-        if notes is not None:
-            status_paths = _status_files(folder, status, files)
     partitions = _decide_partitions(folder, cfg, files.total_rows, run.engine.workers)
+    notes, status_paths = mark_duplicate_ids(cfg, run.engine, files, run.tasks,
+                                             os.path.join(run.work, "ids"), partitions)
     plan = make_plan(replace(cfg, engine=replace(cfg.engine, partitions=partitions)),
                      files.paths, files.num_rows, folder, run.engine.workers, status_paths)
     paths, stats, details = decide_in_tasks(run.engine, plan)
     dec = FileDecisions(paths, stats)
     dec.note = notes
     return dec, details
-
-
-def _status_files(folder: str, status: np.ndarray, files: SignFiles) -> tuple[str, ...]:
-    """Each sign file's row status after the duplicate-id check, for the decide tasks."""
-    import pyarrow as pa
-
-    from dedupe.io.spill import write_ipc
-
-    paths = []
-    for t in range(len(files)):
-        path = os.path.join(folder, f"status-{t:06d}.arrow")
-        write_ipc(pa.table({"status": status[files.offsets[t] : files.offsets[t + 1]]}), path)
-        paths.append(path)
-    return tuple(paths)
 
 
 def _decide_partitions(folder: str, cfg: DedupeConfig, rows: int, workers: int) -> int:
