@@ -142,8 +142,7 @@ class FileDecisions:
     read by the tasks that need it (manifest tasks read their own rows).
 
     ``cluster``, ``survivor``, ``cluster_size`` and ``similarity`` load every file on first use
-    (``--against``, which changes them; :meth:`save` then writes the changed columns to new
-    files, which the manifest tasks read instead).
+    (``--against``, which changes them); :meth:`sync` writes what changed to new files.
     """
 
     _LAZY = ("cluster", "survivor", "cluster_size", "similarity")
@@ -164,21 +163,24 @@ class FileDecisions:
             return self._loaded[name]
         raise AttributeError(name)
 
-    def save(self, folder: str) -> None:
-        """Write every file's decisions, with the columns changed in memory, under
-        ``folder`` (the decide stage's own files stay as they were, for a resumed run)."""
-        os.makedirs(folder, exist_ok=True)
-        lo, paths = 0, []
+    def sync(self, folder: str) -> None:
+        """Write the decisions of every file that changed in memory (the page filters change
+        ``action``, ``--against`` more) to ``folder``, and read those files from now on: the
+        writers and the manifest tasks read the decisions from the files. The decide stage's
+        own files stay as they were, for a resumed run."""
+        lo = 0
         for t, path in enumerate(self.paths):
             table = read_ipc(path)
             hi = lo + table.num_rows
-            cols = {c: (self._loaded[c][lo:hi] if c in self._loaded else table[c].to_numpy())
-                    for c in DECISION_COLUMNS}
-            cols["action"] = self.action[lo:hi]
-            paths.append(os.path.join(folder, f"decided-{t:06d}.arrow"))
-            write_routed(paths[-1], cols, np.zeros(hi - lo, np.int64), 1)
+            action = self.action[lo:hi]
+            if self._loaded or not np.array_equal(action, table["action"].to_numpy()):
+                cols = {c: (self._loaded[c][lo:hi] if c in self._loaded else
+                            table[c].to_numpy()) for c in DECISION_COLUMNS}
+                cols["action"] = action
+                os.makedirs(folder, exist_ok=True)
+                self.paths[t] = os.path.join(folder, f"decided-{t:06d}.arrow")
+                write_routed(self.paths[t], cols, np.zeros(hi - lo, np.int64), 1)
             lo = hi
-        self.paths = paths
 
 
 @dataclass(frozen=True)

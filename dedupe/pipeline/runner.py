@@ -126,6 +126,7 @@ def _run_locked(cfg, sources, schema, task_reasons, fingerprint, run_key, resume
         if progress:
             progress("decide", 1, 1, {"rows": len(dec.action)})
         spans, span_stats = _spans_stage(run, sign_tasks, tables, dec)
+        dec.sync(os.path.join(run.work, "decided"))  # what --against and the filters changed
         shards, placements, wres = _write_stage(run, tables, dec, schema, spans)
         counts = _manifest_stage(run, tables, dec, placements, spans, span_stats, matches)
     finally:
@@ -184,7 +185,6 @@ def _decide_stage(run: _Run, sign_tasks):
     if cfg.index.against:
         with StageTimer("index") as st:
             matches = _match_indexes(cfg, tables, dec, run.run_key)
-            dec.save(os.path.join(run.work, "decided"))
             st.rows = int((matches.index >= 0).sum())
         run.stages.append(st)
     return tables, dec, matches
