@@ -150,7 +150,7 @@ class FileDecisions:
     def __init__(self, paths, stats: dict):
         self.paths = list(paths)
         self.stats = dict(stats)
-        self.note = None
+        self.note: dict[int, str] | None = None  # global row -> manifest reason
         parts = [read_ipc(p)["action"].to_numpy() for p in self.paths]
         self.action = np.concatenate(parts) if parts else np.zeros(0, np.int8)
         self._loaded: dict[str, np.ndarray] = {}

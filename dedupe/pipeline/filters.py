@@ -16,20 +16,23 @@ from dedupe.spans.stats import GOPHER_REPETITION_LIMITS, gopher_failures, gopher
 __all__ = ["apply_filters"]
 
 
-def apply_filters(cfg, dec, tables, length, removed) -> None:
-    """Mark kept rows that the Gopher filter rejects or that span removal leaves too short."""
-    note = dec.note if dec.note is not None else np.full(len(dec.action), None, object)
-    kept = dec.action == KEPT
+def apply_filters(cfg, dec, tables, removed) -> None:
+    """Mark kept rows that the Gopher filter rejects or that span removal leaves too short;
+    their reasons go in ``dec.note`` (global row -> text), one sign file at a time."""
+    note = dec.note if dec.note is not None else {}
     if cfg.spans.gopher_filter:
-        _gopher_filter(tables, kept, dec.action, note, FILTERED)
+        _gopher_filter(tables, dec.action == KEPT, dec.action, note, FILTERED)
     if cfg.spans.remove:
-        left = length - removed
-        short = (dec.action == KEPT) & (left < cfg.spans.min_length)
-        dec.action[short] = TOO_SHORT
-        for i in np.flatnonzero(short).tolist():
-            note[i] = (f"{int(left[i])} characters left after removing {int(removed[i])} in "
-                       f"flagged spans (min_length {cfg.spans.min_length})")
-    dec.note = note
+        for t in range(len(tables)):
+            lo, hi = int(tables.offsets[t]), int(tables.offsets[t + 1])
+            left = tables[t]["length"].to_numpy() - removed[lo:hi]
+            short = np.flatnonzero((dec.action[lo:hi] == KEPT) & (left < cfg.spans.min_length))
+            dec.action[lo + short] = TOO_SHORT
+            for i in short.tolist():
+                note[lo + i] = (f"{int(left[i])} characters left after removing "
+                                f"{int(removed[lo + i])} in flagged spans (min_length "
+                                f"{cfg.spans.min_length})")
+    dec.note = note or None
 
 
 def _gopher_filter(files: SignFiles, kept, action, note, filtered: int) -> None:

@@ -116,8 +116,8 @@ def _where(files: SignFiles, tasks, rows: np.ndarray) -> list[str]:
 def mark_duplicate_ids(cfg, engine, files: SignFiles, tasks, folder: str, partitions: int):
     """``(notes, status files)``: stop on a duplicate id (``on_bad_row = "error"``), or reject
     every later duplicate: ``status files`` holds each sign file's row status with those rows
-    rejected, ``notes`` their manifest reasons (an object array over all rows, made only when
-    there is a duplicate). ``(None, ())`` without an id column or a duplicate."""
+    rejected, ``notes`` their manifest reasons (global row -> text). ``(None, ())`` without an
+    id column or a duplicate."""
     column = cfg.input.id_column
     if column is None:
         return None, ()
@@ -141,7 +141,7 @@ def mark_duplicate_ids(cfg, engine, files: SignFiles, tasks, folder: str, partit
 
 def _reject(files: SignFiles, tasks, folder: str, partitions: int):
     """Each sign file's status with its later duplicates rejected, and their reasons."""
-    notes = np.full(files.total_rows, None, object)
+    notes: dict[int, str] = {}
     groups = [os.path.join(folder, f"groups-{p:06d}.arrow") for p in range(partitions)]
     paths = []
     for t in range(len(files)):

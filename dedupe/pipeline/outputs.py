@@ -125,11 +125,11 @@ def write_manifest(engine, out, tasks, tables, dec, placements, meta, spans=None
     os.makedirs(folder, exist_ok=True)
     n_spans = spans.n_spans if spans is not None else None
     offsets = tuple(int(o) for o in tables.offsets)
+    noted = np.array(sorted(dec.note or ()), np.int64)  # rows with a note
     parts = []
     for unit, members in _units(tasks):
         lo, hi = offsets[members[0]], offsets[members[-1] + 1]
-        arrays = {"action": dec.action[lo:hi],
-                  "note": None if dec.note is None else dec.note[lo:hi]}
+        arrays = {"action": dec.action[lo:hi], "note": _notes(dec.note, noted, lo, hi)}
         extra = {k: _own(v) if isinstance(v, (pa.Array, pa.ChunkedArray)) else v
                  for k, v in manifest_columns(matches, lo, hi, len(dec.action)).items()}
         matched = None
@@ -145,6 +145,17 @@ def write_manifest(engine, out, tasks, tables, dec, placements, meta, spans=None
             extra, meta, compression, matched))
     engine.map(write_manifest_part, parts, stage="manifest", progress=progress)
     return {a: int((dec.action == i).sum()) for i, a in enumerate(ACTIONS)}
+
+
+def _notes(notes: dict | None, noted: np.ndarray, lo: int, hi: int) -> np.ndarray | None:
+    """The notes of rows ``lo:hi`` as an object array (None for a row without one)."""
+    rows = noted[np.searchsorted(noted, lo) : np.searchsorted(noted, hi)]
+    if not len(rows):
+        return None
+    out = np.full(hi - lo, None, object)
+    for g in rows.tolist():
+        out[g - lo] = notes[g]
+    return out
 
 
 def _own(values) -> pa.Array:

@@ -200,7 +200,7 @@ def _spans_stage(run: _Run, sign_tasks, tables: SignFiles, dec):
         spans, span_stats = collect_spans(cfg, run.engine, run.work,
                                           [s.path for s in sign_tasks], tables,
                                           dec.action == KEPT, run.progress, run.run_key)
-        apply_filters(cfg, dec, tables, tables.column("length"), spans.removed)
+        apply_filters(cfg, dec, tables, spans.removed)
         st.rows = spans.num_rows
         st.peak_rss_worker = span_stats.get("peak_rss", 0)
     run.stages.append(st)

@@ -55,8 +55,9 @@ class SpanStore:
         self.boiler_paths = boiler_paths
         self.offsets = files.offsets
         n = len(kept)
-        self.removed = np.zeros(n, np.int64)
-        self.n_spans = np.zeros(n, np.int64)
+        # 4 bytes a row each (a document holds under 2**31 characters: --max-row-bytes <= 1GB)
+        self.removed = np.zeros(n, np.int32)
+        self.n_spans = np.zeros(n, np.int32)
         self.num_rows = 0
         self.summary = {kind: {"spans": 0, "chars": 0, "documents": 0}
                         for kind in ("repeat", "boilerplate")}
