@@ -9,7 +9,6 @@ time, so neither needs the corpus in memory.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -17,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dedupe._version import __version__
-from dedupe.io.atomic import atomic_path
+from dedupe.io.fs import join, makedirs, open_output
 from dedupe.io.spill import read_ipc
 from dedupe.io.writers import write_parquet_atomic
 from dedupe.near.decide import ACTIONS
@@ -90,8 +89,8 @@ def write_manifest(engine, out, tasks, tables, dec, out_file, out_row, meta, spa
                    progress=None) -> dict[str, int]:
     """The manifest, one file per input unit, each written by an engine task; returns the row
     count of every action."""
-    folder = os.path.join(out, "manifest.parquet")
-    os.makedirs(folder, exist_ok=True)
+    folder = join(out, "manifest.parquet")
+    makedirs(folder)
     survivor_ids = _survivor_ids(tables, dec.survivor)
     if matches is not None:  # rows removed by an index: their survivor is the index document
         survivor_ids = pc.if_else(pa.array(matches.index >= 0), matches.ids, survivor_ids)
@@ -116,7 +115,7 @@ def write_manifest(engine, out, tasks, tables, dec, out_file, out_row, meta, spa
             extra["spans"] = n_spans[lo:hi].astype(np.int64)
             extra["span_chars"] = removed[lo:hi].astype(np.int64)
         parts.append(ManifestPart(
-            os.path.join(folder, f"part-{unit.unit_index:05d}.parquet"), unit.source.path,
+            join(folder, f"part-{unit.unit_index:05d}.parquet"), unit.source.path,
             tuple(tables.paths[t] for t in members), arrays, extra, meta, compression))
     engine.map(write_manifest_part, parts, stage="manifest", progress=progress)
     return {a: int((dec.action == i).sum()) for i, a in enumerate(ACTIONS)}
@@ -170,14 +169,14 @@ def _stat_columns(table) -> dict:
 
 def write_spans(out: str, tasks, tables, spans, compression: str = "zstd") -> None:
     """``spans.parquet``: one row per flagged span of a surviving document, written input unit
-    by input unit (one row group each, see :func:`_units`) under a temporary name."""
+    by input unit (one row group each, see :func:`_units`), appearing whole or not at all."""
     import pyarrow.parquet as pq
 
     schema = pa.schema([("id", pa.string()), ("start", pa.int64()), ("end", pa.int64()),
                         ("kind", pa.string()), ("count", pa.int64()), ("first_id", pa.string()),
                         ("first_start", pa.int64())])
-    path = os.path.join(out, "spans.parquet")
-    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, compression=compression) as writer:
+    with open_output(join(out, "spans.parquet")) as sink, \
+            pq.ParquetWriter(sink, schema, compression=compression) as writer:
         for part in _unit_spans(tasks, spans):
             if part.num_rows == 0:
                 continue
