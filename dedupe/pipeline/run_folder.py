@@ -15,12 +15,13 @@ import os
 
 from dedupe.config import DedupeConfig
 from dedupe.errors import OutputError
+from dedupe.io import fs
 from dedupe.io.atomic import is_temporary, write_text_atomic
 from dedupe.io.folders import FolderLock, claim_folder, empty_folder, write_marker
 from dedupe.pipeline.against import index_fingerprint
 from dedupe.report import RunReport
 
-__all__ = ["prepare_out", "run_fingerprint", "write_report"]
+__all__ = ["check_workdir", "prepare_out", "run_fingerprint", "work_folder", "write_report"]
 
 
 _RUN_MARKER = "_work/run.json"
@@ -90,6 +91,11 @@ def prepare_out(out: str, overwrite: bool, fingerprint: str | None = None, *,
     """
     if not out:
         raise OutputError("no output folder given (--out)")
+    if fs.is_uri(out):
+        raise OutputError(
+            f"--out {out}: the output folder must be a local or shared-disk path, because "
+            "dedupe locks it with flock and replaces files by renaming, which an object store "
+            "cannot do; give a local --out and put --workdir on the object store")
     filled, resume = claim_folder(out, overwrite, kind, protected,
                                   resumable=lambda: _resumable(out, fingerprint))
     lock = FolderLock(out, f"{kind} folder")
@@ -113,6 +119,40 @@ def prepare_out(out: str, overwrite: bool, fingerprint: str | None = None, *,
         lock.release()
         raise
     return resume, lock
+
+
+def _workdir_error(workdir: str, exc: BaseException) -> OutputError:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return OutputError(f"--workdir {workdir}: {reason}; give a local folder, or a URI that "
+                       "pyarrow can write such as s3://bucket/prefix, with the bucket created "
+                       "and its credentials and endpoint in the AWS_* environment variables")
+
+
+def check_workdir(workdir: str | None) -> None:
+    """Refuse a ``--workdir`` URI that pyarrow cannot open or create (an unknown scheme, no
+    bucket, no credentials) before the output folder is touched. A local one is created with
+    the run's folder, as always."""
+    if not workdir or not fs.is_uri(workdir):
+        return
+    try:
+        fs.makedirs(workdir)
+    except (OSError, ValueError) as exc:
+        raise _workdir_error(workdir, exc) from None
+
+
+def work_folder(workdir: str | None, out: str, fingerprint: str) -> str:
+    """This run's folder of intermediate files, created: ``WORKDIR/FINGERPRINT``, by default
+    ``OUT/_work/FINGERPRINT``. Named by the fingerprint, so that a run of another config
+    never reads them."""
+    base = fs.local_path(workdir) if workdir else os.path.join(out, "_work")
+    work = fs.join(base, fingerprint)
+    try:
+        fs.makedirs(work)
+    except (OSError, ValueError) as exc:
+        if not workdir:
+            raise
+        raise _workdir_error(workdir, exc) from None
+    return work
 
 
 def write_report(out: str, report: RunReport) -> None:

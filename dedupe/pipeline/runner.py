@@ -16,7 +16,6 @@ Every input row ends up in exactly one place: an output shard (``kept``) or the 
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -27,6 +26,7 @@ from dedupe.config import DedupeConfig
 from dedupe.engines import Engine, make_engine
 from dedupe.errors import DedupeError, OutputError
 from dedupe.io.folders import protected_paths
+from dedupe.io.fs import exists, join, remove_tree
 from dedupe.io.sources import expand_inputs
 from dedupe.io.spill import ipc_metadata, read_ipc
 from dedupe.near.decide import KEPT, ROW_REJECTED, decide, exact_similarity
@@ -48,7 +48,13 @@ from dedupe.pipeline.outputs import (
     write_manifest,
     write_spans,
 )
-from dedupe.pipeline.run_folder import prepare_out, run_fingerprint, write_report
+from dedupe.pipeline.run_folder import (
+    check_workdir,
+    prepare_out,
+    run_fingerprint,
+    work_folder,
+    write_report,
+)
 from dedupe.pipeline.schema import check_schemas, output_schema
 from dedupe.pipeline.sign import SignResult, SignTask, input_schema, sign_task
 from dedupe.pipeline.span_records import spans_enabled
@@ -92,6 +98,7 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
     run_key = run_fingerprint(cfg, sources, indexes=False)  # names this run in an index
     if cfg.index.write:
         check_write_target(cfg, sources, run_key)
+    check_workdir(cfg.output.workdir)
     resumed, lock = prepare_out(out, cfg.output.overwrite, fingerprint,
                                 protected=protected_paths(cfg, sources))
     try:
@@ -105,8 +112,7 @@ def _run_locked(cfg, sources, schema, task_reasons, fingerprint, run_key, resume
                 started) -> RunReport:
     """The stages, while this process holds the output folder's lock."""
     out = cfg.output.out
-    work = os.path.join(cfg.output.workdir or os.path.join(out, "_work"), fingerprint)
-    os.makedirs(work, exist_ok=True)
+    work = work_folder(cfg.output.workdir, out, fingerprint)
     engine = make_engine(cfg.engine)
     run = _Run(cfg, engine, work, make_tasks(sources, engine, work), progress, run_key)
     try:
@@ -135,9 +141,9 @@ def _run_locked(cfg, sources, schema, task_reasons, fingerprint, run_key, resume
         report.outputs["index"] = index_out
     write_report(out, report)  # the run is finished once report.json exists; only then does
     if not cfg.output.workdir:  # the work folder (and its resume marker) go
-        shutil.rmtree(os.path.join(out, "_work"), ignore_errors=True)
+        remove_tree(os.path.join(out, "_work"))
     else:
-        shutil.rmtree(work, ignore_errors=True)
+        remove_tree(work)
     return report
 
 
@@ -149,7 +155,7 @@ def _sign_stage(run: _Run, task_reasons: dict):
             SignTask(
                 t,
                 cfg,
-                os.path.join(run.work, f"sign-{t.index:06d}.arrow"),
+                join(run.work, f"sign-{t.index:06d}.arrow"),
                 task_reasons.get(t.source.uri),
                 lsh_params(cfg),
             )
@@ -205,7 +211,7 @@ def _write_stage(run: _Run, tables: SignFiles, dec, schema, spans):
         shards, out_file, out_row = shard_tasks(cfg, run.tasks, tables, dec, cfg.output.out,
                                                 schema, spans)
         wres = _map_resumable(run.engine, write_shard, shards, "write", run.progress,
-                              done=lambda t: os.path.exists(t.path),
+                              done=lambda t: exists(t.path),
                               reload=_shard_result_from_file)
         st.rows = sum(r["rows"] for r in wres)
         st.tasks = len(shards)
@@ -291,7 +297,7 @@ def _signed(st) -> bool:
     """Whether the task's sign file is there to reuse. One written under other scheme tags
     (another dedupe, or other Unicode data, started the run) is refused before any work:
     its digests and signatures cannot be compared with the ones this run makes."""
-    if not os.path.exists(st.path):
+    if not exists(st.path):
         return False
     mismatch = scheme_mismatch(recorded_schemes(ipc_metadata(st.path), "dedupe.scheme."))
     if mismatch:
