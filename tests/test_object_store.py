@@ -146,8 +146,8 @@ HARNESS = textwrap.dedent("""
             os.kill(os.getpid(), signal.SIGKILL)
 
     if __name__ == "__main__":
-        dedupe.run([sys.argv[1]], sys.argv[2], workdir=sys.argv[3], workers=2, id_column="id",
-                   rows_per_shard=70, progress=progress)
+        dedupe.run([sys.argv[1]], sys.argv[2], workdir=sys.argv[3] or None, workers=2,
+                   id_column="id", rows_per_shard=70, progress=progress)
 """)
 
 
@@ -193,12 +193,89 @@ def test_a_bad_workdir_is_refused_in_one_line_before_any_work(store, corpus, tmp
     assert not out.exists()
 
 
-def test_out_on_an_object_store_is_refused_naming_the_option(store, corpus, tmp_path):
+def _same_outputs_in_bucket(store: Store, reference: Path, prefix: str) -> None:
+    """The run folder ``prefix`` in the bucket holds the same tables as ``reference``."""
+    def read(name):
+        return pq.read_table(f"{store.bucket}/{prefix}/{name}", filesystem=store.fs)
+
+    assert read("manifest.parquet").equals(pq.read_table(reference / "manifest.parquet"))
+    assert read("spans.parquet").equals(pq.read_table(reference / "spans.parquet"))
+    names = sorted(os.listdir(reference / "data"))
+    assert sorted(fs.listdir(f"s3://{store.bucket}/{prefix}/data")) == names
+    for name in names:
+        assert read(f"data/{name}").equals(pq.read_table(reference / "data" / name))
+
+
+def _run_cli(*args: str):
+    return CliRunner().invoke(main, ["run", *args, "--workers", "2", "--id-column", "id",
+                                     "--rows-per-shard", "70", "--quiet"])
+
+
+def test_run_folder_on_s3_matches_a_local_one(store, corpus):
+    """``--out s3://...`` (its work folder inside it by default): the same files as a local
+    run folder, the report and marker there, no work file left."""
+    folder, reference = corpus
+    result = _run_cli(str(folder), "--out", f"s3://{store.bucket}/run")
+    assert result.exit_code == 0, result.output
+    _same_outputs_in_bucket(store, reference, "run")
+    names = set(fs.listdir(f"s3://{store.bucket}/run"))
+    assert {"report.json", "report.md", ".dedupe"} <= names
+    assert not [k for k in store.files("run") if "/_work/" in k]
+
+
+def test_overwrite_on_s3_replaces_only_a_dedupe_folder(store, corpus):
     folder, _ = corpus
-    target = f"s3://{store.bucket}/out"
-    result = CliRunner().invoke(main, ["run", str(folder), "--out", target, "--quiet"])
-    assert result.exit_code != 0
+    out = f"s3://{store.bucket}/again"
+    assert _run_cli(str(folder), "--out", out).exit_code == 0
+    refused = _run_cli(str(folder), "--out", out)
+    assert refused.exit_code != 0 and "pass --overwrite" in refused.output
+    stray = f"s3://{store.bucket}/again/data/stray.txt"
+    fs.write_text(stray, "left by hand")
+    assert _run_cli(str(folder), "--out", out, "--overwrite").exit_code == 0
+    assert not fs.exists(stray)
+    foreign = f"s3://{store.bucket}/foreign"
+    fs.write_text(fs.join(foreign, "notes.txt"), "not dedupe's")
+    result = _run_cli(str(folder), "--out", foreign, "--overwrite")
+    assert result.exit_code != 0 and "was not made by dedupe" in result.output
+    assert fs.read_text(fs.join(foreign, "notes.txt")) == "not dedupe's"
+
+
+def test_a_run_folder_on_s3_has_one_writer_on_this_machine(store, corpus):
+    """An object store has no lock: a local file named after the URI stands in for it."""
+    from dedupe.io.folders import FolderLock
+
+    folder, _ = corpus
+    out = f"s3://{store.bucket}/locked"
+    lock = FolderLock(out, "run folder")
+    try:
+        result = _run_cli(str(folder), "--out", out)
+    finally:
+        lock.release()
+    assert result.exit_code != 0 and "another process is writing" in result.output
+    assert store.files("locked") == {}
+
+
+def test_killed_run_with_out_on_s3_resumes(store, corpus, tmp_path):
+    """SIGKILL in the write stage with the run folder in the bucket: the same command
+    finishes it, keeping the shards already there."""
+    folder, reference = corpus
+    out = f"s3://{store.bucket}/killed"
+    script = tmp_path / "harness.py"
+    script.write_text(HARNESS.replace('"boilerplate"', '"write"'))
+    proc = subprocess.run([sys.executable, str(script), str(folder), out, ""],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -9, proc.stderr
+    written = {k: t for k, t in store.files("killed/data").items()}
+    assert written
+    report = dedupe.run([folder], out, workers=2, **RUN)
+    assert report.outputs["resumed"] is True
+    assert {k: store.files("killed/data")[k] for k in written} == written
+    _same_outputs_in_bucket(store, reference, "killed")
+
+
+def test_a_bad_out_uri_is_refused_in_one_line(store, corpus):
+    folder, _ = corpus
+    result = _run_cli(str(folder), "--out", "nosuch://bucket/run")
     lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and f"--out {target}" in lines[0] and "--workdir" in lines[0], \
-        result.output
-    assert store.files("out") == {} and not Path("s3:").exists()
+    assert result.exit_code != 0 and len(lines) == 1, result.output
+    assert "--out nosuch://bucket/run" in lines[0] and "Unrecognized filesystem" in lines[0]

@@ -27,7 +27,7 @@ import pyarrow.fs as pafs
 
 from dedupe.io.atomic import atomic_path, write_text_atomic
 
-__all__ = ["exists", "is_uri", "join", "listdir", "local_path", "makedirs", "open_input",
+__all__ = ["exists", "is_dir", "is_uri", "join", "listdir", "local_path", "makedirs", "open_input",
            "open_output", "read_bytes", "read_text", "remove", "remove_tree", "resolve", "size",
            "split", "write_text"]
 
@@ -92,6 +92,14 @@ def exists(path: str) -> bool:
     return fs.get_file_info(p).type != pafs.FileType.NotFound
 
 
+def is_dir(path: str) -> bool:
+    """A folder: on a store, a prefix that holds objects (or a folder marker)."""
+    if not is_uri(path):
+        return os.path.isdir(path)
+    fs, p = resolve(path)
+    return fs.get_file_info(p).type == pafs.FileType.Directory
+
+
 def size(path: str) -> int:
     if not is_uri(path):
         return os.path.getsize(path)
@@ -128,14 +136,19 @@ def remove(path: str) -> None:
     fs.delete_file(p)
 
 
-def remove_tree(folder: str) -> None:
-    """Delete ``folder`` and everything in it; a missing folder is no error."""
+def remove_tree(folder: str, *, ignore_errors: bool = True) -> None:
+    """Delete ``folder`` and everything in it; a missing folder is no error, nor (with
+    ``ignore_errors``, for a clean-up after the work is done) a file that will not go."""
     if not is_uri(folder):
-        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=ignore_errors)
         return
     fs, p = resolve(folder)
-    if fs.get_file_info(p).type == pafs.FileType.Directory:
-        fs.delete_dir(p)
+    try:
+        if fs.get_file_info(p).type == pafs.FileType.Directory:
+            fs.delete_dir(p)
+    except OSError:
+        if not ignore_errors:
+            raise
 
 
 @contextmanager

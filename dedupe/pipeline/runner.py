@@ -26,7 +26,7 @@ from dedupe.config import DedupeConfig
 from dedupe.engines import Engine, make_engine
 from dedupe.errors import DedupeError, OutputError
 from dedupe.io.folders import protected_paths
-from dedupe.io.fs import exists, join, remove_tree
+from dedupe.io.fs import exists, join, open_input, remove_tree
 from dedupe.io.sources import expand_inputs
 from dedupe.io.spill import ipc_metadata, read_ipc
 from dedupe.near.decide import KEPT, ROW_REJECTED, decide, exact_similarity
@@ -141,7 +141,7 @@ def _run_locked(cfg, sources, schema, task_reasons, fingerprint, run_key, resume
         report.outputs["index"] = index_out
     write_report(out, report)  # the run is finished once report.json exists; only then does
     if not cfg.output.workdir:  # the work folder (and its resume marker) go
-        remove_tree(os.path.join(out, "_work"))
+        remove_tree(join(out, "_work"))
     else:
         remove_tree(work)
     return report
@@ -318,7 +318,9 @@ def _sign_result_from_file(st):
 def _shard_result_from_file(st):
     import pyarrow.parquet as pq
 
-    return {"rows": pq.read_metadata(st.path).num_rows, "seconds": 0.0, "peak_rss": 0}
+    with open_input(st.path) as source:
+        rows = pq.read_metadata(source).num_rows
+    return {"rows": rows, "seconds": 0.0, "peak_rss": 0}
 
 
 def _decide(cfg: DedupeConfig, files: SignFiles, tasks):
