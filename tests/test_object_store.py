@@ -279,3 +279,17 @@ def test_a_bad_out_uri_is_refused_in_one_line(store, corpus):
     lines = result.output.strip().splitlines()
     assert result.exit_code != 0 and len(lines) == 1, result.output
     assert "--out nosuch://bucket/run" in lines[0] and "Unrecognized filesystem" in lines[0]
+
+
+@pytest.mark.parametrize("out,workdir,relation", [
+    ("run-holds", "run-holds/work", "holds the work folder"),
+    ("work-holds/run", "work-holds", "sits inside the work folder"),
+])
+def test_a_run_folder_and_work_folder_on_s3_never_nest(store, corpus, out, workdir, relation):
+    """The folder rules compare URIs too: replacing the run folder must never delete the
+    work folder, nor the run folder's files be read as work files."""
+    folder, _ = corpus
+    base = f"s3://{store.bucket}"
+    result = _run_cli(str(folder), "--out", f"{base}/{out}", "--workdir", f"{base}/{workdir}")
+    assert result.exit_code != 0 and relation in result.output, result.output
+    assert not store.files(out.split("/")[0])

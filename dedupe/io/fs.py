@@ -15,6 +15,7 @@ writing deletes the object the closing stream left.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -177,8 +178,12 @@ def open_output(path: str) -> Iterator[pa.NativeFile]:
     try:
         yield sink
     except BaseException:
-        sink.close()  # pyarrow has no abort: the upload completes, so delete what it left
-        fs.delete_file(p)
+        # pyarrow's streams have no abort: the upload completes on close, so delete what it
+        # left (an error here must not hide the one that stopped the write)
+        with contextlib.suppress(OSError):
+            sink.close()
+        with contextlib.suppress(OSError):
+            fs.delete_file(p)
         raise
     sink.close()
 
