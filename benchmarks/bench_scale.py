@@ -107,6 +107,14 @@ def measure(paths: list[str], out: Path, options: list[str]) -> dict:
         "output_mib": round(_folder_bytes(out / "data") / 2**20),
         "kept": report["counts"]["kept"],
         "stages": {s["name"]: round(s["seconds"], 1) for s in report["stages"]},
+        # per stage: peak RSS of the main process and of one task (MiB), and the decide
+        # stage's own steps (tasks, seconds, bytes written = data moved to the next step)
+        "stage_rss_mib": {s["name"]: [round(s["peak_rss_main"] / 2**20),
+                                      round(s["peak_rss_worker"] / 2**20)]
+                          for s in report["stages"]},
+        "decide": next((s.get("details") for s in report["stages"] if s["name"] == "decide"),
+                       None),
+        "input_mib": round(sum(os.path.getsize(p) for p in paths) / 2**20),
     }
 
 
@@ -119,7 +127,8 @@ def run(args) -> int:
         if n_files > len(files):
             raise SystemExit(f"{folder} holds {len(files)} files; {size} docs need {n_files}")
         out = Path(args.out) / f"run-{size}"
-        options = [*args.options.split()] if args.options else []
+        # "{size}" in --options: the corpus size (a new --write-index folder per size)
+        options = args.options.replace("{size}", str(size)).split() if args.options else []
         r = measure(files[:n_files], out, options)
         r["files"] = n_files
         results.append(r)
@@ -197,7 +206,8 @@ def main(argv=None) -> int:
     r.add_argument("--out", default="/tmp/dedupe-scale-runs")
     r.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 3_000_000, 10_000_000])
     r.add_argument("--per-file", type=int, default=PER_FILE)
-    r.add_argument("--options", default="", help="extra dedupe run options, one string")
+    r.add_argument("--options", default="",
+                   help="extra dedupe run options, one string; {size} is the corpus size")
     r.add_argument("--keep", action="store_true", help="keep each run folder")
     r.add_argument("--out-json")
     r.add_argument("--plot", help="PNG path for time and memory against corpus size")

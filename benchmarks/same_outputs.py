@@ -58,7 +58,7 @@ def _strip(report: dict) -> dict:
 
 def record(inputs: str, out: str, extra: list[str]) -> dict:
     cmd = [sys.executable, "-m", "dedupe.cli", "run", inputs, "--out", out, "--overwrite", "-q"]
-    subprocess.run(cmd + extra, check=True)
+    subprocess.run(cmd + extra, check=True, cwd=ROOT)  # this tree's dedupe, relative paths
     files = {}
     for base, _dirs, names in os.walk(out):
         for name in names:
@@ -74,8 +74,9 @@ def record(inputs: str, out: str, extra: list[str]) -> dict:
 def collect(cache: str, n_docs: int, workers: list[int]) -> tuple[dict, list[str]]:
     """``(record of the first worker count, differences between worker counts)``."""
     cases = {
-        "sample": (os.path.join(ROOT, "data", "sample"), []),
-        "sample-remove-spans": (os.path.join(ROOT, "data", "sample"), ["--remove-spans"]),
+        # relative to ROOT, so that two checkouts of the code write the same manifest
+        "sample": (os.path.join("data", "sample"), []),
+        "sample-remove-spans": (os.path.join("data", "sample"), ["--remove-spans"]),
         f"generated-{n_docs}": (_corpus(cache, n_docs), []),
     }
     result, problems = {}, []

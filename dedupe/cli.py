@@ -170,6 +170,9 @@ def main():
 @click.option("--workdir", help="Folder or URI (s3://bucket/prefix) for intermediate files "
                                 "[OUT/_work].")
 @click.option("--workers", metavar=_INT, help=_WORKERS_HELP)
+@click.option("--partitions", metavar=_INT,
+              help="Partitions of the decide stage [0: a few per worker, one per 2**20 rows; "
+                   f"at most {_c.MAX_PARTITIONS}]; any count gives the same result.")
 @click.option("--engine", type=click.Choice(["local", "serial", "ray"]))
 @click.option("--address", help="Ray cluster: auto or ray://host:10001 (with --engine ray).")
 @click.option("--against", multiple=True,

@@ -59,6 +59,7 @@ class StageTimer:
     peak_rss_main: int = 0
     peak_rss_worker: int = 0
     peak_rss_scope: str = "stage"
+    details: dict = field(default_factory=dict)  # what a stage tells of its own parts
     _t0: float = field(default=0.0, repr=False)
     _rss: PeakRSS | None = field(default=None, repr=False)
 
@@ -83,6 +84,7 @@ class StageTimer:
             "peak_rss_worker": self.peak_rss_worker,
             "peak_rss_scope": self.peak_rss_scope,
             "rows_per_second": round(self.rows / self.seconds, 1) if self.seconds else None,
+            **({"details": self.details} if self.details else {}),
         }
 
 

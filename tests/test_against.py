@@ -12,6 +12,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dedupe
 from dedupe.errors import IndexMismatchError
@@ -334,3 +336,20 @@ def test_write_index_never_replaces_another_index(halves, tmp_path):
                        **SERIAL)
     assert again.outputs["index"]["mode"] == "already there"
     assert open_index(tmp_path / "idx").num_docs == before
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(0, 500), files=st.integers(1, 8),
+       size=st.integers(1, 70))
+def test_index_chunks_are_the_kept_rows_cut_every_size_rows(seed, n, files, size):
+    """The index writer's generations: the kept rows in order, ``size`` at a time, whatever the
+    sign files' bounds (found file by file, never as one list of every kept row)."""
+    from dedupe.pipeline.against import _kept_chunks
+
+    rng = np.random.default_rng(seed)
+    kept = rng.random(n) < 0.6
+    offsets = np.array([0, *sorted(rng.integers(0, n + 1, files - 1)), n])
+    got = list(_kept_chunks(kept, offsets, size))
+    rows = np.flatnonzero(kept)
+    want = [rows[i : i + size] for i in range(0, len(rows), size)]
+    assert [c.tolist() for c in got] == [c.tolist() for c in want]

@@ -182,6 +182,7 @@ WRONG_VALUES = [
     ("engine.workers=100000", "from 0 to 1024"),
     ("engine.address=auto", "--engine ray"),
     ("engine.memory_limit=1e400", "from 1 byte to 1PB"),
+    ("engine.partitions=1048577", "from 0 to 1048576"),
     ("index.against=[1]", "list of strings"),
     ("index.write=", "null"),
     ("index.update=yes", "true or false"),

@@ -56,8 +56,9 @@ def test_two_node_ray_cluster_gives_identical_outputs(corpus, tmp_path, monkeypa
     try:
         cluster.wait_for_nodes()
         folder, serial = corpus
+        # several decide partitions, so the decide steps' tasks run on both nodes
         dedupe.run([folder], tmp_path / "c", engine__name="ray", address=cluster.address,
-                   rows_per_shard=60)
+                   rows_per_shard=60, partitions=5)
         _same(serial, tmp_path / "c")
     finally:
         if ray.is_initialized():

@@ -41,6 +41,7 @@ OPTION_KEYS = {
     "workdir": "output.workdir",
     "overwrite": "output.overwrite",
     "workers": "engine.workers",
+    "partitions": "engine.partitions",
     "address": "engine.address",
     "engine": "engine.name",
     "memory_limit": "engine.memory_limit",

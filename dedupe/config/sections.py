@@ -265,9 +265,13 @@ class EngineConfig(Section):
     # decide stage (about 100 bytes a row) come on top
     # (at most 1 PB)
     memory_limit: str | int = "2GB"
+    # partitions of the decide stage's records (0: a few per worker, and one per 2**20 rows);
+    # any count gives the same decisions
+    partitions: int = 0
 
     # workers: processes on this machine (a local Ray's CPUs too), at most 1024
-    limits: ClassVar[dict[str, tuple[int, int]]] = {"workers": (0, MAX_WORKERS)}
+    limits: ClassVar[dict[str, tuple[int, int]]] = {"workers": (0, MAX_WORKERS),
+                                                    "partitions": (0, MAX_PARTITIONS)}
 
     def _check(self):
         check_choice("engine.name", self.name, ("local", "serial", "ray"))

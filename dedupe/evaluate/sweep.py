@@ -27,10 +27,12 @@ from dedupe.evaluate.metrics import removed_fraction, score
 from dedupe.io.folders import protected_paths
 from dedupe.io.readers import read_task
 from dedupe.io.sources import expand_inputs
+from dedupe.io.spill import read_ipc
 from dedupe.io.unify import cast, merge_type
 from dedupe.near.decide import decide
 from dedupe.near.lsh import collision_probability, lsh_candidates, lsh_params
 from dedupe.near.minhash import jaccard_estimate
+from dedupe.pipeline.decide_tasks import partitions_for
 from dedupe.pipeline.ids import mark_duplicate_ids
 from dedupe.pipeline.run_folder import prepare_out
 from dedupe.pipeline.schema import check_schemas
@@ -174,8 +176,11 @@ def _sign_all(cfg, tasks, engine, work: str, reasons: dict):
     t0 = time.perf_counter()
     engine.map(sign_task, sts, stage="sign")
     tables, data = load_sign_columns([s.path for s in sts], cfg.minhash.num_perm)
-    mark_duplicate_ids(cfg, SignFiles([s.path for s in sts], cfg.minhash.num_perm), tasks,
-                       data["status"])
+    files = SignFiles([s.path for s in sts], cfg.minhash.num_perm)
+    _, status_paths = mark_duplicate_ids(cfg, engine, files, tasks, os.path.join(folder, "ids"),
+                                         partitions_for(files.total_rows, engine.workers))
+    if status_paths:  # later rows with an id seen before are rejected
+        data["status"] = np.concatenate([read_ipc(p)["status"].to_numpy() for p in status_paths])
     return tables, data, time.perf_counter() - t0
 
 

@@ -186,7 +186,7 @@ def _sig_block(column: pa.ChunkedArray, k: int) -> np.ndarray:
 
 def _update_best(best_doc, best_sim, q, d, sim, threshold) -> None:
     """Keep, per query row, the highest similarity ``>= threshold`` (ties: smallest doc)."""
-    ok = sim >= threshold - 1e-12  # the run's verification tolerance (decide._verify)
+    ok = sim >= threshold - 1e-12  # the run's verification tolerance (decide.verify_pairs)
     q, d, sim = q[ok], d[ok], sim[ok]
     if len(q) == 0:
         return

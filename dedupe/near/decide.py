@@ -25,9 +25,12 @@ __all__ = [
     "ROW_REJECTED",
     "ArraySignatures",
     "Decisions",
+    "cluster_actions",
     "decide",
     "exact_similarity",
     "pair_similarity",
+    "survivors_by_policy",
+    "verify_pairs",
 ]
 
 ACTIONS = ("kept", "exact_duplicate", "near_duplicate", "rejected", "too_short", "filtered",
@@ -119,7 +122,10 @@ def exact_similarity(source, a: np.ndarray, b: np.ndarray, sizes: np.ndarray,
     return out
 
 
-def _verify(source, a, b, threshold, mode, exact_jaccard=None, max_rows=1 << 21):
+def verify_pairs(source, a, b, threshold, mode, exact_jaccard=None, max_rows=1 << 21):
+    """``(ok, similarity)`` of the candidate pairs ``(a[i], b[i])`` under ``lsh.verify``:
+    ``exact`` (true Jaccard through ``exact_jaccard``), ``signature`` (the MinHash estimate), or
+    ``none`` (every candidate is an edge)."""
     if mode == "exact" and exact_jaccard is not None and len(a):
         sim = exact_jaccard(a, b)
     else:
@@ -156,7 +162,8 @@ def decide(
     a, b, ok, bucket_stats = _verified_pairs(source, reps, bands, cfg, exact_jaccard, max_rows)
     labels_rep = connected_components(n, a[ok], b[ok])
     labels = np.where(valid, labels_rep[np.where(valid, rep, 0)], order)
-    survivor = np.where(valid, _survivors(labels, order, length, score, cfg.cluster.survivor), -1)
+    policy = cfg.cluster.survivor
+    survivor = np.where(valid, survivors_by_policy(labels, order, length, score, policy), -1)
     size = np.bincount(labels[valid], minlength=n)[labels]
     action = _actions(status, valid, digest, survivor, order)
     similarity = np.full(n, np.nan)
@@ -203,11 +210,11 @@ def _verified_pairs(source, reps: np.ndarray, bands: int, cfg: DedupeConfig, exa
     )
     a, b = reps[local_a], reps[local_b]
     del local_a, local_b
-    ok, _ = _verify(source, a, b, cfg.lsh.threshold, cfg.lsh.verify, exact_jaccard, max_rows)
+    ok, _ = verify_pairs(source, a, b, cfg.lsh.threshold, cfg.lsh.verify, exact_jaccard, max_rows)
     return a, b, ok, bucket_stats
 
 
-def _survivors(labels: np.ndarray, order: np.ndarray, length: np.ndarray,
+def survivors_by_policy(labels: np.ndarray, order: np.ndarray, length: np.ndarray,
                score: np.ndarray | None, policy: str) -> np.ndarray:
     """Each row's cluster survivor under ``cluster.survivor``: the first row, the longest
     text, or the highest ``score`` (ties to the first row)."""
@@ -218,18 +225,24 @@ def _survivors(labels: np.ndarray, order: np.ndarray, length: np.ndarray,
     return pick_survivors(labels, order, score)
 
 
+def cluster_actions(is_survivor: np.ndarray, same_digest: np.ndarray) -> np.ndarray:
+    """The ``ACTIONS`` code of clustered rows: its cluster's survivor is ``kept``, a row with
+    the survivor's digest an ``exact_duplicate``, any other row a ``near_duplicate``."""
+    action = np.full(len(is_survivor), NEAR, np.int8)
+    action[same_digest] = EXACT
+    action[is_survivor] = KEPT
+    return action
+
+
 def _actions(status: np.ndarray, valid: np.ndarray, digest: np.ndarray, survivor: np.ndarray,
              order: np.ndarray) -> np.ndarray:
-    """One ``ACTIONS`` code a row: its cluster's survivor is ``kept``, a row with the
-    survivor's digest an ``exact_duplicate``, any other clustered row a ``near_duplicate``."""
+    """One ``ACTIONS`` code a row: rejected and empty rows by their status, every deduplicated
+    row by :func:`cluster_actions`."""
     same_digest = (
-        valid
-        & (digest[:, 0] == digest[np.maximum(survivor, 0), 0])
+        (digest[:, 0] == digest[np.maximum(survivor, 0), 0])
         & (digest[:, 1] == digest[np.maximum(survivor, 0), 1])
     )
     action = np.full(len(status), REJECTED, np.int8)
     action[status == ROW_EMPTY] = EMPTY
-    action[valid] = NEAR
-    action[valid & same_digest] = EXACT
-    action[valid & (survivor == order)] = KEPT
+    action[valid] = cluster_actions(survivor[valid] == order[valid], same_digest[valid])
     return action

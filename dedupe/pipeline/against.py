@@ -15,6 +15,7 @@ written in generations of the same size, committed together.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from dataclasses import dataclass
@@ -81,6 +82,24 @@ def _budget_rows(cfg) -> int:
 def _chunks(rows: np.ndarray, size: int):
     for i in range(0, len(rows), size):
         yield rows[i : i + size]
+
+
+def _kept_chunks(kept: np.ndarray, offsets: np.ndarray, size: int):
+    """The kept global rows in chunks of ``size`` (the last may be shorter), found one sign
+    file at a time."""
+    buf, have = [], 0
+    for lo, hi in itertools.pairwise(offsets):
+        g = int(lo) + np.flatnonzero(kept[lo:hi])
+        while len(g):
+            take = min(size - have, len(g))
+            buf.append(g[:take])
+            have += take
+            g = g[take:]
+            if have == size:
+                yield np.concatenate(buf)
+                buf, have = [], 0
+    if buf:
+        yield np.concatenate(buf)
 
 
 def match_against(cfg, files, digest: np.ndarray, valid: np.ndarray, bands: int,
@@ -233,22 +252,18 @@ def store_kept(cfg, files, tasks, kept: np.ndarray, bands: int, rows: int,
 
     params = index_params(cfg, bands, rows)
     sources = np.array([t.source.path for t in tasks], object)
-    task_of = np.repeat(np.arange(len(tasks)), files.num_rows)
-    g_all = np.flatnonzero(kept)
-    digest_hi, digest_lo = files.column("digest_hi"), files.column("digest_lo")
-    source_row = files.column("source_row")
-
-    def chunks():
-        for i, g in enumerate(_chunks(g_all, _budget_rows(cfg))):
-            yield IndexRows(files.string_column("id", g),
-                            pa.array(sources[task_of[g]], pa.string()), source_row[g],
-                            np.stack([digest_hi[g], digest_lo[g]], axis=1), files.gather(g),
+    def chunks():  # each chunk's columns read from the sign files it falls in, nothing more
+        for i, g in enumerate(_kept_chunks(kept, files.offsets, _budget_rows(cfg))):
+            task_of = np.searchsorted(files.offsets, g, side="right") - 1
+            digest = np.stack([files.values("digest_hi", g), files.values("digest_lo", g)], 1)
+            yield IndexRows(files.string_column("id", g), pa.array(sources[task_of], pa.string()),
+                            files.values("source_row", g), digest, files.gather(g),
                             boilerplate if i == 0 else None)
 
     out_path = cfg.output.out
     source = out_path if "://" in out_path else os.path.abspath(out_path)
     out = {"path": cfg.index.against[0] if cfg.index.update else cfg.index.write,
-           "rows": len(g_all), "mode": "update" if cfg.index.update else "new"}
+           "rows": int(kept.sum()), "mode": "update" if cfg.index.update else "new"}
     if cfg.index.update:
         from dedupe.index import open_index
 

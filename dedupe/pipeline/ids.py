@@ -1,79 +1,159 @@
 """Ids from ``--id-column`` must be unique: a manifest row, ``dedupe explain`` and an index match
 each name a row by its id, so two rows with one id would be indistinguishable.
 
-The check reads the sign files' id column one file at a time and keeps a 128-bit xxh3 digest
-per row (16 bytes a row, not the strings); rows that share a digest with an earlier row are
-then compared by their strings, so a digest collision can never make a false duplicate. The
-first row (in input order) keeps the id; every later one is a duplicate.
+The check runs as two engine maps, so no process holds an entry per row: ``hash`` (per sign
+file) routes a 128-bit xxh3 digest of every considered row's id to a partition by its digest;
+``groups`` (per partition) finds the rows whose digest an earlier row has and compares the two
+ids as strings (a digest collision never makes a false duplicate), then routes each duplicate
+with the earlier row back to its sign file. The first row (in input order) keeps the id; every
+later one is a duplicate. Files live under ``WORK/ids`` and are reused by a resumed run.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import pyarrow as pa
 import xxhash
 
 from dedupe.errors import InputError
+from dedupe.io.fs import exists, join, makedirs
+from dedupe.io.routed import read_routed, routed_meta, write_routed
+from dedupe.io.spill import read_ipc, write_ipc
 from dedupe.near.decide import ROW_REJECTED
 from dedupe.near.exact import exact_groups
+from dedupe.pipeline.store import SignFiles
 
-__all__ = ["duplicate_ids", "mark_duplicate_ids"]
+__all__ = ["IdTask", "id_task", "mark_duplicate_ids"]
 
 
-def _digests(files) -> np.ndarray:
-    """``(n, 2)`` uint64 xxh3-128 of every row's id, file by file."""
-    parts = []
+@dataclass(frozen=True)
+class IdTask:
+    """Task ``index`` of step ``step`` (``hash``: a sign file, ``groups``: a partition)."""
+
+    step: str
+    index: int
+    sign_paths: tuple[str, ...]
+    offsets: tuple[int, ...]
+    partitions: int
+    folder: str
+
+    @property
+    def out(self) -> str:
+        return join(self.folder, f"{self.step}-{self.index:06d}.arrow")
+
+    @property
+    def label(self) -> str:
+        return f"id {self.step} {self.index}"
+
+    def paths(self, step: str, count: int) -> list[str]:
+        return [join(self.folder, f"{step}-{i:06d}.arrow") for i in range(count)]
+
+
+def _digests(ids: pa.Array) -> np.ndarray:
+    """``(n, 2)`` uint64 xxh3-128 of every id (a null id as the empty string)."""
     digest = xxhash.xxh3_128_digest
-    for t in range(len(files)):
-        ids = files[t]["id"].to_pylist()
-        blob = b"".join(digest((v or "").encode("utf-8", "surrogatepass")) for v in ids)
-        parts.append(np.frombuffer(blob, ">u8").astype(np.uint64).reshape(-1, 2))
-    return np.concatenate(parts) if parts else np.zeros((0, 2), np.uint64)
+    blob = b"".join(digest((v or "").encode("utf-8", "surrogatepass")) for v in ids.to_pylist())
+    return np.frombuffer(blob, ">u8").astype(np.uint64).reshape(-1, 2)
 
 
-def duplicate_ids(files, considered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(later, first)``: global rows whose id an earlier ``considered`` row already has, and
-    that earlier row."""
-    rows = np.flatnonzero(considered)
-    if len(rows) < 2:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    rep = rows[exact_groups(_digests(files)[rows], rows)]
-    later = rows[rep != rows]
-    first = rep[rep != rows]
-    if len(later) == 0:
-        return later, first
-    both = np.unique(np.concatenate([later, first]))
-    text = dict(zip(both.tolist(), files.string_column("id", both).to_pylist()))
-    same = np.array([text[a] == text[b] for a, b in zip(later.tolist(), first.tolist())], bool)
-    return later[same], first[same]
+def _hash(task: IdTask) -> dict:
+    table = read_ipc(task.sign_paths[task.index])
+    rows = np.flatnonzero(table["status"].to_numpy() != ROW_REJECTED)
+    digest = _digests(table["id"].take(pa.array(rows)).combine_chunks())
+    cols = {"row": task.offsets[task.index] + rows.astype(np.int64), "hi": digest[:, 0],
+            "lo": digest[:, 1]}
+    part = (digest[:, 0] % np.uint64(task.partitions)).astype(np.int64)
+    write_routed(task.out, cols, part, task.partitions, {"result": {"rows": len(rows)}})
+    return {"rows": len(rows)}
 
 
-def mark_duplicate_ids(cfg, files, tasks, status: np.ndarray) -> np.ndarray | None:
-    """Stop on a duplicate id (``on_bad_row = "error"``), or turn every later duplicate into a
-    rejected row (``status`` changed in place) and return the manifest reasons (None if there
-    is no id column or no duplicate)."""
+def _groups(task: IdTask) -> dict:
+    rec = read_routed(task.paths("hash", len(task.sign_paths)), task.index, ("row", "hi", "lo"))
+    rows = rec["row"]
+    rep = rows[exact_groups(np.stack([rec["hi"], rec["lo"]], 1), rows)]
+    later, first = rows[rep != rows], rep[rep != rows]
+    if len(later):
+        files = SignFiles(list(task.sign_paths), 0, num_rows=np.diff(task.offsets).tolist())
+        both = np.unique(np.concatenate([later, first]))
+        text = files.string_column("id", both).to_pylist()
+        same = np.array([text[i] == text[j] for i, j in
+                         zip(np.searchsorted(both, later), np.searchsorted(both, first))], bool)
+        later, first = later[same], first[same]
+    order = np.argsort(later)
+    later, first = later[order], first[order]
+    result = {"duplicates": len(later), "later": int(later[0]) if len(later) else -1,
+              "first": int(first[0]) if len(later) else -1}
+    part = np.searchsorted(np.asarray(task.offsets), later, side="right") - 1
+    write_routed(task.out, {"later": later, "first": first}, part, len(task.sign_paths),
+                 {"result": result})
+    return result
+
+
+def id_task(task: IdTask) -> dict:
+    """Run one task of the check (the engine's stage function)."""
+    return _hash(task) if task.step == "hash" else _groups(task)
+
+
+def _map(engine, tasks: list[IdTask]) -> list[dict]:
+    """Every task's result: missing files are made, finished ones read back."""
+    todo = [t for t in tasks if not exists(t.out)]
+    fresh = dict(zip((t.index for t in todo),
+                     engine.map(id_task, todo, stage="decide") if todo else []))
+    return [fresh[t.index] if t.index in fresh else routed_meta(t.out)["result"] for t in tasks]
+
+
+def _where(files: SignFiles, tasks, rows: np.ndarray) -> list[str]:
+    """``FILE row R`` of each global row (any order), reading each file's rows at once."""
+    uniq, inverse = np.unique(rows, return_inverse=True)
+    files_of = np.searchsorted(files.offsets, uniq, side="right") - 1
+    source_rows = files.values("source_row", uniq)
+    names = [f"{tasks[t].source.path} row {int(r)}" for t, r in zip(files_of, source_rows)]
+    return [names[i] for i in inverse]
+
+
+def mark_duplicate_ids(cfg, engine, files: SignFiles, tasks, folder: str, partitions: int):
+    """``(notes, status files)``: stop on a duplicate id (``on_bad_row = "error"``), or reject
+    every later duplicate: ``status files`` holds each sign file's row status with those rows
+    rejected, ``notes`` their manifest reasons (an object array over all rows, made only when
+    there is a duplicate). ``(None, ())`` without an id column or a duplicate."""
     column = cfg.input.id_column
     if column is None:
-        return None
-    later, first = duplicate_ids(files, status != ROW_REJECTED)
-    if len(later) == 0:
-        return None
-    task_of = np.searchsorted(files.offsets, np.concatenate([later, first]), "right") - 1
-    source_row = files.column("source_row")
-
-    def where(g: int, t: int) -> str:
-        return f"{tasks[t].source.path} row {int(source_row[g])}"
-
-    n = len(later)
-    ids = files.string_column("id", np.sort(later))
-    id_of = dict(zip(np.sort(later).tolist(), ids.to_pylist()))
+        return None, ()
+    makedirs(folder)
+    base = ((tuple(files.paths), tuple(int(o) for o in files.offsets), partitions, folder))
+    _map(engine, [IdTask("hash", t, *base) for t in range(len(files))])
+    results = _map(engine, [IdTask("groups", p, *base) for p in range(partitions)])
+    found = [r for r in results if r["duplicates"]]
+    if not found:
+        return None, ()
     if cfg.input.on_bad_row == "error":
-        g, t = int(later[0]), int(task_of[0])
-        raise InputError(tasks[t].source.path, f"id {id_of[g]!r} appears again",
-                         row=int(source_row[g]), column=column,
-                         hint=f"its first row is {where(int(first[0]), int(task_of[n]))}; ids "
+        g, f = min((r["later"], r["first"]) for r in found)
+        t = int(np.searchsorted(files.offsets, g, side="right") - 1)
+        value = files.string_column("id", np.array([g])).to_pylist()[0]
+        raise InputError(tasks[t].source.path, f"id {value!r} appears again",
+                         row=int(files.values("source_row", np.array([g]))[0]), column=column,
+                         hint=f"its first row is {_where(files, tasks, np.array([f]))[0]}; ids "
                               "must be unique, or pass --on-bad-row reject to keep the first")
-    notes = np.full(len(status), None, object)
-    for k, (g, f) in enumerate(zip(later.tolist(), first.tolist())):
-        notes[g] = f"duplicate id {id_of[g]!r}: the same id as {where(f, int(task_of[n + k]))}"
-    status[later] = ROW_REJECTED
-    return notes
+    return _reject(files, tasks, folder, partitions)
+
+
+def _reject(files: SignFiles, tasks, folder: str, partitions: int):
+    """Each sign file's status with its later duplicates rejected, and their reasons."""
+    notes = np.full(files.total_rows, None, object)
+    groups = [join(folder, f"groups-{p:06d}.arrow") for p in range(partitions)]
+    paths = []
+    for t in range(len(files)):
+        rec = read_routed(groups, t, ("later", "first"))
+        status = read_ipc(files.paths[t])["status"].to_numpy().copy()
+        status[rec["later"] - files.offsets[t]] = ROW_REJECTED
+        paths.append(join(folder, f"status-{t:06d}.arrow"))
+        write_ipc(pa.table({"status": status}), paths[-1])
+        if not len(rec["later"]):
+            continue
+        ids = files.string_column("id", rec["later"]).to_pylist()
+        for g, where, value in zip(rec["later"].tolist(), _where(files, tasks, rec["first"]),
+                                   ids):
+            notes[g] = f"duplicate id {value!r}: the same id as {where}"
+    return notes, tuple(paths)

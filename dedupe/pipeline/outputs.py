@@ -19,11 +19,12 @@ from dedupe._version import __version__
 from dedupe.io.fs import join, makedirs, open_output
 from dedupe.io.spill import read_ipc
 from dedupe.io.writers import write_parquet_atomic
-from dedupe.near.decide import ACTIONS
+from dedupe.near.decide import ACTIONS, KEPT
 from dedupe.near.lsh import sorted_unique
 from dedupe.pipeline.against import manifest_columns
 from dedupe.pipeline.manifest import manifest_table
 from dedupe.pipeline.store import SignFiles
+from dedupe.pipeline.write import output_positions
 
 __all__ = ["scheme_metadata", "span_summary", "top_lines", "write_manifest", "write_spans"]
 
@@ -53,28 +54,57 @@ def scheme_metadata(cfg, dec) -> dict[str, str]:
 @dataclass(frozen=True)
 class ManifestPart:
     """One input unit's manifest file, written by an engine task: the unit's decisions (arrays
-    of its rows) and its sign files, which the task reads itself."""
+    of its rows), where its kept rows went, and the sign files, which the task reads itself
+    (the unit's for its columns, any file for the ids of its rows' survivors)."""
 
     path: str
     source_file: str
+    members: tuple[int, ...]  # the unit's sign files (positions in ``sign_paths``)
     sign_paths: tuple[str, ...]
-    arrays: dict  # manifest_table's per-row arguments for the unit's rows
+    offsets: tuple[int, ...]  # global row offsets of the sign files
+    arrays: dict  # action and note of the unit's rows (the page filters may change them)
+    decision_paths: tuple[str, ...]  # the members' decision files: the other columns
+    placements: tuple  # per member file: (shard, lo, hi, first_row) of its kept rows
     extra: dict  # matched_* and span columns (the stat_ columns come from the sign files)
     meta: dict
     compression: str
+    matched: tuple | None = None  # (mask, survivor id) of rows matched in an index
 
     @property
     def label(self) -> str:
         return self.path
 
 
+def _output_columns(part: ManifestPart) -> tuple[pa.Array, np.ndarray]:
+    """``(output_file, output_row)`` of the unit's rows, from its files' placements."""
+    files, rows = [], []
+    action = part.arrays["action"]
+    lo = part.offsets[part.members[0]]
+    for t, placed in zip(part.members, part.placements):
+        a, b = part.offsets[t] - lo, part.offsets[t + 1] - lo
+        shard, row = output_positions(action[a:b] == KEPT, placed)
+        files.append(shard)
+        rows.append(row)
+    shard = np.concatenate(files)
+    names = np.array([f"data/part-{i:05d}.parquet" for i in range(shard.max(initial=-1) + 1)]
+                     + [None], dtype=object)
+    return pa.array(names[shard], pa.string()), np.concatenate(rows)
+
+
 def write_manifest_part(part: ManifestPart) -> dict:
     """Build and write one manifest file (see :class:`ManifestPart`); returns its rows."""
-    tables = [read_ipc(p) for p in part.sign_paths]
+    tables = [read_ipc(part.sign_paths[t]) for t in part.members]
     table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-    a = part.arrays
-    m = manifest_table(table, part.source_file, a["action"], a["cluster"], a["size"],
-                       a["survivor_id"], a["similarity"], a["output_file"], a["output_row"],
+    decided = [read_ipc(p) for p in part.decision_paths]
+    a = {**{c: np.concatenate([d[c].to_numpy() for d in decided])
+            for c in ("cluster", "survivor", "cluster_size", "similarity")}, **part.arrays}
+    files = SignFiles(list(part.sign_paths), 0, num_rows=np.diff(part.offsets).tolist())
+    survivor_id = _survivor_ids(files, a["survivor"])
+    if part.matched is not None:  # rows removed by an index: their survivor is its document
+        survivor_id = pc.if_else(pa.array(part.matched[0]), part.matched[1], survivor_id)
+    output_file, output_row = _output_columns(part)
+    m = manifest_table(table, part.source_file, a["action"], a["cluster"], a["cluster_size"],
+                       survivor_id, a["similarity"], output_file, output_row,
                        a["note"], {**part.extra, **_stat_columns(table)})
     # one chunk a column: the sign tables' chunks follow the work tasks, and Parquet's
     # encoding follows the chunks (see dedupe.io.writers)
@@ -84,39 +114,34 @@ def write_manifest_part(part: ManifestPart) -> dict:
     return {"rows": m.num_rows}
 
 
-def write_manifest(engine, out, tasks, tables, dec, out_file, out_row, meta, spans=None,
+def write_manifest(engine, out, tasks, tables, dec, placements, meta, spans=None,
                    removed=None, matches=None, compression: str = "zstd",
                    progress=None) -> dict[str, int]:
     """The manifest, one file per input unit, each written by an engine task; returns the row
-    count of every action."""
+    count of every action. ``placements``: where each sign file's kept rows went (see
+    :func:`dedupe.pipeline.write.shard_tasks`)."""
     folder = join(out, "manifest.parquet")
     makedirs(folder)
-    survivor_ids = _survivor_ids(tables, dec.survivor)
-    if matches is not None:  # rows removed by an index: their survivor is the index document
-        survivor_ids = pc.if_else(pa.array(matches.index >= 0), matches.ids, survivor_ids)
-    names = np.array(
-        [f"data/part-{i:05d}.parquet" for i in range(max(out_file.max(initial=-1), -1) + 1)]
-        + [None],
-        dtype=object,
-    )
     n_spans = spans.n_spans if spans is not None else None
+    offsets = tuple(int(o) for o in tables.offsets)
     parts = []
     for unit, members in _units(tasks):
-        lo, hi = int(tables.offsets[members[0]]), int(tables.offsets[members[-1] + 1])
-        arrays = {"action": dec.action[lo:hi], "cluster": dec.cluster[lo:hi],
-                  "size": dec.cluster_size[lo:hi], "similarity": dec.similarity[lo:hi],
-                  "survivor_id": _own(survivor_ids.slice(lo, hi - lo)),
-                  "output_file": pa.array(names[out_file[lo:hi]], pa.string()),
-                  "output_row": out_row[lo:hi],
+        lo, hi = offsets[members[0]], offsets[members[-1] + 1]
+        arrays = {"action": dec.action[lo:hi],
                   "note": None if dec.note is None else dec.note[lo:hi]}
         extra = {k: _own(v) if isinstance(v, (pa.Array, pa.ChunkedArray)) else v
                  for k, v in manifest_columns(matches, lo, hi, len(dec.action)).items()}
+        matched = None
+        if matches is not None:
+            matched = (matches.index[lo:hi] >= 0, _own(matches.ids.slice(lo, hi - lo)))
         if n_spans is not None:
             extra["spans"] = n_spans[lo:hi].astype(np.int64)
             extra["span_chars"] = removed[lo:hi].astype(np.int64)
         parts.append(ManifestPart(
             join(folder, f"part-{unit.unit_index:05d}.parquet"), unit.source.path,
-            tuple(tables.paths[t] for t in members), arrays, extra, meta, compression))
+            tuple(members), tuple(tables.paths), offsets, arrays,
+            tuple(dec.paths[t] for t in members), tuple(tuple(placements[t]) for t in members),
+            extra, meta, compression, matched))
     engine.map(write_manifest_part, parts, stage="manifest", progress=progress)
     return {a: int((dec.action == i).sum()) for i, a in enumerate(ACTIONS)}
 

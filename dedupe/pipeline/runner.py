@@ -26,10 +26,10 @@ from dedupe.config import DedupeConfig
 from dedupe.engines import Engine, make_engine
 from dedupe.errors import DedupeError, OutputError
 from dedupe.io.folders import protected_paths
-from dedupe.io.fs import exists, join, open_input, remove_tree
+from dedupe.io.fs import exists, join, makedirs, open_input, read_text, remove_tree, write_text
 from dedupe.io.sources import expand_inputs
 from dedupe.io.spill import ipc_metadata, read_ipc
-from dedupe.near.decide import KEPT, ROW_REJECTED, decide, exact_similarity
+from dedupe.near.decide import KEPT, ROW_REJECTED
 from dedupe.near.lsh import lsh_params, s_curve
 from dedupe.pipeline.against import (
     apply_matches,
@@ -39,6 +39,12 @@ from dedupe.pipeline.against import (
     store_kept,
 )
 from dedupe.pipeline.boilerplate_stage import boilerplate_key_counts
+from dedupe.pipeline.decide_tasks import (
+    FileDecisions,
+    decide_in_tasks,
+    make_plan,
+    partitions_for,
+)
 from dedupe.pipeline.filters import apply_filters
 from dedupe.pipeline.ids import mark_duplicate_ids
 from dedupe.pipeline.outputs import (
@@ -126,9 +132,9 @@ def _run_locked(cfg, sources, schema, task_reasons, fingerprint, run_key, resume
         if progress:
             progress("decide", 1, 1, {"rows": len(dec.action)})
         spans, span_stats = _spans_stage(run, sign_tasks, tables, dec)
-        shards, out_file, out_row, wres = _write_stage(run, tables, dec, schema, spans)
-        counts = _manifest_stage(run, tables, dec, (out_file, out_row), spans, span_stats,
-                                 matches)
+        dec.sync(join(run.work, "decided"))  # what --against and the filters changed
+        shards, placements, wres = _write_stage(run, tables, dec, schema, spans)
+        counts = _manifest_stage(run, tables, dec, placements, spans, span_stats, matches)
     finally:
         run.engine.close()
     _check_accounting(results, counts, wres)
@@ -175,8 +181,11 @@ def _decide_stage(run: _Run, sign_tasks):
     cfg = run.cfg
     with StageTimer("decide") as st:
         tables = SignFiles([s.path for s in sign_tasks], cfg.minhash.num_perm)
-        dec = _decide(cfg, tables, run.tasks)
+        dec, st.details = _decide(run, tables)
         st.rows = len(dec.action)
+        steps = st.details["steps"].values()
+        st.tasks = sum(s.get("tasks", 0) for s in steps)
+        st.peak_rss_worker = max(s.get("peak_rss_worker", 0) for s in steps)
     run.stages.append(st)
     matches = None
     if cfg.index.against:
@@ -205,11 +214,12 @@ def _spans_stage(run: _Run, sign_tasks, tables: SignFiles, dec):
 
 
 def _write_stage(run: _Run, tables: SignFiles, dec, schema, spans):
-    """``(shard tasks, out_file, out_row, results)``: the output shards, finished ones kept."""
+    """``(shard tasks, placements, results)``: the output shards, finished ones kept
+    (placements: where each sign file's kept rows went, see ``shard_tasks``)."""
     cfg = run.cfg
     with StageTimer("write") as st:
-        shards, out_file, out_row = shard_tasks(cfg, run.tasks, tables, dec, cfg.output.out,
-                                                schema, spans)
+        shards, placements = shard_tasks(cfg, run.tasks, tables, dec, cfg.output.out, schema,
+                                         spans)
         wres = _map_resumable(run.engine, write_shard, shards, "write", run.progress,
                               done=lambda t: exists(t.path),
                               reload=_shard_result_from_file)
@@ -217,18 +227,18 @@ def _write_stage(run: _Run, tables: SignFiles, dec, schema, spans):
         st.tasks = len(shards)
         st.peak_rss_worker = max([r["peak_rss"] for r in wres], default=0)
     run.stages.append(st)
-    return shards, out_file, out_row, wres
+    return shards, placements, wres
 
 
-def _manifest_stage(run: _Run, tables: SignFiles, dec, written, spans, span_stats: dict,
+def _manifest_stage(run: _Run, tables: SignFiles, dec, placements, spans, span_stats: dict,
                     matches) -> dict:
     """The manifest (and ``spans.parquet``); returns the row count of every action.
-    ``written``: ``(out_file, out_row)`` of every row."""
+    ``placements``: where each sign file's kept rows went."""
     cfg = run.cfg
     with StageTimer("manifest", tasks=len(run.tasks)) as st:
         meta = scheme_metadata(cfg, dec)
         removed = spans.removed if spans is not None else None
-        counts = write_manifest(run.engine, cfg.output.out, run.tasks, tables, dec, *written,
+        counts = write_manifest(run.engine, cfg.output.out, run.tasks, tables, dec, placements,
                                 meta, spans, removed, matches, cfg.output.compression,
                                 run.progress)
         if spans is not None:
@@ -323,27 +333,36 @@ def _shard_result_from_file(st):
     return {"rows": rows, "seconds": 0.0, "peak_rss": 0}
 
 
-def _decide(cfg: DedupeConfig, files: SignFiles, tasks):
-    """The decide stage over the sign files: small per-row columns in memory, signatures read
-    one band or one batch of pairs at a time (see :mod:`dedupe.pipeline.store`). Rows whose
-    ``--id-column`` value an earlier row has are rejected first (or stop the run)."""
-    status = files.column("status").copy()
-    notes = mark_duplicate_ids(cfg, files, tasks, status)
-    digest = np.stack([files.column("digest_hi"), files.column("digest_lo")], axis=1)
-    score = files.column("score") if cfg.cluster.survivor_column else None
-    max_rows = max(1 << 12, cfg.engine.memory_bytes // 4 // (4 * cfg.minhash.num_perm))
-    n_shingles = files.column("n_shingles")
-    exact = None
-    if cfg.lsh.verify == "exact":
-        # about 40 bytes of numpy temporaries per shingle of a batch of pairs (see near.jaccard)
-        max_values = max(1 << 16, cfg.engine.memory_bytes // 4 // 40)
-
-        def exact(a, b):
-            return exact_similarity(files, a, b, n_shingles, max_values)
-    dec = decide(status, digest.astype(np.uint64), n_shingles, files, files.column("length"),
-                 score, cfg, exact_jaccard=exact, max_rows=max_rows)
+def _decide(run: _Run, files: SignFiles):
+    """``(decisions, details)``: the decide stage as engine tasks over the sign files (see
+    :mod:`dedupe.pipeline.decide_tasks`; details: its partitions and steps for the report).
+    Rows whose ``--id-column`` value an earlier row has are rejected first (or stop the
+    run)."""
+    cfg = run.cfg
+    folder = join(run.work, "decide")
+    makedirs(folder)
+    partitions = _decide_partitions(folder, cfg, files.total_rows, run.engine.workers)
+    notes, status_paths = mark_duplicate_ids(cfg, run.engine, files, run.tasks,
+                                             join(run.work, "ids"), partitions)
+    plan = make_plan(replace(cfg, engine=replace(cfg.engine, partitions=partitions)),
+                     files.paths, files.num_rows, folder, run.engine.workers, status_paths)
+    paths, stats, details = decide_in_tasks(run.engine, plan)
+    dec = FileDecisions(paths, stats)
     dec.note = notes
-    return dec
+    return dec, details
+
+
+def _decide_partitions(folder: str, cfg: DedupeConfig, rows: int, workers: int) -> int:
+    """The decide stage's partition count: ``--partitions``, or chosen for the rows and
+    workers; a resumed run keeps the count its files were made with (the workers may differ)."""
+    import json
+
+    path = join(folder, "plan.json")
+    if exists(path):
+        return int(json.loads(read_text(path))["partitions"])
+    partitions = cfg.engine.partitions or partitions_for(rows, workers)
+    write_text(path, json.dumps({"partitions": partitions}))
+    return partitions
 
 
 def _match_indexes(cfg: DedupeConfig, files: SignFiles, dec, run_key: str = ""):

@@ -50,10 +50,11 @@ class SignFiles(Sequence):
     """The sign files of a run, in task order (global row ``g`` is row ``g - offsets[t]`` of
     file ``t``)."""
 
-    def __init__(self, paths: list[str], num_perm: int):
+    def __init__(self, paths: list[str], num_perm: int, num_rows: list[int] | None = None):
         self.paths = list(paths)
         self.num_perm = num_perm
-        self.num_rows = [read_ipc(p).num_rows for p in self.paths]
+        self.num_rows = num_rows if num_rows is not None else [read_ipc(p).num_rows
+                                                               for p in self.paths]
         self.offsets = np.concatenate([[0], np.cumsum(self.num_rows, dtype=np.int64)])
 
     def __len__(self) -> int:
@@ -71,6 +72,13 @@ class SignFiles(Sequence):
     def column(self, name: str) -> np.ndarray:
         parts = [read_ipc(p)[name].to_numpy() for p in self.paths]
         return np.concatenate(parts) if parts else np.zeros(0)
+
+    def values(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """Values of a numeric column at the sorted global ``rows``, read file by file."""
+        rows = np.asarray(rows, np.int64)
+        parts = [read_ipc(self.paths[t])[name].to_numpy()[rows[lo:hi] - self.offsets[t]]
+                 for t, lo, hi in self._spans(rows)]
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
     def string_column(self, name: str, rows: np.ndarray) -> pa.Array:
         """Values of a string column at the sorted global ``rows``, read file by file."""

@@ -16,19 +16,22 @@ import pyarrow as pa
 from dedupe.io.fs import join
 from dedupe.io.readers import read_task
 from dedupe.io.sources import Task, join_tasks
+from dedupe.io.spill import read_ipc
 from dedupe.io.unify import conform
 from dedupe.io.writers import write_parquet_atomic
 from dedupe.memory import PeakRSS
 from dedupe.near.decide import KEPT
 
-__all__ = ["ShardTask", "cut_shards", "shard_tasks", "write_shard"]
+__all__ = ["ShardTask", "cut_shards", "output_positions", "shard_tasks", "write_shard"]
 
 
 @dataclass(frozen=True)
 class ShardTask:
     index: int
     path: str
-    segments: tuple[tuple[Task, np.ndarray], ...]  # (task, sorted source rows to keep)
+    # (task, picks): the task reads a unit's rows; each pick (decision file, sign file, lo, hi)
+    # names a work task's kept rows lo:hi (in row order), which the writer looks up itself
+    segments: tuple[tuple[Task, tuple[tuple[str, str, int, int], ...]], ...]
     schema: pa.Schema
     text_column: str
     batch_rows: int
@@ -42,29 +45,30 @@ class ShardTask:
 
 
 def cut_shards(
-    kept_per_task: list[np.ndarray],
-    nbytes_per_task: list[np.ndarray],
+    kept_counts: list[int],
+    kept_bytes: list[np.ndarray] | None,
     rows_per_shard: int,
     bytes_per_shard: int | None,
 ):
     """Cut the kept rows (in task order) into shards: ``[[(task_pos, lo, hi), ...], ...]``.
 
-    A shard closes when it reaches ``rows_per_shard`` rows or would pass ``bytes_per_shard``
-    bytes of text (a single larger row still gets a shard of its own).
+    ``kept_bytes[t]``: the running total of task ``t``'s kept rows' text bytes (``0`` first,
+    one entry more than its kept rows), needed only with ``bytes_per_shard``. A shard closes
+    when it reaches ``rows_per_shard`` rows or would pass ``bytes_per_shard`` bytes of text (a
+    single larger row still gets a shard of its own).
     """
     shards: list[list[tuple[int, int, int]]] = []
     cur: list[tuple[int, int, int]] = []
     rows = 0
     size = 0
     limit = bytes_per_shard or 0
-    for t, (kept, nbytes) in enumerate(zip(kept_per_task, nbytes_per_task)):
+    for t, n in enumerate(kept_counts):
         lo = 0
-        n = len(kept)
         while lo < n:
             room = rows_per_shard - rows
             hi = min(n, lo + room)
             if limit:
-                csum = np.cumsum(nbytes[lo:hi])
+                csum = kept_bytes[t][lo + 1 : hi + 1] - kept_bytes[t][lo]
                 fit = int(np.searchsorted(csum, limit - size, side="right"))
                 if fit == 0 and rows == 0:
                     fit = 1
@@ -72,7 +76,8 @@ def cut_shards(
             if hi > lo:
                 cur.append((t, lo, hi))
                 rows += hi - lo
-                size += int(nbytes[lo:hi].sum())
+                if limit:
+                    size += int(kept_bytes[t][hi] - kept_bytes[t][lo])
                 lo = hi
             # stopped before the task's end means the next row does not fit: close the shard
             if lo < n or rows >= rows_per_shard or (limit and size >= limit):
@@ -95,39 +100,50 @@ def _edits_for(spans, g_sel: np.ndarray, source_rows: np.ndarray):
             spans["end"].to_numpy()[lo:hi][inside])
 
 
+def _kept(decision_path: str, sign_path: str, nbytes: bool = False):
+    """The source rows (and text bytes, with ``nbytes``) of a work task's kept rows, in row
+    order, from its decision and sign files."""
+    kept = read_ipc(decision_path)["action"].to_numpy() == KEPT
+    table = read_ipc(sign_path)
+    rows = table["source_row"].to_numpy()[kept]
+    return (rows, table["nbytes"].to_numpy()[kept]) if nbytes else rows
+
+
 def shard_tasks(cfg, tasks, tables, dec, out: str, schema: pa.Schema, spans=None):
-    """``(shard tasks, out_file, out_row)``: the kept rows of every task cut into shards
+    """``(shard tasks, placements)``: the kept rows of every task cut into shards
     (:func:`cut_shards`), each shard's task with its segments and, with ``--remove-spans``,
-    the spans to cut; ``out_file``/``out_row`` give each global row's shard and row in it
-    (-1 for a row not written)."""
-    kept_rows, kept_bytes, offsets = [], [], [0]
-    for t in tables:
-        offsets.append(offsets[-1] + t.num_rows)
-    for i, t in enumerate(tables):
-        act = dec.action[offsets[i] : offsets[i + 1]]
-        mask = act == KEPT
-        kept_rows.append(t["source_row"].to_numpy()[mask])
-        kept_bytes.append(t["nbytes"].to_numpy()[mask])
-    shards = cut_shards(kept_rows, kept_bytes, cfg.output.rows_per_shard,
+    the spans to cut; ``placements[t]`` lists ``(shard, lo, hi, first_row)`` for task ``t``:
+    its kept rows ``lo:hi`` (in row order) are rows ``first_row...`` of shard ``shard`` (see
+    :func:`output_positions`). ``dec.paths`` must hold the final actions (see
+    ``FileDecisions.sync``): the writers read their rows from them. Only the kept-row counts
+    (and, with ``--bytes-per-shard``, one task's text sizes at a time) pass through here."""
+    counts, sizes = [], []
+    for t in range(len(tables)):
+        if cfg.output.bytes_per_shard:
+            rows, nbytes = _kept(dec.paths[t], tables.paths[t], nbytes=True)
+            counts.append(len(rows))
+            sizes.append(np.concatenate([[0], np.cumsum(nbytes)]))
+        else:
+            counts.append(int((dec.action[tables.offsets[t] : tables.offsets[t + 1]]
+                               == KEPT).sum()))
+    shards = cut_shards(counts, sizes or None, cfg.output.rows_per_shard,
                         cfg.output.bytes_per_shard)
-    n = len(dec.action)
-    out_file = np.full(n, -1, np.int64)
-    out_row = np.full(n, -1, np.int64)
+    placements: list[list[tuple[int, int, int, int]]] = [[] for _ in range(len(tables))]
     tasks_out = []
     for s, segments in enumerate(shards):
         path = join(out, "data", f"part-{s:05d}.parquet")
         segs, edits = [], []
         row = 0
         for t, lo, hi in segments:
-            segs.append((tasks[t], kept_rows[t][lo:hi]))
-            glob_idx = offsets[t] + np.flatnonzero(dec.action[offsets[t] : offsets[t + 1]] == KEPT)
-            sel = glob_idx[lo:hi]
-            if cfg.spans.remove and spans is not None and spans.num_rows and len(sel):
-                edits.append(_edits_for(spans.task(t), sel, kept_rows[t][lo:hi]))
+            segs.append((tasks[t], ((dec.paths[t], tables.paths[t], lo, hi),)))
+            if cfg.spans.remove and spans is not None and spans.num_rows and hi > lo:
+                g0 = int(tables.offsets[t])
+                glob_idx = g0 + np.flatnonzero(dec.action[g0 : tables.offsets[t + 1]] == KEPT)
+                kept_rows = _kept(dec.paths[t], tables.paths[t])
+                edits.append(_edits_for(spans.task(t), glob_idx[lo:hi], kept_rows[lo:hi]))
             else:
                 edits.append(None)
-            out_file[sel] = s
-            out_row[sel] = np.arange(row, row + hi - lo)
+            placements[t].append((s, lo, hi, row))
             row += hi - lo
         segs, edits = _by_unit(segs, edits, tasks)
         tasks_out.append(
@@ -143,7 +159,19 @@ def shard_tasks(cfg, tasks, tables, dec, out: str, schema: pa.Schema, spans=None
                 cfg.input.max_row_bytes,
             )
         )
-    return tasks_out, out_file, out_row
+    return tasks_out, placements
+
+
+def output_positions(kept: np.ndarray, placements) -> tuple[np.ndarray, np.ndarray]:
+    """``(shard, row)`` of each of a task's rows (``-1`` for a row not written): ``kept`` is
+    the task's kept-row mask, ``placements`` its entries from :func:`shard_tasks`."""
+    shard = np.full(len(kept), -1, np.int64)
+    row = np.full(len(kept), -1, np.int64)
+    where = np.flatnonzero(kept)
+    for s, lo, hi, first in placements:
+        shard[where[lo:hi]] = s
+        row[where[lo:hi]] = np.arange(first, first + hi - lo)
+    return shard, row
 
 
 def _by_unit(segs: list, edits: list, tasks: list) -> tuple[list, list]:
@@ -157,8 +185,8 @@ def _by_unit(segs: list, edits: list, tasks: list) -> tuple[list, list]:
         j = i + 1
         while j < len(segs) and segs[j][0].unit_index == segs[i][0].unit_index:
             j += 1
-        rows = np.concatenate([r for _, r in segs[i:j]])
-        out_segs.append((join_tasks(tasks[segs[i][0].index:segs[j - 1][0].index + 1]), rows))
+        picks = tuple(p for _, own in segs[i:j] for p in own)
+        out_segs.append((join_tasks(tasks[segs[i][0].index:segs[j - 1][0].index + 1]), picks))
         parts = [e for e in edits[i:j] if e is not None]
         out_edits.append(tuple(np.concatenate(c) for c in zip(*parts)) if parts else None)
         i = j
@@ -188,7 +216,10 @@ def write_shard(st: ShardTask) -> dict:
     rss = PeakRSS.start()
     pieces = []
     edits = st.edits or (None,) * len(st.segments)
-    for (task, keep_rows), edit in zip(st.segments, edits):
+    expected = 0
+    for (task, picks), edit in zip(st.segments, edits):
+        keep_rows = np.concatenate([_kept(d, p)[lo:hi] for d, p, lo, hi in picks])
+        expected += len(keep_rows)
         for rb in read_task(
             task, None, batch_rows=st.batch_rows, on_bad_row="reject", text_column=st.text_column,
             max_row_bytes=st.max_row_bytes, schema_hint=st.schema, only_rows=keep_rows,
@@ -202,7 +233,6 @@ def write_shard(st: ShardTask) -> dict:
                     batch = _cut_spans(batch, rb.source_rows[mask], edit, st.text_column)
                 pieces.append(batch)
     table = pa.Table.from_batches(pieces, schema=st.schema)
-    expected = sum(len(rows) for _, rows in st.segments)
     if table.num_rows != expected:
         from dedupe.errors import EngineError
 

@@ -1,0 +1,63 @@
+"""Routed files: how one step of a partitioned stage hands records to the next.
+
+A task writes one Arrow file whose records are sorted by the partition of the next step that
+will read them, with the slice bounds in the file's metadata; task ``p`` of the next step reads
+slice ``p`` of every file. This is the shuffle between steps, through the work folder, so no
+process ever holds more than its own partition (and the planner only file names).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from dedupe.io.fs import size
+from dedupe.io.spill import ipc_metadata, read_ipc, write_ipc
+
+__all__ = ["read_routed", "routed_meta", "write_routed"]
+
+_META = b"dedupe.routed"
+
+
+def write_routed(path: str, columns: dict[str, np.ndarray], part: np.ndarray, partitions: int,
+                 meta: dict | None = None) -> int:
+    """Write ``columns`` (equal-length arrays) sorted by ``part`` (each record's partition,
+    ``0 <= part < partitions``; the order within a partition is kept); returns the file's
+    size in bytes. ``meta`` (JSON-able) is stored with the slice bounds."""
+    part = np.asarray(part, np.int64)
+    if len(part) and (part.min() < 0 or part.max() >= partitions):
+        raise ValueError(f"{path}: partition outside 0..{partitions - 1}")
+    order = np.argsort(part, kind="stable")
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(part, minlength=partitions))])
+    table = pa.table({name: np.asarray(values)[order] for name, values in columns.items()})
+    info = {"offsets": offsets.tolist(), **(meta or {})}
+    write_ipc(table, path, {_META: json.dumps(info).encode()})
+    return size(path)
+
+
+def routed_meta(path: str) -> dict:
+    """The metadata a routed file was written with (its ``offsets`` and the writer's ``meta``)."""
+    return json.loads(ipc_metadata(path).get(_META, b"{}"))
+
+
+def read_routed(paths: Sequence[str], part: int, columns: Sequence[str]) -> dict[str, np.ndarray]:
+    """Slice ``part`` of every routed file in ``paths``, concatenated in file order."""
+    pieces: dict[str, list] = {c: [] for c in columns}
+    for path in paths:
+        table = read_ipc(path)
+        lo, hi = json.loads(table.schema.metadata[_META])["offsets"][part : part + 2]
+        if hi > lo:
+            piece = table.slice(lo, hi - lo)
+            for c in columns:
+                pieces[c].append(piece.column(c).to_numpy())
+    return {c: (np.concatenate(v) if v else _empty(paths, c)) for c, v in pieces.items()}
+
+
+def _empty(paths: Sequence[str], column: str) -> np.ndarray:
+    """An empty array of ``column``'s type (from the first file's schema; int64 without one)."""
+    if not paths:
+        return np.zeros(0, np.int64)
+    return np.zeros(0, read_ipc(paths[0]).schema.field(column).type.to_pandas_dtype())

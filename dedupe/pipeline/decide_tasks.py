@@ -1,0 +1,492 @@
+"""The decide stage as engine tasks over partitions: no process holds an entry per row.
+
+:func:`dedupe.near.decide.decide` computes the same decisions from arrays in one process; here
+each step is one ``engine.map`` whose tasks read their slice of the previous step's routed
+files (:mod:`dedupe.io.routed`) and write their own, all under ``WORK/decide``:
+
+1. ``digests`` (per sign file): every deduplicated row's digest, length and score, routed by
+   digest to ``P`` partitions;
+2. ``exact`` (per partition): exact groups; every row with its representative (its group's
+   first row), routed by the representative's sign file;
+3. ``bands`` (per sign file): the LSH keys of the representatives with shingles, routed by key
+   range, so a bucket lies whole in one partition;
+4. ``candidates`` (per partition): each band's candidate pairs (the same bucket rule as one
+   process, :func:`dedupe.near.lsh.candidate_pairs`), routed by the pair's smaller row;
+5. ``verify`` (per partition): distinct pairs, verified against the signatures (or shingle
+   sets) read from the sign files; the edges that pass;
+6. connected components in rounds (:mod:`dedupe.near.components`): a label per node range;
+7. ``assign`` (per sign file): every row's cluster label (its representative's), routed by
+   label;
+8. ``survivors`` (per partition): cluster sizes, survivors by the policy, actions and the
+   similarity of each near duplicate to its survivor, routed back by sign file;
+9. ``decisions`` (per sign file): the file's decision columns (``decide-TTTTTT.arrow``).
+
+Every step is a pure function of its inputs and sorts what it reads, so the result is the same
+for any partition count, task order, worker count and engine. A file under its final name is a
+finished task: a killed run resumes at the first missing file. The planner keeps file names,
+row counts per sign file, and a few numbers per task.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from dedupe.io.fs import exists, join, makedirs, read_text, remove, remove_tree, size, write_text
+from dedupe.io.routed import read_routed, routed_meta, write_routed
+from dedupe.io.spill import ipc_metadata, read_ipc
+from dedupe.memory import PeakRSS
+from dedupe.near.components import components_in_rounds, node_ranges, partition_of
+from dedupe.near.decide import (
+    EMPTY,
+    REJECTED,
+    ROW_EMPTY,
+    ROW_OK,
+    cluster_actions,
+    exact_similarity,
+    pair_similarity,
+    survivors_by_policy,
+    verify_pairs,
+)
+from dedupe.near.exact import exact_groups
+from dedupe.near.lsh import candidate_pairs, unique_pairs
+from dedupe.pipeline.store import SignFiles, band_column
+
+__all__ = ["DECISION_COLUMNS", "DecidePlan", "FileDecisions", "StepTask", "decide_in_tasks",
+           "make_plan", "partitions_for", "run_step"]
+
+DECISION_COLUMNS = ("action", "cluster", "survivor", "cluster_size", "similarity")
+ROWS_PER_PARTITION = 1 << 20  # about 50 MB of a partition's records in its largest step
+MIN_PARTITION_ROWS = 4096  # below this a partition costs more to plan than to compute
+
+
+def partitions_for(rows: int, workers: int) -> int:
+    """Partitions for ``rows`` rows: a few per worker while there is work for them, and one
+    per ``ROWS_PER_PARTITION`` rows however many workers (a task's memory then stays bounded
+    by the partition, not by the corpus)."""
+    per_worker = min(2 * workers, -(-rows // MIN_PARTITION_ROWS))
+    return max(1, per_worker, -(-rows // ROWS_PER_PARTITION))
+
+
+@dataclass(frozen=True)
+class DecidePlan:
+    """What every task of the stage knows: the sign files and their global row offsets, the
+    LSH and clustering settings, the partition count and the folder of the step files."""
+
+    sign_paths: tuple[str, ...]
+    offsets: tuple[int, ...]
+    num_perm: int
+    bands: int
+    rows: int
+    max_bucket: int
+    threshold: float
+    verify: str
+    survivor: str
+    partitions: int
+    folder: str
+    max_rows: int
+    max_values: int
+    status_paths: tuple[str | None, ...] = ()  # rows rejected after signing (duplicate ids)
+
+    @property
+    def n(self) -> int:
+        return self.offsets[-1]
+
+    def path(self, step: str, i: int) -> str:
+        return join(self.folder, f"{step}-{i:06d}.arrow")
+
+    def paths(self, step: str, count: int) -> list[str]:
+        return [self.path(step, i) for i in range(count)]
+
+    def file_of(self, rows: np.ndarray) -> np.ndarray:
+        """The sign file of each global row."""
+        return np.searchsorted(np.asarray(self.offsets), rows, side="right") - 1
+
+    def sign_files(self) -> SignFiles:
+        return SignFiles(list(self.sign_paths), self.num_perm,
+                         num_rows=np.diff(self.offsets).tolist())
+
+    def status(self, t: int, table) -> np.ndarray:
+        """Sign file ``t``'s row status, with the rows rejected after signing."""
+        if self.status_paths and self.status_paths[t]:
+            return read_ipc(self.status_paths[t])["status"].to_numpy()
+        return table["status"].to_numpy()
+
+
+def make_plan(cfg, sign_paths, num_rows, folder: str, workers: int,
+              status_paths=()) -> DecidePlan:
+    """The plan of a run's decide stage. ``max_rows`` caps the signatures a verify task holds
+    (a quarter of ``--memory-limit``), ``max_values`` the shingles of exact verification
+    (about 40 bytes of numpy temporaries per shingle, see :mod:`dedupe.near.jaccard`)."""
+    from dedupe.near.lsh import lsh_params
+
+    bands, rows = lsh_params(cfg)
+    offsets = np.concatenate([[0], np.cumsum(num_rows, dtype=np.int64)]).tolist()
+    memory = cfg.engine.memory_bytes
+    return DecidePlan(
+        tuple(sign_paths), tuple(int(o) for o in offsets), cfg.minhash.num_perm, bands, rows,
+        cfg.lsh.max_bucket_size, cfg.lsh.threshold, cfg.lsh.verify, cfg.cluster.survivor,
+        cfg.engine.partitions or partitions_for(offsets[-1], workers), folder,
+        max(1 << 12, memory // 4 // (4 * cfg.minhash.num_perm)),
+        max(1 << 16, memory // 4 // 40), tuple(status_paths))
+
+
+class FileDecisions:
+    """A run's decisions as the later stages see them: ``action`` in memory (one byte a row:
+    the page filters and ``--against`` change it), every other column in the decision files,
+    read by the tasks that need it (manifest tasks read their own rows).
+
+    ``cluster``, ``survivor``, ``cluster_size`` and ``similarity`` load every file on first use
+    (``--against``, which changes them); :meth:`sync` writes what changed to new files.
+    """
+
+    _LAZY = ("cluster", "survivor", "cluster_size", "similarity")
+
+    def __init__(self, paths, stats: dict):
+        self.paths = list(paths)
+        self.stats = dict(stats)
+        self.note = None
+        parts = [read_ipc(p)["action"].to_numpy() for p in self.paths]
+        self.action = np.concatenate(parts) if parts else np.zeros(0, np.int8)
+        self._loaded: dict[str, np.ndarray] = {}
+
+    def __getattr__(self, name):
+        if name in FileDecisions._LAZY:
+            if name not in self._loaded:
+                parts = [read_ipc(p)[name].to_numpy() for p in self.paths]
+                self._loaded[name] = np.concatenate(parts) if parts else np.zeros(0)
+            return self._loaded[name]
+        raise AttributeError(name)
+
+    def sync(self, folder: str) -> None:
+        """Write the decisions of every file that changed in memory (the page filters change
+        ``action``, ``--against`` more) to ``folder``, and read those files from now on: the
+        writers and the manifest tasks read the decisions from the files. The decide stage's
+        own files stay as they were, for a resumed run."""
+        lo = 0
+        for t, path in enumerate(self.paths):
+            table = read_ipc(path)
+            hi = lo + table.num_rows
+            action = self.action[lo:hi]
+            if self._loaded or not np.array_equal(action, table["action"].to_numpy()):
+                cols = {c: (self._loaded[c][lo:hi] if c in self._loaded else
+                            table[c].to_numpy()) for c in DECISION_COLUMNS}
+                cols["action"] = action
+                makedirs(folder)
+                self.paths[t] = join(folder, f"decided-{t:06d}.arrow")
+                write_routed(self.paths[t], cols, np.zeros(hi - lo, np.int64), 1)
+            lo = hi
+
+
+@dataclass(frozen=True)
+class StepTask:
+    """Task ``index`` of step ``step`` (see the module docstring)."""
+
+    plan: DecidePlan
+    step: str
+    index: int
+    inputs: tuple[str, ...] = ()  # the label files (assign)
+
+    @property
+    def out(self) -> str:
+        return self.plan.path(self.step, self.index)
+
+    @property
+    def label(self) -> str:
+        return f"{self.step} {self.index}"
+
+
+# --- the steps ----------------------------------------------------------------------------
+
+
+def _digests(task: StepTask) -> dict:
+    plan, t = task.plan, task.index
+    table = read_ipc(plan.sign_paths[t])
+    valid = np.flatnonzero(plan.status(t, table) == ROW_OK)
+    hi = table["digest_hi"].to_numpy()[valid]
+    cols = {"row": plan.offsets[t] + valid.astype(np.int64), "digest_hi": hi,
+            "digest_lo": table["digest_lo"].to_numpy()[valid],
+            "length": table["length"].to_numpy()[valid],
+            "score": table["score"].to_numpy()[valid]}
+    part = (hi % np.uint64(plan.partitions)).astype(np.int64)
+    return _write(task, cols, part, {"rows": len(valid)})
+
+
+def _exact(task: StepTask) -> dict:
+    plan = task.plan
+    rec = read_routed(plan.paths("digests", len(plan.sign_paths)), task.index,
+                      ("row", "digest_hi", "digest_lo", "length", "score"))
+    digest = np.stack([rec["digest_hi"], rec["digest_lo"]], axis=1)
+    rec["rep"] = rec["row"][exact_groups(digest, rec["row"])]
+    return _write(task, rec, plan.file_of(rec["rep"]), {"rows": len(rec["row"])}, by_file=True)
+
+
+def _bands(task: StepTask) -> dict:
+    plan, t = task.plan, task.index
+    rec = read_routed(plan.paths("exact", plan.partitions), t, ("row", "rep"))
+    table = read_ipc(plan.sign_paths[t])
+    reps = np.sort(rec["row"][rec["row"] == rec["rep"]])
+    local = reps - plan.offsets[t]
+    keep = table["n_shingles"].to_numpy()[local] > 0
+    reps, local = reps[keep], local[keep]
+    keys = [table[band_column(b)].to_numpy()[local] for b in range(plan.bands)]
+    key = np.concatenate(keys) if keys else np.zeros(0, np.uint64)
+    band = np.repeat(np.arange(plan.bands, dtype=np.int16), len(reps))
+    # key ranges: the top 32 bits of a uniform hash scaled to the partition count
+    part = ((key >> np.uint64(32)) * np.uint64(plan.partitions) >> np.uint64(32)).astype(np.int64)
+    cols = {"band": band, "key": key, "row": np.tile(reps, plan.bands)}
+    return _write(task, cols, part, {"representatives": len(reps)})
+
+
+def _candidates(task: StepTask) -> dict:
+    plan = task.plan
+    rec = read_routed(plan.paths("bands", len(plan.sign_paths)), task.index,
+                      ("band", "key", "row"))
+    pairs_a, pairs_b, oversized, largest = [], [], 0, 1
+    for b in np.unique(rec["band"]):
+        sel = rec["band"] == b
+        a, c, st = candidate_pairs(rec["key"][sel].reshape(-1, 1), rec["row"][sel],
+                                   plan.max_bucket)
+        pairs_a.append(a)
+        pairs_b.append(c)
+        oversized += st["oversized"]
+        largest = max(largest, st["largest"])
+    a, b = unique_pairs(np.concatenate(pairs_a or [np.zeros(0, np.int64)]),
+                        np.concatenate(pairs_b or [np.zeros(0, np.int64)]))
+    part = partition_of(a, node_ranges(plan.n, plan.partitions))
+    return _write(task, {"a": a, "b": b}, part, {"oversized": oversized, "largest": largest})
+
+
+class _Rows:
+    """The sign files seen through the sorted global rows ``ends``: index ``i`` is row
+    ``ends[i]`` (so :func:`exact_similarity` needs set sizes only of the pairs' rows)."""
+
+    def __init__(self, files: SignFiles, ends: np.ndarray):
+        self.files, self.ends = files, ends
+
+    def shingle_sets(self, idx):
+        return self.files.shingle_sets(self.ends[idx])
+
+
+def _verify(task: StepTask) -> dict:
+    plan = task.plan
+    rec = read_routed(plan.paths("candidates", plan.partitions), task.index, ("a", "b"))
+    a, b = unique_pairs(rec["a"], rec["b"])
+    files = plan.sign_files()
+    exact = None
+    if plan.verify == "exact" and len(a):
+        ends = np.unique(np.concatenate([a, b]))
+        sizes = files.values("n_shingles", ends)
+
+        def exact(x, y):
+            rows = _Rows(files, ends)
+            return exact_similarity(rows, np.searchsorted(ends, x), np.searchsorted(ends, y),
+                                    sizes, plan.max_values)
+    ok, _ = verify_pairs(files, a, b, plan.threshold, plan.verify, exact, plan.max_rows)
+    result = {"candidates": len(a), "verified": int(ok.sum())}
+    # an edge file of dedupe.near.components: columns a and b, read whole
+    write_routed(task.out, {"a": a[ok], "b": b[ok]}, np.zeros(int(ok.sum()), np.int64), 1,
+                 {"result": result})
+    return result
+
+
+def _assign(task: StepTask) -> dict:
+    plan, t, labels = task.plan, task.index, task.inputs
+    rec = read_routed(plan.paths("exact", plan.partitions), t,
+                      ("row", "rep", "digest_hi", "digest_lo", "length", "score"))
+    lo, hi = plan.offsets[t], plan.offsets[t + 1]
+    bounds = node_ranges(plan.n, plan.partitions)
+    label = np.empty(hi - lo, np.int64)
+    for p in range(int(partition_of(np.array([lo]), bounds)[0]), plan.partitions):
+        first, last = int(bounds[p]), int(bounds[p + 1])
+        if first >= hi:
+            break
+        part = read_ipc(labels[p])["label"].to_numpy()
+        a, b = max(lo, first), min(hi, last)
+        label[a - lo : b - lo] = part[a - first : b - first]
+    rec["label"] = label[rec.pop("rep") - lo]
+    return _write(task, rec, partition_of(rec["label"], bounds), {"rows": len(rec["row"])})
+
+
+def _survivors(task: StepTask) -> dict:
+    plan = task.plan
+    rec = read_routed(plan.paths("assign", len(plan.sign_paths)), task.index,
+                      ("label", "row", "digest_hi", "digest_lo", "length", "score"))
+    order = np.argsort(rec["row"], kind="stable")
+    rec = {k: v[order] for k, v in rec.items()}
+    row, label = rec["row"], rec["label"]
+    at = survivors_by_policy(label, row, rec["length"], rec["score"], plan.survivor)  # indexes
+    survivor = row[at]
+    _, inverse, counts = np.unique(label, return_inverse=True, return_counts=True)
+    same = ((rec["digest_hi"] == rec["digest_hi"][at])
+            & (rec["digest_lo"] == rec["digest_lo"][at]))
+    action = cluster_actions(survivor == row, same)
+    similarity = np.ones(len(row))
+    near = np.flatnonzero((survivor != row) & ~same)
+    if len(near):
+        similarity[near] = pair_similarity(plan.sign_files(), row[near], survivor[near],
+                                           plan.max_rows)
+    size = counts[inverse]
+    cols = {"row": row, "action": action, "survivor": survivor, "cluster_size": size,
+            "similarity": similarity}
+    return _write(task, cols, plan.file_of(row),
+                  {"largest_cluster": int(counts.max()) if len(counts) else 0}, by_file=True)
+
+
+def _decisions(task: StepTask) -> dict:
+    plan, t = task.plan, task.index
+    status = plan.status(t, read_ipc(plan.sign_paths[t]))
+    n = len(status)
+    own = plan.offsets[t] + np.arange(n, dtype=np.int64)
+    action = np.full(n, REJECTED, np.int8)
+    action[status == ROW_EMPTY] = EMPTY
+    survivor, size, similarity = np.full(n, -1, np.int64), np.zeros(n, np.int64), np.full(n, np.nan)
+    rec = read_routed(plan.paths("survivors", plan.partitions), t,
+                      ("row", "action", "survivor", "cluster_size", "similarity"))
+    local = rec["row"] - plan.offsets[t]
+    action[local] = rec["action"]
+    survivor[local] = rec["survivor"]
+    size[local] = rec["cluster_size"]
+    similarity[local] = rec["similarity"]
+    cols = {"action": action, "cluster": np.where(survivor >= 0, survivor, own),
+            "survivor": survivor, "cluster_size": size, "similarity": similarity}
+    write_routed(task.out, cols, np.zeros(n, np.int64), 1, {"result": {"rows": n}})
+    return {"rows": n}
+
+
+_STEPS = {"digests": _digests, "exact": _exact, "bands": _bands, "candidates": _candidates,
+          "verify": _verify, "assign": _assign, "survivors": _survivors,
+          "decisions": _decisions}
+
+
+def _write(task: StepTask, cols: dict, part: np.ndarray, result: dict,
+           by_file: bool = False) -> dict:
+    """Write the task's records routed to the next step's partitions (``by_file``: to the
+    sign files' tasks); the result goes in the metadata, for a resumed run."""
+    plan = task.plan
+    parts = len(plan.sign_paths) if by_file else plan.partitions
+    write_routed(task.out, cols, part, parts, {"result": result})
+    return result
+
+
+def run_step(task: StepTask) -> dict:
+    """Run one task of a step (the engine's stage function); its result has the task's peak
+    resident memory."""
+    rss = PeakRSS.start()
+    result = _STEPS[task.step](task)
+    return {**result, "peak_rss": rss.stop()}
+
+
+# --- the driver ---------------------------------------------------------------------------
+
+# each step, and the steps that read its files (a step's files go once all of them finished)
+_READERS = {"digests": ("exact",), "exact": ("bands", "assign"), "bands": ("candidates",),
+            "candidates": ("verify",), "verify": ("components",), "components": ("assign",),
+            "assign": ("survivors",), "survivors": ("decisions",), "decisions": ()}
+
+
+def _count(plan: DecidePlan, step: str) -> int:
+    per_file = ("digests", "bands", "assign", "decisions")
+    return len(plan.sign_paths) if step in per_file else plan.partitions
+
+
+def _outputs(plan: DecidePlan, step: str) -> list[str]:
+    if step == "components":
+        return [join(plan.folder, "components", f"labels-{p:05d}.arrow")
+                for p in range(plan.partitions)]
+    return plan.paths(step, _count(plan, step))
+
+
+def _done(plan: DecidePlan, step: str) -> bool:
+    return all(exists(p) for p in _outputs(plan, step))
+
+
+def _run(engine, plan: DecidePlan, step: str, progress) -> list[dict]:
+    """Every task's result: missing files are made, finished ones read back."""
+    if step == "components":
+        labels = _outputs(plan, "components")
+        if not all(exists(p) for p in labels):
+            components_in_rounds(engine, _outputs(plan, "verify"), plan.n,
+                                 join(plan.folder, "components"), plan.partitions)
+        meta = json.loads(ipc_metadata(labels[0]).get(b"dedupe.components", b"{}"))
+        return [{"rounds": meta.get("round", 0),
+                 "bytes": sum(size(p) for p in labels)}]
+    labels = tuple(_outputs(plan, "components")) if step == "assign" else ()
+    tasks = [StepTask(plan, step, i, labels) for i in range(_count(plan, step))]
+    todo = [t for t in tasks if not exists(t.out)]
+    fresh = engine.map(run_step, todo, stage="decide", progress=progress) if todo else []
+    results = {t.index: r for t, r in zip(todo, fresh)}
+    return [{**(results[t.index] if t.index in results else routed_meta(t.out)["result"]),
+             "bytes": size(t.out)} for t in tasks]
+
+
+def _summary(step: str, results: list[dict], seconds: float) -> dict:
+    """``{"stats": ..., "step": ...}``: the numbers of a step the report keeps with the LSH
+    statistics, and its tasks, seconds and bytes written (the data moved to the next step)."""
+    def total(key):
+        return int(sum(r[key] for r in results))
+
+    stats = {}
+    if step == "bands":
+        stats = {"exact_representatives": total("representatives")}
+    elif step == "candidates":
+        stats = {"oversized_buckets": total("oversized"),
+                 "largest_bucket": max([r["largest"] for r in results], default=1)}
+    elif step == "verify":
+        cand, ok = total("candidates"), total("verified")
+        stats = {"candidate_pairs": cand, "verified_pairs": ok, "rejected_pairs": cand - ok}
+    elif step == "survivors":
+        stats = {"largest_cluster": max([r["largest_cluster"] for r in results], default=0)}
+    info = {"tasks": len(results), "seconds": round(seconds, 3), "bytes": total("bytes"),
+            "peak_rss_worker": max([r.get("peak_rss", 0) for r in results], default=0)}
+    if step == "components":
+        info = {"rounds": results[0]["rounds"], "seconds": round(seconds, 3),
+                "bytes": total("bytes")}
+    return {"stats": stats, "step": info}
+
+
+def _remove_consumed(plan: DecidePlan, finished: set) -> None:
+    """Delete the files of every step whose readers have all finished: a killed run resumes
+    from the newest finished step, which never needs them again."""
+    for step, readers in _READERS.items():
+        if not readers or not all(r in finished for r in readers):
+            continue
+        if step == "components":
+            remove_tree(join(plan.folder, "components"))
+            continue
+        for path in _outputs(plan, step):
+            if exists(path):
+                remove(path)
+
+
+def _summary_path(plan: DecidePlan, step: str) -> str:
+    return join(plan.folder, f"{step}.json")
+
+
+def decide_in_tasks(engine, plan: DecidePlan, progress=None) -> tuple[list[str], dict, dict]:
+    """Run the stage (see the module docstring); returns the decision file of every sign file,
+    the LSH statistics of the report, and the partition count with each step's tasks, seconds
+    and bytes written (a resumed run reports the seconds its steps took when they ran)."""
+    makedirs(plan.folder)
+    order = list(_READERS)
+    last = max([i for i, s in enumerate(order) if _done(plan, s)], default=-1)
+    if last >= 0 and not exists(_summary_path(plan, order[last])):
+        last -= 1  # killed before its summary was written: its results are read back
+    finished = set(order[: last + 1])
+    for step in order[last + 1 :]:
+        started = time.perf_counter()
+        results = _run(engine, plan, step, progress)
+        summary = _summary(step, results, time.perf_counter() - started)
+        write_text(_summary_path(plan, step), json.dumps(summary))
+        finished.add(step)
+        _remove_consumed(plan, finished)
+    stats = {"bands": plan.bands, "rows": plan.rows}
+    steps = {}
+    for step in order:
+        summary = json.loads(read_text(_summary_path(plan, step)))
+        stats.update(summary["stats"])
+        steps[step] = summary["step"]
+    return _outputs(plan, "decisions"), stats, {"partitions": plan.partitions, "steps": steps}
