@@ -167,7 +167,8 @@ def main():
               help="Remove pages above the Gopher repetition limits.")
 @click.option("--rows-per-shard", metavar=_INT, help="Rows per output shard [100000].")
 @click.option("--bytes-per-shard", metavar=_INT, help="Bytes of text per output shard.")
-@click.option("--workdir", help="Folder for intermediate files [OUT/_work].")
+@click.option("--workdir", help="Folder or URI (s3://bucket/prefix) for intermediate files "
+                                "[OUT/_work].")
 @click.option("--workers", metavar=_INT, help=_WORKERS_HELP)
 @click.option("--partitions", metavar=_INT,
               help="Partitions of the decide stage [0: a few per worker, one per 2**20 rows; "

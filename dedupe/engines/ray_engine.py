@@ -3,7 +3,8 @@
 No algorithm is copied for Ray: ``map(fn, tasks)`` submits ``fn`` as a remote function, one task
 per item, and returns the results in task order, exactly like the local engine. Bulk data moves
 through the work folder (Arrow files), so that folder must be storage every node sees: a shared
-path, or put ``--workdir`` on such a path. ``ray`` is an optional extra imported only here.
+path, or ``--workdir`` on such a path or on an object store (``s3://bucket/prefix``). ``ray``
+is an optional extra imported only here.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Atomic writes: every file or folder dedupe writes appears under its final name whole or not
 at all.
 
-The one mechanism: write under a temporary name in the same folder (``.NAME.tmp-PID``), then
-rename it onto the final name. A process killed mid-write leaves only a temporary name, which
+The one mechanism on a disk: write under a temporary name in the same folder
+(``.NAME.tmp-PID``), then rename it onto the final name (an object store needs no rename:
+:mod:`dedupe.io.fs`). A process killed mid-write leaves only a temporary name, which
 :func:`is_temporary` recognises so that a resumed run or the next index writer can delete it.
 """
 

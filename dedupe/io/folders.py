@@ -12,25 +12,28 @@ Three rules keep a run from destroying data it was never asked to touch:
 * **One writer at a time.** The writer holds an advisory lock on ``FOLDER/.lock`` for the whole
   run (``flock``, released by the kernel if the process dies) and writes who it is into the
   file; a second writer is refused with an error that names the first. The lock file is never
-  deleted while held, so an ``--overwrite`` cannot slip past it.
+  deleted while held, so an ``--overwrite`` cannot slip past it. An object store has no lock:
+  a folder there (``s3://bucket/prefix``) is locked through a local file named after its URI,
+  so two writers on one machine are refused, but two machines are not told of each other.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import hashlib
 import json
 import os
-import shutil
 import socket
 import sys
+import tempfile
 
 from dedupe.errors import OutputError
-from dedupe.io.atomic import write_text_atomic
+from dedupe.io import fs
 
 __all__ = ["LOCK", "MARKER", "FolderLock", "check_not_locked", "check_not_protected",
-           "claim_folder", "empty_folder", "folder_lock", "is_within", "protected_paths",
-           "write_marker"]
+           "claim_folder", "empty_folder", "folder_lock", "is_within", "lock_path",
+           "protected_paths", "write_marker"]
 
 MARKER = ".dedupe"
 LOCK = ".lock"
@@ -40,34 +43,36 @@ def _real(path: str) -> str:
     return os.path.realpath(os.path.expanduser(str(path)))
 
 
+def _bare(uri: str) -> str:
+    return str(uri).partition("?")[0].rstrip("/")
+
+
 def is_within(child: str, parent: str) -> bool:
-    """True if the local path ``child`` is ``parent`` or lies below it (links resolved)."""
+    """True if ``child`` is ``parent`` or lies below it: local paths with links resolved, URIs
+    by their text (a local path is never within a URI)."""
+    if fs.is_uri(child) or fs.is_uri(parent):
+        c, p = _bare(child), _bare(parent)
+        return fs.is_uri(child) == fs.is_uri(parent) and (c == p or c.startswith(p + "/"))
     c, p = _real(child), _real(parent)
     return c == p or c.startswith(p.rstrip(os.sep) + os.sep)
-
-
-def _local(path: str) -> bool:
-    return "://" not in str(path)
 
 
 def check_not_protected(folder: str, protected: dict[str, list[str]], what: str) -> None:
     """Refuse ``folder`` as an output if it is, holds or sits inside a protected path.
 
-    ``protected`` maps a description (``"input"``, ``"work folder"``) to its paths; paths on
-    other filesystems (URIs) cannot overlap a local folder and are skipped.
+    ``protected`` maps a description (``"input"``, ``"work folder"``) to its paths; a path on
+    another filesystem (a URI against a local folder) cannot overlap it and is skipped.
     """
-    if not _local(folder):
-        return
     for kind, paths in protected.items():
         for p in paths:
-            if not p or not _local(p):
+            if not p or fs.is_uri(p) != fs.is_uri(folder):
                 continue
             if is_within(p, folder):
-                relation = "is" if _real(p) == _real(folder) else "holds"
+                relation = "is" if is_within(folder, p) else "holds"
                 raise OutputError(
                     f"{what} {folder} {relation} the {kind} {p}; dedupe never writes over or "
                     f"deletes its {kind}: choose another folder")
-            if os.path.isdir(p) and is_within(folder, p):
+            if fs.is_dir(p) and is_within(folder, p):
                 raise OutputError(
                     f"{what} {folder} sits inside the {kind} {p}; its files would be read as "
                     f"{kind} by the next run: choose a folder outside it")
@@ -97,12 +102,22 @@ def _busy(path: str, folder: str, what: str) -> OutputError:
                        "until it has finished or choose another folder")
 
 
+def lock_path(folder: str) -> str:
+    """The file whose ``flock`` locks ``folder``: ``FOLDER/.lock``, or for a folder on an
+    object store (which has no lock) a local file named after its URI."""
+    if not fs.is_uri(folder):
+        return os.path.join(folder, LOCK)
+    locks = os.path.join(tempfile.gettempdir(), "dedupe-locks")
+    os.makedirs(locks, exist_ok=True)
+    return os.path.join(locks, hashlib.sha256(_bare(folder).encode()).hexdigest()[:24] + LOCK)
+
+
 def check_not_locked(folder: str, what: str) -> None:
     """Refuse ``folder`` at once if another process holds its lock, before any other check
     could misread the half-made folder of a run that is still starting."""
     import fcntl
 
-    path = os.path.join(folder, LOCK)
+    path = lock_path(folder)
     try:
         fh = open(path, encoding="utf-8")  # noqa: SIM115 - closed below
     except OSError:
@@ -122,7 +137,7 @@ class FolderLock:
     def __init__(self, folder: str, what: str):
         import fcntl
 
-        self.path = os.path.join(folder, LOCK)
+        self.path = lock_path(folder)
         self._fh = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release
         try:
             fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -156,11 +171,11 @@ def folder_lock(folder: str, what: str):
 
 
 def _contents(folder: str) -> list[str]:
-    return [n for n in os.listdir(folder) if n != LOCK]
+    return [n for n in fs.listdir(folder) if n != LOCK]
 
 
 def is_dedupe_folder(folder: str, recognise: tuple[str, ...] = ()) -> bool:
-    return any(os.path.exists(os.path.join(folder, m)) for m in (MARKER, *recognise))
+    return any(fs.exists(fs.join(folder, m)) for m in (MARKER, *recognise))
 
 
 def check_replaceable(folder: str, overwrite: bool, what: str,
@@ -170,9 +185,9 @@ def check_replaceable(folder: str, overwrite: bool, what: str,
     Returns False for a missing or empty folder. A non-empty one is refused without
     ``overwrite``, and with it unless it holds dedupe's marker (or a file in ``recognise``).
     """
-    if not os.path.exists(folder):
+    if not fs.exists(folder):
         return False
-    if not os.path.isdir(folder):
+    if not fs.is_dir(folder):
         raise OutputError(f"{folder} exists and is not a folder")
     check_not_locked(folder, f"{what} folder")
     if not _contents(folder):
@@ -200,7 +215,7 @@ def claim_folder(folder: str, overwrite: bool, kind: str, protected: dict | None
         raise OutputError(f"{folder} already exists and is not empty; pass --overwrite to "
                           "replace it")
     try:
-        os.makedirs(folder, exist_ok=True)
+        fs.makedirs(folder)
     except OSError as exc:
         raise OutputError(f"cannot create {folder}: {exc.strerror or exc}") from None
     return filled, resume
@@ -209,16 +224,16 @@ def claim_folder(folder: str, overwrite: bool, kind: str, protected: dict | None
 def empty_folder(folder: str) -> None:
     """Delete everything in ``folder`` but its (held) lock file."""
     for name in _contents(folder):
-        full = os.path.join(folder, name)
-        if os.path.isdir(full) and not os.path.islink(full):
-            shutil.rmtree(full)
+        full = fs.join(folder, name)
+        if fs.is_dir(full) and not os.path.islink(full):
+            fs.remove_tree(full, ignore_errors=False)
         else:
-            os.unlink(full)
+            fs.remove(full)
 
 
 def write_marker(folder: str, kind: str) -> None:
     """Mark ``folder`` as one dedupe made (``kind``: run, sweep or index)."""
     from dedupe._version import __version__
 
-    write_text_atomic(os.path.join(folder, MARKER),
-                      json.dumps({"made_by": "dedupe", "kind": kind, "version": __version__}))
+    fs.write_text(fs.join(folder, MARKER),
+                  json.dumps({"made_by": "dedupe", "kind": kind, "version": __version__}))

@@ -9,12 +9,12 @@ process ever holds more than its own partition (and the planner only file names)
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
 
+from dedupe.io.fs import size
 from dedupe.io.spill import ipc_metadata, read_ipc, write_ipc
 
 __all__ = ["read_routed", "routed_meta", "write_routed"]
@@ -35,7 +35,7 @@ def write_routed(path: str, columns: dict[str, np.ndarray], part: np.ndarray, pa
     table = pa.table({name: np.asarray(values)[order] for name, values in columns.items()})
     info = {"offsets": offsets.tolist(), **(meta or {})}
     write_ipc(table, path, {_META: json.dumps(info).encode()})
-    return os.path.getsize(path)
+    return size(path)
 
 
 def routed_meta(path: str) -> dict:

@@ -30,8 +30,9 @@ large-star and a small-star of the same edge set) can only be a forest of stars.
 Files: ``round-RRRR-part-PPPPP.arrow`` holds one task's output edges as ``key``/``other``
 columns, sorted by the partition that reads them next, with the slice offsets, the graph key
 and the task's result in its metadata; ``labels-PPPPP.arrow`` holds ``node``/``label`` of one
-node range. Every file is written under a temporary name and renamed, so a file under its final
-name is a finished task: a killed driver resumes at the round it was in.
+node range. Every file appears whole or not at all (a temporary name and a rename on a disk, one
+upload on an object store: :mod:`dedupe.io.fs`), so a file under its final name is a finished
+task: a killed driver resumes at the round it was in.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ import pyarrow as pa
 
 from dedupe.errors import OutputError
 from dedupe.io.atomic import is_temporary
+from dedupe.io.fs import exists, join, listdir, makedirs, remove, size
 from dedupe.io.spill import ipc_metadata, read_ipc, write_ipc
 from dedupe.near.lsh import unique_pairs
 
@@ -208,7 +210,7 @@ def _write(task: RoundTask, table: pa.Table, result: dict, **extra) -> dict:
     meta = {"scheme": COMPONENTS_SCHEME, "graph": task.graph, "round": task.round,
             "op": task.op, "prev_changed": task.prev_changed, "result": result, **extra}
     write_ipc(table, task.out, {_META: json.dumps(meta).encode()})
-    return {**result, "round": task.round, "bytes": os.path.getsize(task.out)}
+    return {**result, "round": task.round, "bytes": size(task.out)}
 
 
 def run_round_task(task: RoundTask) -> dict:
@@ -246,17 +248,17 @@ class ComponentRounds:
 
 
 def _round_path(work_dir: str, r: int, p: int) -> str:
-    return os.path.join(work_dir, f"round-{r:04d}-part-{p:05d}.arrow")
+    return join(work_dir, f"round-{r:04d}-part-{p:05d}.arrow")
 
 
 def _label_path(work_dir: str, p: int) -> str:
-    return os.path.join(work_dir, f"labels-{p:05d}.arrow")
+    return join(work_dir, f"labels-{p:05d}.arrow")
 
 
 def _graph_key(edge_paths: Sequence[str], n: int, partitions: int) -> str:
     """What every file in the work folder depends on: the input files (by name and size), the
     node count and the partition count."""
-    inputs = [(os.fspath(p), os.path.getsize(p)) for p in edge_paths]
+    inputs = [(os.fspath(p), size(os.fspath(p))) for p in edge_paths]
     text = json.dumps([COMPONENTS_SCHEME, n, partitions, inputs])
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
@@ -274,7 +276,7 @@ def _stored(path: str, graph: str) -> dict:
 def _round_files(work_dir: str) -> dict[int, int]:
     """Round number -> how many of its part files are under their final name."""
     counts: dict[int, int] = {}
-    for name in os.listdir(work_dir):
+    for name in listdir(work_dir):
         if name.startswith("round-") and name.endswith(".arrow"):
             r = int(name.split("-")[1])
             counts[r] = counts.get(r, 0) + 1
@@ -295,7 +297,7 @@ def _tasks(r: int, width: int, graph: str, n: int, partitions: int, work_dir: st
 def _map_missing(engine, tasks: list[RoundTask], progress) -> tuple[list[dict], int]:
     """Results of every task, and how many ran: those whose file is missing run, the others
     are read back from their files."""
-    missing = [i for i, t in enumerate(tasks) if not os.path.exists(t.out)]
+    missing = [i for i, t in enumerate(tasks) if not exists(t.out)]
     results: list[dict | None] = [None] * len(tasks)
     if missing:
         fresh = engine.map(run_round_task, [tasks[i] for i in missing], stage="components",
@@ -305,7 +307,7 @@ def _map_missing(engine, tasks: list[RoundTask], progress) -> tuple[list[dict], 
     for i, t in enumerate(tasks):
         if results[i] is None:
             results[i] = {**_stored(t.out, t.graph)["result"], "round": t.round,
-                          "bytes": os.path.getsize(t.out)}
+                          "bytes": size(t.out)}
     return results, len(missing)
 
 
@@ -316,10 +318,10 @@ def _width(r: int, width0: int, partitions: int) -> int:
 
 def _clean(work_dir: str, keep_from: int) -> None:
     """Remove round files older than ``keep_from`` and temporaries left by a killed task."""
-    for name in os.listdir(work_dir):
+    for name in listdir(work_dir):
         old = name.startswith("round-") and int(name.split("-")[1]) < keep_from
         if old or is_temporary(name):
-            os.unlink(os.path.join(work_dir, name))
+            remove(join(work_dir, name))
 
 
 def _resume_point(work_dir: str, graph: str, width0: int, partitions: int):
@@ -361,10 +363,10 @@ def components_in_rounds(engine, edge_paths: Sequence[str], n: int, work_dir: st
     """
     if partitions < 1:
         raise ValueError(f"partitions must be at least 1, not {partitions}")
-    os.makedirs(work_dir, exist_ok=True)
+    makedirs(work_dir)
     graph = _graph_key(edge_paths, n, partitions)
     labels = [_label_path(work_dir, p) for p in range(partitions)]
-    if all(os.path.exists(path) for path in labels):
+    if all(exists(path) for path in labels):
         for path in labels:
             _stored(path, graph)
         _clean(work_dir, keep_from=1 << 62)

@@ -260,7 +260,8 @@ def store_kept(cfg, files, tasks, kept: np.ndarray, bands: int, rows: int,
                             files.values("source_row", g), digest, files.gather(g),
                             boilerplate if i == 0 else None)
 
-    source = os.path.abspath(cfg.output.out)
+    out_path = cfg.output.out
+    source = out_path if "://" in out_path else os.path.abspath(out_path)
     out = {"path": cfg.index.against[0] if cfg.index.update else cfg.index.write,
            "rows": int(kept.sum()), "mode": "update" if cfg.index.update else "new"}
     if cfg.index.update:

@@ -9,15 +9,15 @@ at once.
 
 from __future__ import annotations
 
-import os
+import io
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.ipc as ipc
 
-from dedupe.io.spill import read_ipc, write_ipc
+from dedupe.io.fs import exists, join, open_output, read_bytes
+from dedupe.io.spill import ipc_file, read_ipc, read_npy, write_ipc, write_npy
 from dedupe.memory import PeakRSS
 from dedupe.near.lsh import sorted_unique
 from dedupe.pipeline.span_records import span_paths
@@ -37,16 +37,16 @@ def count_boilerplate(cfg, engine, work: str, sign_paths, offsets, kept: np.ndar
     stats = {"keys": 0}
     if not (cfg.spans.boilerplate or cfg.spans.windows):
         return [], stats
-    kept_path = os.path.join(work, "kept.npy")
-    np.save(kept_path, kept)
+    kept_path = join(work, "kept.npy")
+    write_npy(kept_path, kept)
     known_path = _known_keys(cfg, work, run_key)
     tasks = [BoilerplateTask(p, tuple(span_paths(s)[1] for s in sign_paths),
                              tuple(int(o) for o in offsets), kept_path,
-                             os.path.join(work, f"boiler-{p:04d}.arrow"),
+                             join(work, f"boiler-{p:04d}.arrow"),
                              cfg.spans.boilerplate_min_docs,
                              cfg.spans.boilerplate_policy == "keep_first", known_path)
              for p in range(cfg.spans.partitions)]
-    todo = [t for t in tasks if not os.path.exists(t.out_path)]
+    todo = [t for t in tasks if not exists(t.out_path)]
     results = engine.map(count_partition, todo, stage="boilerplate", progress=progress)
     stats["peak_rss"] = max([r["peak_rss"] for r in results], default=0)
     boiler_paths = [t.out_path for t in tasks]
@@ -76,7 +76,7 @@ def _known_counts(bt: BoilerplateTask, uniq: np.ndarray) -> np.ndarray:
     boilerplate: 0 for keys they never flagged."""
     if bt.known_path is None or len(uniq) == 0:
         return np.zeros(len(uniq), np.int64)
-    known = np.load(bt.known_path)
+    known = np.load(io.BytesIO(read_bytes(bt.known_path)))
     keys, docs = known["keys"], known["docs"]
     pos = np.minimum(np.searchsorted(keys, uniq), max(len(keys) - 1, 0))
     hit = (keys[pos] == uniq) if len(keys) else np.zeros(len(uniq), bool)
@@ -87,11 +87,11 @@ def count_partition(bt: BoilerplateTask) -> dict:
     """Flag the lines of one key partition that occur in at least ``min_docs`` kept documents."""
     t0 = time.perf_counter()
     rss = PeakRSS.start()
-    kept = np.load(bt.kept_path, mmap_mode="r")
+    kept = read_npy(bt.kept_path)
     cols: dict[str, list] = {"g": [], "start": [], "end": [], "key": []}
     for path, offset in zip(bt.line_paths, bt.task_offsets):
-        with pa.memory_map(path, "r") as src:
-            batch = ipc.open_file(src).get_batch(bt.partition)
+        with ipc_file(path) as reader:
+            batch = reader.get_batch(bt.partition)
             g = batch.column(0).to_numpy() + offset
             keep = kept[g]
             cols["g"].append(g[keep])
@@ -190,8 +190,11 @@ def _known_keys(cfg, work: str, run_key: str = "") -> str | None:
         return None
     uniq, inv = np.unique(k, return_inverse=True)
     total = np.bincount(inv, weights=d, minlength=len(uniq)).astype(np.int64)
-    path = os.path.join(work, "known-boilerplate.npz")
-    np.savez(path, keys=uniq, docs=total)
+    path = join(work, "known-boilerplate.npz")
+    buffer = io.BytesIO()  # a zip file seeks back to write its directory: a store cannot
+    np.savez(buffer, keys=uniq, docs=total)
+    with open_output(path) as sink:
+        sink.write(buffer.getvalue())
     return path
 
 

@@ -30,14 +30,12 @@ row counts per sign file, and a few numbers per task.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from dedupe.io.atomic import write_text_atomic
+from dedupe.io.fs import exists, join, makedirs, read_text, remove, remove_tree, size, write_text
 from dedupe.io.routed import read_routed, routed_meta, write_routed
 from dedupe.io.spill import ipc_metadata, read_ipc
 from dedupe.memory import PeakRSS
@@ -98,7 +96,7 @@ class DecidePlan:
         return self.offsets[-1]
 
     def path(self, step: str, i: int) -> str:
-        return os.path.join(self.folder, f"{step}-{i:06d}.arrow")
+        return join(self.folder, f"{step}-{i:06d}.arrow")
 
     def paths(self, step: str, count: int) -> list[str]:
         return [self.path(step, i) for i in range(count)]
@@ -177,8 +175,8 @@ class FileDecisions:
                 cols = {c: (self._loaded[c][lo:hi] if c in self._loaded else
                             table[c].to_numpy()) for c in DECISION_COLUMNS}
                 cols["action"] = action
-                os.makedirs(folder, exist_ok=True)
-                self.paths[t] = os.path.join(folder, f"decided-{t:06d}.arrow")
+                makedirs(folder)
+                self.paths[t] = join(folder, f"decided-{t:06d}.arrow")
                 write_routed(self.paths[t], cols, np.zeros(hi - lo, np.int64), 1)
             lo = hi
 
@@ -397,32 +395,32 @@ def _count(plan: DecidePlan, step: str) -> int:
 
 def _outputs(plan: DecidePlan, step: str) -> list[str]:
     if step == "components":
-        return [os.path.join(plan.folder, "components", f"labels-{p:05d}.arrow")
+        return [join(plan.folder, "components", f"labels-{p:05d}.arrow")
                 for p in range(plan.partitions)]
     return plan.paths(step, _count(plan, step))
 
 
 def _done(plan: DecidePlan, step: str) -> bool:
-    return all(os.path.exists(p) for p in _outputs(plan, step))
+    return all(exists(p) for p in _outputs(plan, step))
 
 
 def _run(engine, plan: DecidePlan, step: str, progress) -> list[dict]:
     """Every task's result: missing files are made, finished ones read back."""
     if step == "components":
         labels = _outputs(plan, "components")
-        if not all(os.path.exists(p) for p in labels):
+        if not all(exists(p) for p in labels):
             components_in_rounds(engine, _outputs(plan, "verify"), plan.n,
-                                 os.path.join(plan.folder, "components"), plan.partitions)
+                                 join(plan.folder, "components"), plan.partitions)
         meta = json.loads(ipc_metadata(labels[0]).get(b"dedupe.components", b"{}"))
         return [{"rounds": meta.get("round", 0),
-                 "bytes": sum(os.path.getsize(p) for p in labels)}]
+                 "bytes": sum(size(p) for p in labels)}]
     labels = tuple(_outputs(plan, "components")) if step == "assign" else ()
     tasks = [StepTask(plan, step, i, labels) for i in range(_count(plan, step))]
-    todo = [t for t in tasks if not os.path.exists(t.out)]
+    todo = [t for t in tasks if not exists(t.out)]
     fresh = engine.map(run_step, todo, stage="decide", progress=progress) if todo else []
     results = {t.index: r for t, r in zip(todo, fresh)}
     return [{**(results[t.index] if t.index in results else routed_meta(t.out)["result"]),
-             "bytes": os.path.getsize(t.out)} for t in tasks]
+             "bytes": size(t.out)} for t in tasks]
 
 
 def _summary(step: str, results: list[dict], seconds: float) -> dict:
@@ -457,39 +455,38 @@ def _remove_consumed(plan: DecidePlan, finished: set) -> None:
         if not readers or not all(r in finished for r in readers):
             continue
         if step == "components":
-            shutil.rmtree(os.path.join(plan.folder, "components"), ignore_errors=True)
+            remove_tree(join(plan.folder, "components"))
             continue
         for path in _outputs(plan, step):
-            if os.path.exists(path):
-                os.unlink(path)
+            if exists(path):
+                remove(path)
 
 
 def _summary_path(plan: DecidePlan, step: str) -> str:
-    return os.path.join(plan.folder, f"{step}.json")
+    return join(plan.folder, f"{step}.json")
 
 
 def decide_in_tasks(engine, plan: DecidePlan, progress=None) -> tuple[list[str], dict, dict]:
     """Run the stage (see the module docstring); returns the decision file of every sign file,
     the LSH statistics of the report, and the partition count with each step's tasks, seconds
     and bytes written (a resumed run reports the seconds its steps took when they ran)."""
-    os.makedirs(plan.folder, exist_ok=True)
+    makedirs(plan.folder)
     order = list(_READERS)
     last = max([i for i, s in enumerate(order) if _done(plan, s)], default=-1)
-    if last >= 0 and not os.path.exists(_summary_path(plan, order[last])):
+    if last >= 0 and not exists(_summary_path(plan, order[last])):
         last -= 1  # killed before its summary was written: its results are read back
     finished = set(order[: last + 1])
     for step in order[last + 1 :]:
         started = time.perf_counter()
         results = _run(engine, plan, step, progress)
         summary = _summary(step, results, time.perf_counter() - started)
-        write_text_atomic(_summary_path(plan, step), json.dumps(summary))
+        write_text(_summary_path(plan, step), json.dumps(summary))
         finished.add(step)
         _remove_consumed(plan, finished)
     stats = {"bands": plan.bands, "rows": plan.rows}
     steps = {}
     for step in order:
-        with open(_summary_path(plan, step), encoding="utf-8") as f:
-            summary = json.load(f)
+        summary = json.loads(read_text(_summary_path(plan, step)))
         stats.update(summary["stats"])
         steps[step] = summary["step"]
     return _outputs(plan, "decisions"), stats, {"partitions": plan.partitions, "steps": steps}

@@ -11,7 +11,6 @@ later one is a duplicate. Files live under ``WORK/ids`` and are reused by a resu
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +18,7 @@ import pyarrow as pa
 import xxhash
 
 from dedupe.errors import InputError
+from dedupe.io.fs import exists, join, makedirs
 from dedupe.io.routed import read_routed, routed_meta, write_routed
 from dedupe.io.spill import read_ipc, write_ipc
 from dedupe.near.decide import ROW_REJECTED
@@ -41,14 +41,14 @@ class IdTask:
 
     @property
     def out(self) -> str:
-        return os.path.join(self.folder, f"{self.step}-{self.index:06d}.arrow")
+        return join(self.folder, f"{self.step}-{self.index:06d}.arrow")
 
     @property
     def label(self) -> str:
         return f"id {self.step} {self.index}"
 
     def paths(self, step: str, count: int) -> list[str]:
-        return [os.path.join(self.folder, f"{step}-{i:06d}.arrow") for i in range(count)]
+        return [join(self.folder, f"{step}-{i:06d}.arrow") for i in range(count)]
 
 
 def _digests(ids: pa.Array) -> np.ndarray:
@@ -98,7 +98,7 @@ def id_task(task: IdTask) -> dict:
 
 def _map(engine, tasks: list[IdTask]) -> list[dict]:
     """Every task's result: missing files are made, finished ones read back."""
-    todo = [t for t in tasks if not os.path.exists(t.out)]
+    todo = [t for t in tasks if not exists(t.out)]
     fresh = dict(zip((t.index for t in todo),
                      engine.map(id_task, todo, stage="decide") if todo else []))
     return [fresh[t.index] if t.index in fresh else routed_meta(t.out)["result"] for t in tasks]
@@ -121,7 +121,7 @@ def mark_duplicate_ids(cfg, engine, files: SignFiles, tasks, folder: str, partit
     column = cfg.input.id_column
     if column is None:
         return None, ()
-    os.makedirs(folder, exist_ok=True)
+    makedirs(folder)
     base = ((tuple(files.paths), tuple(int(o) for o in files.offsets), partitions, folder))
     _map(engine, [IdTask("hash", t, *base) for t in range(len(files))])
     results = _map(engine, [IdTask("groups", p, *base) for p in range(partitions)])
@@ -142,13 +142,13 @@ def mark_duplicate_ids(cfg, engine, files: SignFiles, tasks, folder: str, partit
 def _reject(files: SignFiles, tasks, folder: str, partitions: int):
     """Each sign file's status with its later duplicates rejected, and their reasons."""
     notes: dict[int, str] = {}
-    groups = [os.path.join(folder, f"groups-{p:06d}.arrow") for p in range(partitions)]
+    groups = [join(folder, f"groups-{p:06d}.arrow") for p in range(partitions)]
     paths = []
     for t in range(len(files)):
         rec = read_routed(groups, t, ("later", "first"))
         status = read_ipc(files.paths[t])["status"].to_numpy().copy()
         status[rec["later"] - files.offsets[t]] = ROW_REJECTED
-        paths.append(os.path.join(folder, f"status-{t:06d}.arrow"))
+        paths.append(join(folder, f"status-{t:06d}.arrow"))
         write_ipc(pa.table({"status": status}), paths[-1])
         if not len(rec["later"]):
             continue

@@ -9,7 +9,6 @@ time, so neither needs the corpus in memory.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -17,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dedupe._version import __version__
-from dedupe.io.atomic import atomic_path
+from dedupe.io.fs import join, makedirs, open_output
 from dedupe.io.spill import read_ipc
 from dedupe.io.writers import write_parquet_atomic
 from dedupe.near.decide import ACTIONS, KEPT
@@ -121,8 +120,8 @@ def write_manifest(engine, out, tasks, tables, dec, placements, meta, spans=None
     """The manifest, one file per input unit, each written by an engine task; returns the row
     count of every action. ``placements``: where each sign file's kept rows went (see
     :func:`dedupe.pipeline.write.shard_tasks`)."""
-    folder = os.path.join(out, "manifest.parquet")
-    os.makedirs(folder, exist_ok=True)
+    folder = join(out, "manifest.parquet")
+    makedirs(folder)
     n_spans = spans.n_spans if spans is not None else None
     offsets = tuple(int(o) for o in tables.offsets)
     noted = np.array(sorted(dec.note or ()), np.int64)  # rows with a note
@@ -139,7 +138,7 @@ def write_manifest(engine, out, tasks, tables, dec, placements, meta, spans=None
             extra["spans"] = n_spans[lo:hi].astype(np.int64)
             extra["span_chars"] = removed[lo:hi].astype(np.int64)
         parts.append(ManifestPart(
-            os.path.join(folder, f"part-{unit.unit_index:05d}.parquet"), unit.source.path,
+            join(folder, f"part-{unit.unit_index:05d}.parquet"), unit.source.path,
             tuple(members), tuple(tables.paths), offsets, arrays,
             tuple(dec.paths[t] for t in members), tuple(tuple(placements[t]) for t in members),
             extra, meta, compression, matched))
@@ -206,14 +205,14 @@ def _stat_columns(table) -> dict:
 
 def write_spans(out: str, tasks, tables, spans, compression: str = "zstd") -> None:
     """``spans.parquet``: one row per flagged span of a surviving document, written input unit
-    by input unit (one row group each, see :func:`_units`) under a temporary name."""
+    by input unit (one row group each, see :func:`_units`), appearing whole or not at all."""
     import pyarrow.parquet as pq
 
     schema = pa.schema([("id", pa.string()), ("start", pa.int64()), ("end", pa.int64()),
                         ("kind", pa.string()), ("count", pa.int64()), ("first_id", pa.string()),
                         ("first_start", pa.int64())])
-    path = os.path.join(out, "spans.parquet")
-    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, compression=compression) as writer:
+    with open_output(join(out, "spans.parquet")) as sink, \
+            pq.ParquetWriter(sink, schema, compression=compression) as writer:
         for part in _unit_spans(tasks, spans):
             if part.num_rows == 0:
                 continue

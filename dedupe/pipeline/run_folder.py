@@ -15,15 +15,16 @@ import os
 
 from dedupe.config import DedupeConfig
 from dedupe.errors import OutputError
-from dedupe.io.atomic import is_temporary, write_text_atomic
+from dedupe.io import fs
+from dedupe.io.atomic import is_temporary
 from dedupe.io.folders import FolderLock, claim_folder, empty_folder, write_marker
 from dedupe.pipeline.against import index_fingerprint
 from dedupe.report import RunReport
 
-__all__ = ["prepare_out", "run_fingerprint", "write_report"]
+__all__ = ["check_workdir", "prepare_out", "run_fingerprint", "work_folder", "write_report"]
 
 
-_RUN_MARKER = "_work/run.json"
+_RUN_MARKER = ("_work", "run.json")
 
 
 def run_fingerprint(cfg: DedupeConfig, sources, indexes: bool = True) -> str:
@@ -38,7 +39,8 @@ def run_fingerprint(cfg: DedupeConfig, sources, indexes: bool = True) -> str:
     data.pop("engine")
     # the files themselves (below), not how the paths were spelled from the current folder
     data["input"].pop("paths")
-    data["output"]["out"] = os.path.abspath(data["output"]["out"])
+    if not fs.is_uri(data["output"]["out"]):
+        data["output"]["out"] = os.path.abspath(data["output"]["out"])
     files = []
     for src in sources:
         mtime = os.path.getmtime(src.uri) if os.path.exists(src.uri) else ""
@@ -57,25 +59,35 @@ def run_fingerprint(cfg: DedupeConfig, sources, indexes: bool = True) -> str:
 
 def _remove_partial_files(out: str) -> None:
     """Delete the temporary files a killed run left (never a file under a final name)."""
-    for folder in (os.path.join(out, "data"), os.path.join(out, "manifest.parquet"), out):
-        if not os.path.isdir(folder):
+    for folder in (fs.join(out, "data"), fs.join(out, "manifest.parquet"), out):
+        if not fs.is_dir(folder):
             continue
-        for name in os.listdir(folder):
+        for name in fs.listdir(folder):
             if is_temporary(name) or (name.startswith(".") and name.endswith(".tmp")):
-                os.unlink(os.path.join(folder, name))
+                fs.remove(fs.join(folder, name))
 
 
 def _resumable(out: str, fingerprint: str | None) -> bool:
     """An unfinished run of the same fingerprint is in ``out`` (refuses one of another)."""
-    marker = os.path.join(out, _RUN_MARKER)
-    if not fingerprint or not os.path.exists(marker) or os.path.exists(
-            os.path.join(out, "report.json")):
+    marker = fs.join(out, *_RUN_MARKER)
+    if not fingerprint or not fs.exists(marker) or fs.exists(fs.join(out, "report.json")):
         return False
-    with open(marker, encoding="utf-8") as fh:
-        if json.load(fh).get("fingerprint") == fingerprint:
-            return True
+    if json.loads(fs.read_text(marker)).get("fingerprint") == fingerprint:
+        return True
     raise OutputError(f"{out} holds an unfinished run with another config or input; pass "
                       "--overwrite to start again")
+
+
+def _check_out_uri(out: str, kind: str) -> None:
+    """An output folder on an object store: only a run's, and one pyarrow can open."""
+    if kind != "run":
+        raise OutputError(f"--out {out}: a {kind} folder must be a local path (only dedupe run "
+                          "writes to an object store); give a local folder")
+    try:
+        fs.resolve(out)
+    except ValueError as exc:
+        raise OutputError(f"--out {out}: {exc}; give a local folder, or a URI that pyarrow "
+                          "opens such as s3://bucket/prefix") from None
 
 
 def prepare_out(out: str, overwrite: bool, fingerprint: str | None = None, *,
@@ -90,6 +102,8 @@ def prepare_out(out: str, overwrite: bool, fingerprint: str | None = None, *,
     """
     if not out:
         raise OutputError("no output folder given (--out)")
+    if fs.is_uri(out):
+        _check_out_uri(out, kind)
     filled, resume = claim_folder(out, overwrite, kind, protected,
                                   resumable=lambda: _resumable(out, fingerprint))
     lock = FolderLock(out, f"{kind} folder")
@@ -99,12 +113,11 @@ def prepare_out(out: str, overwrite: bool, fingerprint: str | None = None, *,
         elif filled:
             empty_folder(out)
         write_marker(out, kind)  # first, so the folder is never ours without saying so
-        os.makedirs(os.path.join(out, "data"), exist_ok=True)
-        os.makedirs(os.path.join(out, "_work"), exist_ok=True)
+        fs.makedirs(fs.join(out, "data"))
+        fs.makedirs(fs.join(out, "_work"))
         if fingerprint:
-            marker = os.path.join(out, _RUN_MARKER)
-            write_text_atomic(marker, json.dumps({"fingerprint": fingerprint}))
-        if not os.access(out, os.W_OK):
+            fs.write_text(fs.join(out, *_RUN_MARKER), json.dumps({"fingerprint": fingerprint}))
+        if not fs.is_uri(out) and not os.access(out, os.W_OK):
             raise OutputError(f"{out} is not writable")
     except OSError as exc:
         lock.release()
@@ -115,7 +128,41 @@ def prepare_out(out: str, overwrite: bool, fingerprint: str | None = None, *,
     return resume, lock
 
 
+def _workdir_error(workdir: str, exc: BaseException) -> OutputError:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return OutputError(f"--workdir {workdir}: {reason}; give a local folder, or a URI that "
+                       "pyarrow can write such as s3://bucket/prefix, with the bucket created "
+                       "and its credentials and endpoint in the AWS_* environment variables")
+
+
+def check_workdir(workdir: str | None) -> None:
+    """Refuse a ``--workdir`` URI that pyarrow cannot open or create (an unknown scheme, no
+    bucket, no credentials) before the output folder is touched. A local one is created with
+    the run's folder, as always."""
+    if not workdir or not fs.is_uri(workdir):
+        return
+    try:
+        fs.makedirs(workdir)
+    except (OSError, ValueError) as exc:
+        raise _workdir_error(workdir, exc) from None
+
+
+def work_folder(workdir: str | None, out: str, fingerprint: str) -> str:
+    """This run's folder of intermediate files, created: ``WORKDIR/FINGERPRINT``, by default
+    ``OUT/_work/FINGERPRINT``. Named by the fingerprint, so that a run of another config
+    never reads them."""
+    base = fs.local_path(workdir) if workdir else fs.join(out, "_work")
+    work = fs.join(base, fingerprint)
+    try:
+        fs.makedirs(work)
+    except (OSError, ValueError) as exc:
+        if not workdir:
+            raise
+        raise _workdir_error(workdir, exc) from None
+    return work
+
+
 def write_report(out: str, report: RunReport) -> None:
     """``report.json`` and ``report.md`` into ``out``: the run is finished once they exist."""
     for name, text in (("report.json", report.to_json()), ("report.md", report.to_markdown())):
-        write_text_atomic(os.path.join(out, name), text)
+        fs.write_text(fs.join(out, name), text)

@@ -16,7 +16,6 @@ Every input row ends up in exactly one place: an output shard (``kept``) or the 
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -27,6 +26,7 @@ from dedupe.config import DedupeConfig
 from dedupe.engines import Engine, make_engine
 from dedupe.errors import DedupeError, OutputError
 from dedupe.io.folders import protected_paths
+from dedupe.io.fs import exists, join, makedirs, open_input, read_text, remove_tree, write_text
 from dedupe.io.sources import expand_inputs
 from dedupe.io.spill import ipc_metadata, read_ipc
 from dedupe.near.decide import KEPT, ROW_REJECTED
@@ -54,7 +54,13 @@ from dedupe.pipeline.outputs import (
     write_manifest,
     write_spans,
 )
-from dedupe.pipeline.run_folder import prepare_out, run_fingerprint, write_report
+from dedupe.pipeline.run_folder import (
+    check_workdir,
+    prepare_out,
+    run_fingerprint,
+    work_folder,
+    write_report,
+)
 from dedupe.pipeline.schema import check_schemas, output_schema
 from dedupe.pipeline.sign import SignResult, SignTask, input_schema, sign_task
 from dedupe.pipeline.span_records import spans_enabled
@@ -98,6 +104,7 @@ def run_pipeline(cfg: DedupeConfig, progress=None, source_names=None) -> RunRepo
     run_key = run_fingerprint(cfg, sources, indexes=False)  # names this run in an index
     if cfg.index.write:
         check_write_target(cfg, sources, run_key)
+    check_workdir(cfg.output.workdir)
     resumed, lock = prepare_out(out, cfg.output.overwrite, fingerprint,
                                 protected=protected_paths(cfg, sources))
     try:
@@ -111,8 +118,7 @@ def _run_locked(cfg, sources, schema, task_reasons, fingerprint, run_key, resume
                 started) -> RunReport:
     """The stages, while this process holds the output folder's lock."""
     out = cfg.output.out
-    work = os.path.join(cfg.output.workdir or os.path.join(out, "_work"), fingerprint)
-    os.makedirs(work, exist_ok=True)
+    work = work_folder(cfg.output.workdir, out, fingerprint)
     engine = make_engine(cfg.engine)
     run = _Run(cfg, engine, work, make_tasks(sources, engine, work), progress, run_key)
     try:
@@ -126,7 +132,7 @@ def _run_locked(cfg, sources, schema, task_reasons, fingerprint, run_key, resume
         if progress:
             progress("decide", 1, 1, {"rows": len(dec.action)})
         spans, span_stats = _spans_stage(run, sign_tasks, tables, dec)
-        dec.sync(os.path.join(run.work, "decided"))  # what --against and the filters changed
+        dec.sync(join(run.work, "decided"))  # what --against and the filters changed
         shards, placements, wres = _write_stage(run, tables, dec, schema, spans)
         counts = _manifest_stage(run, tables, dec, placements, spans, span_stats, matches)
     finally:
@@ -141,9 +147,9 @@ def _run_locked(cfg, sources, schema, task_reasons, fingerprint, run_key, resume
         report.outputs["index"] = index_out
     write_report(out, report)  # the run is finished once report.json exists; only then does
     if not cfg.output.workdir:  # the work folder (and its resume marker) go
-        shutil.rmtree(os.path.join(out, "_work"), ignore_errors=True)
+        remove_tree(join(out, "_work"))
     else:
-        shutil.rmtree(work, ignore_errors=True)
+        remove_tree(work)
     return report
 
 
@@ -155,7 +161,7 @@ def _sign_stage(run: _Run, task_reasons: dict):
             SignTask(
                 t,
                 cfg,
-                os.path.join(run.work, f"sign-{t.index:06d}.arrow"),
+                join(run.work, f"sign-{t.index:06d}.arrow"),
                 task_reasons.get(t.source.uri),
                 lsh_params(cfg),
             )
@@ -215,7 +221,7 @@ def _write_stage(run: _Run, tables: SignFiles, dec, schema, spans):
         shards, placements = shard_tasks(cfg, run.tasks, tables, dec, cfg.output.out, schema,
                                          spans)
         wres = _map_resumable(run.engine, write_shard, shards, "write", run.progress,
-                              done=lambda t: os.path.exists(t.path),
+                              done=lambda t: exists(t.path),
                               reload=_shard_result_from_file)
         st.rows = sum(r["rows"] for r in wres)
         st.tasks = len(shards)
@@ -301,7 +307,7 @@ def _signed(st) -> bool:
     """Whether the task's sign file is there to reuse. One written under other scheme tags
     (another dedupe, or other Unicode data, started the run) is refused before any work:
     its digests and signatures cannot be compared with the ones this run makes."""
-    if not os.path.exists(st.path):
+    if not exists(st.path):
         return False
     mismatch = scheme_mismatch(recorded_schemes(ipc_metadata(st.path), "dedupe.scheme."))
     if mismatch:
@@ -322,7 +328,9 @@ def _sign_result_from_file(st):
 def _shard_result_from_file(st):
     import pyarrow.parquet as pq
 
-    return {"rows": pq.read_metadata(st.path).num_rows, "seconds": 0.0, "peak_rss": 0}
+    with open_input(st.path) as source:
+        rows = pq.read_metadata(source).num_rows
+    return {"rows": rows, "seconds": 0.0, "peak_rss": 0}
 
 
 def _decide(run: _Run, files: SignFiles):
@@ -331,11 +339,11 @@ def _decide(run: _Run, files: SignFiles):
     Rows whose ``--id-column`` value an earlier row has are rejected first (or stop the
     run)."""
     cfg = run.cfg
-    folder = os.path.join(run.work, "decide")
-    os.makedirs(folder, exist_ok=True)
+    folder = join(run.work, "decide")
+    makedirs(folder)
     partitions = _decide_partitions(folder, cfg, files.total_rows, run.engine.workers)
     notes, status_paths = mark_duplicate_ids(cfg, run.engine, files, run.tasks,
-                                             os.path.join(run.work, "ids"), partitions)
+                                             join(run.work, "ids"), partitions)
     plan = make_plan(replace(cfg, engine=replace(cfg.engine, partitions=partitions)),
                      files.paths, files.num_rows, folder, run.engine.workers, status_paths)
     paths, stats, details = decide_in_tasks(run.engine, plan)
@@ -349,14 +357,11 @@ def _decide_partitions(folder: str, cfg: DedupeConfig, rows: int, workers: int) 
     workers; a resumed run keeps the count its files were made with (the workers may differ)."""
     import json
 
-    from dedupe.io.atomic import write_text_atomic
-
-    path = os.path.join(folder, "plan.json")
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            return int(json.load(f)["partitions"])
+    path = join(folder, "plan.json")
+    if exists(path):
+        return int(json.loads(read_text(path))["partitions"])
     partitions = cfg.engine.partitions or partitions_for(rows, workers)
-    write_text_atomic(path, json.dumps({"partitions": partitions}))
+    write_text(path, json.dumps({"partitions": partitions}))
     return partitions
 
 

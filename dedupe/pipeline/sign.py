@@ -19,7 +19,7 @@ from dedupe.config import DedupeConfig
 from dedupe.errors import InputError
 from dedupe.io.readers import ReadBatch, list_rows, read_task
 from dedupe.io.sources import Task
-from dedupe.io.spill import write_ipc
+from dedupe.io.spill import ipc_metadata, write_ipc
 from dedupe.io.unify import unify
 from dedupe.memory import PeakRSS
 from dedupe.near.decide import ROW_EMPTY, ROW_OK, ROW_REJECTED
@@ -358,7 +358,5 @@ def input_schema(sign_path: str) -> pa.Schema | None:
     """The schema of the input rows a sign file covers (None: no row was read)."""
     import pyarrow.ipc as ipc
 
-    with pa.memory_map(sign_path, "r") as source:
-        meta = ipc.open_file(source).schema.metadata or {}
-    blob = meta.get(_SCHEMA_KEY)
+    blob = ipc_metadata(sign_path).get(_SCHEMA_KEY)
     return None if blob is None else ipc.read_schema(pa.py_buffer(blob))

@@ -13,13 +13,11 @@ Each batch the sign stage reads also yields, from one tokenisation of the batch,
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pyarrow as pa
-import pyarrow.ipc as ipc
 
-from dedupe.io.atomic import atomic_path
+from dedupe.io.fs import join, split
+from dedupe.io.spill import ipc_writer
 from dedupe.spans.boilerplate import line_keys_from_tokens
 
 __all__ = ["LINE_SCHEMA", "REPEAT_SCHEMA", "span_parts", "span_paths", "spans_enabled",
@@ -44,9 +42,9 @@ def spans_enabled(cfg) -> bool:
 
 def span_paths(sign_path: str) -> tuple[str, str]:
     """Where a task's repeat spans and boilerplate line records go, next to its sign file."""
-    folder, name = os.path.split(sign_path)
-    return (os.path.join(folder, name.replace("sign-", "repeats-")),
-            os.path.join(folder, name.replace("sign-", "lines-")))
+    folder, name = split(sign_path)
+    return (join(folder, name.replace("sign-", "repeats-")),
+            join(folder, name.replace("sign-", "lines-")))
 
 
 def span_parts(text: pa.Array, rows: np.ndarray, valid: np.ndarray, cfg):
@@ -130,8 +128,7 @@ def write_lines(parts: list[pa.Table], sorted_rows: np.ndarray, path: str, parti
         cols["end"] = table["end"].to_numpy()
     else:
         cols["start"] = cols["end"] = np.zeros(0, np.int64)
-    with atomic_path(path) as tmp, pa.OSFile(tmp, "wb") as sink, \
-            ipc.new_file(sink, LINE_SCHEMA) as writer:
+    with ipc_writer(path, LINE_SCHEMA) as writer:
         for p in range(partitions):
             sel = order[bounds[p] : bounds[p + 1]]
             writer.write_batch(pa.record_batch([pa.array(cols[c][sel]) for c in LINE_SCHEMA.names],

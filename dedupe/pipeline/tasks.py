@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 from dataclasses import replace
 
-from dedupe.io.atomic import write_text_atomic
+from dedupe.io.fs import exists, join, read_text, write_text
 from dedupe.io.sources import TASKS_PER_WORKER, Task, rows_per_task, split_tasks, work_tasks
 from dedupe.io.streams import count_lines, line_starts
 
@@ -33,15 +32,14 @@ _PLAN = "tasks.json"
 def make_tasks(sources, engine, work: str | None = None) -> list[Task]:
     """The work tasks for ``engine``'s workers (reusing the cut kept in ``work``, if any)."""
     units = split_tasks(sources)
-    path = os.path.join(work, _PLAN) if work else None
-    if path and os.path.exists(path):
-        with open(path, encoding="utf-8") as fh:
-            plan = json.load(fh)
+    path = join(work, _PLAN) if work else None
+    if path and exists(path):
+        plan = json.loads(read_text(path))
     else:
         plan = {"rows_per_task": rows_per_task(units, engine.workers),
                 "jsonl": _jsonl_ranges(units, engine)}
         if path:
-            write_text_atomic(path, json.dumps(plan))
+            write_text(path, json.dumps(plan))
     tasks = work_tasks(units, int(plan["rows_per_task"]))
     return _cut_jsonl(tasks, plan["jsonl"])
 

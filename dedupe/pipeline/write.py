@@ -7,13 +7,13 @@ worker count. Only the write stage reads every input column, and only for the ro
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 
+from dedupe.io.fs import join
 from dedupe.io.readers import read_task
 from dedupe.io.sources import Task, join_tasks
 from dedupe.io.spill import read_ipc
@@ -131,7 +131,7 @@ def shard_tasks(cfg, tasks, tables, dec, out: str, schema: pa.Schema, spans=None
     placements: list[list[tuple[int, int, int, int]]] = [[] for _ in range(len(tables))]
     tasks_out = []
     for s, segments in enumerate(shards):
-        path = os.path.join(out, "data", f"part-{s:05d}.parquet")
+        path = join(out, "data", f"part-{s:05d}.parquet")
         segs, edits = [], []
         row = 0
         for t, lo, hi in segments:
