@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -341,15 +342,17 @@ def test_write_index_never_replaces_another_index(halves, tmp_path):
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 10**6), n=st.integers(0, 500), files=st.integers(1, 8),
        size=st.integers(1, 70))
-def test_index_chunks_are_the_kept_rows_cut_every_size_rows(seed, n, files, size):
-    """The index writer's generations: the kept rows in order, ``size`` at a time, whatever the
-    sign files' bounds (found file by file, never as one list of every kept row)."""
-    from dedupe.pipeline.against import _kept_chunks
+def test_index_generations_are_the_kept_rows_cut_every_size_rows(seed, n, files, size):
+    """The index writer's generations, planned from each sign file's kept-row count: the kept
+    rows in order, ``size`` at a time, whatever the sign files' bounds."""
+    from dedupe.pipeline.write import cut_shards
 
     rng = np.random.default_rng(seed)
     kept = rng.random(n) < 0.6
     offsets = np.array([0, *sorted(rng.integers(0, n + 1, files - 1)), n])
-    got = list(_kept_chunks(kept, offsets, size))
+    counts = [int(kept[a:b].sum()) for a, b in itertools.pairwise(offsets)]
+    got = [np.concatenate([np.flatnonzero(kept[offsets[t]:offsets[t + 1]])[lo:hi] + offsets[t]
+                           for t, lo, hi in segs]).tolist()
+           for segs in cut_shards(counts, None, size, None)]
     rows = np.flatnonzero(kept)
-    want = [rows[i : i + size] for i in range(0, len(rows), size)]
-    assert [c.tolist() for c in got] == [c.tolist() for c in want]
+    assert got == [rows[i : i + size].tolist() for i in range(0, len(rows), size)]

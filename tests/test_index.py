@@ -582,3 +582,28 @@ def test_cli_index_build_of_a_run_that_kept_no_row(tmp_path):
     against = dedupe.run([tmp_path / "pages.parquet"], tmp_path / "against",
                          engine__name="serial", index__against=(str(tmp_path / "idx"),))
     assert against.counts == alone.counts
+
+
+def test_index_generations_written_by_two_workers_equal_one_process(tmp_path):
+    """A small --memory-limit cuts the kept rows into several generations; written by two
+    worker processes or in the main process, the index holds the same documents, numbered the
+    same way, in the same generations."""
+    from tests.synth import make_corpus
+
+    table = make_corpus(12_000, seed=8)
+    for i in range(3):
+        pq.write_table(table.slice(4000 * i, 4000), tmp_path / f"in-{i}.parquet")
+    indexes = {}
+    for name, opts in (("serial", {"engine__name": "serial"}), ("local", {"workers": 2})):
+        indexes[name] = tmp_path / f"index-{name}"
+        dedupe.run([tmp_path / "in-*.parquet"], tmp_path / f"out-{name}", memory_limit="8MB",
+                   write_index=str(indexes[name]), spans__repeats=False,
+                   spans__boilerplate=False, **opts)
+    serial, local = (dedupe.index.open_index(str(indexes[k])) for k in ("serial", "local"))
+    assert len(serial.generations) >= 2
+    assert [(g.name, g.first_doc, g.rows) for g in serial.generations] == [
+        (g.name, g.first_doc, g.rows) for g in local.generations]
+    for a, b in zip(serial.generations, local.generations):
+        for part in ("docs.parquet", "digests.parquet", "bands/band-000.parquet"):
+            assert pq.read_table(os.path.join(a.path, part)).equals(
+                pq.read_table(os.path.join(b.path, part))), (a.name, part)

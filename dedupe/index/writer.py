@@ -7,6 +7,7 @@ import datetime
 import json
 import os
 import shutil
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -28,7 +29,7 @@ from dedupe.index.store import (
 from dedupe.io.atomic import atomic_path, fsync_dir, is_temporary, write_text_atomic
 from dedupe.io.folders import claim_folder, empty_folder, folder_lock, write_marker
 
-__all__ = ["append_index", "create_index"]
+__all__ = ["GenerationTask", "append_index", "create_index", "write_generation"]
 
 
 def _now() -> str:
@@ -37,7 +38,8 @@ def _now() -> str:
 
 def create_index(path: str | os.PathLike, params: dict, arrays, *,
                  overwrite: bool = False, source: str = "", run: str = "",
-                 protected: dict | None = None, compression: str = "zstd") -> Index:
+                 protected: dict | None = None, compression: str = "zstd",
+                 engine=None) -> Index:
     """Create an index at ``path`` with ``arrays`` as its first generation.
 
     ``arrays`` is one :class:`IndexRows` or an iterable of them (one generation each, all
@@ -45,7 +47,8 @@ def create_index(path: str | os.PathLike, params: dict, arrays, *,
     An existing non-empty folder is refused unless ``overwrite``; even then only a folder that
     dedupe made (an index or another dedupe folder) is emptied, and never one that is, holds or
     sits inside a ``protected`` path (see :mod:`dedupe.io.folders`). ``compression``: the Parquet
-    codec of the new files.
+    codec of the new files. ``engine``: write the generations as its tasks (see
+    :func:`write_generation`).
     """
     path = str(path)
     filled, _ = claim_folder(path, overwrite, "index", protected, recognise=(HEADER,))
@@ -56,12 +59,13 @@ def create_index(path: str | os.PathLike, params: dict, arrays, *,
         if filled:
             empty_folder(path)
         write_marker(path, "index")
-        _add_generations(path, header, arrays, params, source, run, compression)
+        _add_generations(path, header, arrays, params, source, run, compression, engine)
     return open_index(path)
 
 
 def append_index(path: str | os.PathLike, params: dict, arrays, *,
-                 source: str = "", run: str = "", compression: str = "zstd") -> Index:
+                 source: str = "", run: str = "", compression: str = "zstd",
+                 engine=None) -> Index:
     """Add ``arrays`` (one :class:`IndexRows` or an iterable of them) as new generations; doc
     numbers continue after the last one. All of them become visible in one header write: a
     crash before it leaves the index exactly as it was.
@@ -73,16 +77,56 @@ def append_index(path: str | os.PathLike, params: dict, arrays, *,
     with folder_lock(path, "index"):
         header = read_header(path)  # again, under the lock
         _remove_strays(path, header)
-        _add_generations(path, header, arrays, params, source, run, compression)
+        _add_generations(path, header, arrays, params, source, run, compression, engine)
     return open_index(path)
 
 
+@dataclass(frozen=True)
+class GenerationTask:
+    """Write generation ``name`` of the index at ``path``: ``rows`` is an :class:`IndexRows` or
+    an object whose ``load()`` returns one (read by the task itself, in a worker)."""
+
+    path: str
+    name: str
+    first_doc: int
+    rows: object
+    params: dict
+    compression: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.path} {self.name}"
+
+
+def write_generation(task: GenerationTask) -> dict:
+    """Write one generation folder (an engine's stage function); returns its row count."""
+    arrays = task.rows if isinstance(task.rows, IndexRows) else task.rows.load()
+    _check_rows(arrays, task.params, task.path)
+    _write_generation(task.path, task.name, arrays, task.first_doc, task.params,
+                      task.compression)
+    return {"rows": len(arrays)}
+
+
 def _add_generations(path: str, header: dict, arrays, params: dict, source: str,
-                     run: str = "", compression: str = "zstd") -> None:
+                     run: str = "", compression: str = "zstd", engine=None) -> None:
+    """Write ``arrays`` as new generations, then commit the header that lists them. With an
+    ``engine`` (and chunks that know their length), the generations are its tasks: their names
+    and first documents are planned here from the chunks' lengths."""
     chunks = [arrays] if isinstance(arrays, IndexRows) else arrays
-    for chunk in chunks:
-        _check_rows(chunk, params, path)
-        header = _add_generation(path, header, chunk, source, run, compression)
+    if engine is None:
+        for chunk in chunks:
+            _check_rows(chunk, params, path)
+            name, first_doc = _next_generation(header)
+            _write_generation(path, name, chunk, first_doc, header["params"], compression)
+            header = _listed(header, name, len(chunk), source, run)
+    else:
+        tasks = []
+        for chunk in chunks:
+            name, first_doc = _next_generation(header)
+            tasks.append(GenerationTask(path, name, first_doc, chunk, header["params"],
+                                        compression))
+            header = _listed(header, name, len(chunk), source, run)
+        engine.map(write_generation, tasks, stage="write-index")
     _commit_header(path, header)
 
 
@@ -109,15 +153,16 @@ def _remove_strays(path: str, header: dict) -> None:
                 os.unlink(full)
 
 
-def _add_generation(path: str, header: dict, arrays: IndexRows, source: str,
-                    run: str = "", compression: str = "zstd") -> dict:
-    """Write the generation folder and rename it into place; return the header that lists it
-    (the caller commits it, last)."""
+def _next_generation(header: dict) -> tuple[str, int]:
+    """The name and first document of the generation after the header's last one."""
     number = 1 + max([int(GENERATION_NAME.match(g["name"]).group(1))
                       for g in header["generations"]], default=-1)
-    name = f"gen-{number:05d}"
-    first_doc = int(header["rows"])
-    params = header["params"]
+    return f"gen-{number:05d}", int(header["rows"])
+
+
+def _write_generation(path: str, name: str, arrays: IndexRows, first_doc: int, params: dict,
+                      compression: str) -> None:
+    """Write the generation folder and rename it into place (the header lists it later)."""
     try:
         with atomic_path(os.path.join(path, name), durable=True) as tmp:
             os.makedirs(os.path.join(tmp, "bands"))
@@ -130,13 +175,16 @@ def _add_generation(path: str, header: dict, arrays: IndexRows, source: str,
             _fsync_tree(tmp)
     except OSError as exc:
         raise OutputError(f"cannot write index {path}: {exc.strerror or exc}") from None
+
+
+def _listed(header: dict, name: str, rows: int, source: str, run: str) -> dict:
+    """The header with generation ``name`` of ``rows`` documents added (committed last)."""
+    first_doc = int(header["rows"])
     now = _now()
-    header = {**header, "updated": now, "rows": first_doc + len(arrays),
-              "generations": [*header["generations"],
-                              {"name": name, "rows": len(arrays), "first_doc": first_doc,
-                               "created": now, "source": source,
-                               **({"run": run} if run else {})}]}
-    return header
+    return {**header, "updated": now, "rows": first_doc + rows,
+            "generations": [*header["generations"],
+                            {"name": name, "rows": rows, "first_doc": first_doc,
+                             "created": now, "source": source, **({"run": run} if run else {})}]}
 
 
 def _commit_header(path: str, header: dict) -> None:

@@ -24,7 +24,8 @@ import numpy as np
 import pyarrow as pa
 
 from dedupe.errors import OutputError
-from dedupe.near.decide import EXACT, NEAR, Decisions
+from dedupe.io.spill import read_ipc
+from dedupe.near.decide import EXACT, KEPT, NEAR, Decisions
 
 __all__ = ["IndexMatches", "apply_matches", "check_write_target", "index_fingerprint",
            "match_against", "store_kept", "without_run", "written_by"]
@@ -82,24 +83,6 @@ def _budget_rows(cfg) -> int:
 def _chunks(rows: np.ndarray, size: int):
     for i in range(0, len(rows), size):
         yield rows[i : i + size]
-
-
-def _kept_chunks(kept: np.ndarray, offsets: np.ndarray, size: int):
-    """The kept global rows in chunks of ``size`` (the last may be shorter), found one sign
-    file at a time."""
-    buf, have = [], 0
-    for lo, hi in itertools.pairwise(offsets):
-        g = int(lo) + np.flatnonzero(kept[lo:hi])
-        while len(g):
-            take = min(size - have, len(g))
-            buf.append(g[:take])
-            have += take
-            g = g[take:]
-            if have == size:
-                yield np.concatenate(buf)
-                buf, have = [], 0
-    if buf:
-        yield np.concatenate(buf)
 
 
 def match_against(cfg, files, digest: np.ndarray, valid: np.ndarray, bands: int,
@@ -242,23 +225,54 @@ def check_write_target(cfg, sources, run_key: str) -> None:
     raise OutputError(f"--write-index {path} exists and is not empty: choose another folder")
 
 
+@dataclass(frozen=True)
+class KeptChunk:
+    """One index generation's documents: kept rows ``lo:hi`` (in row order) of each listed work
+    task, read from its decision and sign files by the engine task that writes the
+    generation (:func:`dedupe.index.writer.write_generation`), never by the main process."""
+
+    picks: tuple[tuple[str, str, str, int, int], ...]  # decisions, sign file, source, lo, hi
+    num_perm: int
+    boilerplate: tuple | None = None
+
+    def __len__(self) -> int:
+        return sum(hi - lo for *_, lo, hi in self.picks)
+
+    def load(self):
+        from dedupe.index import IndexRows
+
+        ids, names, rows, digests, sigs = [], [], [], [], []
+        for decisions, sign, source, lo, hi in self.picks:
+            kept = np.flatnonzero(read_ipc(decisions)["action"].to_numpy() == KEPT)[lo:hi]
+            table = read_ipc(sign).take(pa.array(kept))
+            ids.append(table["id"].combine_chunks())
+            names.append(pa.array([source] * len(kept), pa.string()))
+            rows.append(table["source_row"].to_numpy())
+            digests.append(np.stack([table["digest_hi"].to_numpy(),
+                                     table["digest_lo"].to_numpy()], 1))
+            sigs.append(table["sig"].combine_chunks().flatten().to_numpy()
+                        .reshape(-1, self.num_perm))
+        return IndexRows(pa.concat_arrays(ids), pa.concat_arrays(names), np.concatenate(rows),
+                         np.concatenate(digests), np.concatenate(sigs), self.boilerplate)
+
+
 def store_kept(cfg, files, tasks, kept: np.ndarray, bands: int, rows: int,
-               boilerplate=None, run_key: str = "") -> dict:
+               boilerplate=None, run_key: str = "", decision_paths=(), engine=None) -> dict:
     """Write the kept rows to ``--write-index`` (new) or append them to the first ``--against``
-    index (``--update-index``), in generations of at most the memory budget, committed in one
-    header write. ``boilerplate``: ``(keys, pages)`` of the run's boilerplate lines, stored with
-    the first generation so later runs count those pages too."""
-    from dedupe.index import IndexRows, append_index, create_index, index_params
+    index (``--update-index``), in generations of at most the memory budget, each written by an
+    engine task (:class:`KeptChunk`) and all committed in one header write. ``boilerplate``:
+    ``(keys, pages)`` of the run's boilerplate lines, stored with the first generation so later
+    runs count those pages too. ``decision_paths``: each sign file's decisions, whose kept rows
+    are ``kept``."""
+    from dedupe.index import append_index, create_index, index_params
+    from dedupe.pipeline.write import cut_shards
 
     params = index_params(cfg, bands, rows)
-    sources = np.array([t.source.path for t in tasks], object)
-    def chunks():  # each chunk's columns read from the sign files it falls in, nothing more
-        for i, g in enumerate(_kept_chunks(kept, files.offsets, _budget_rows(cfg))):
-            task_of = np.searchsorted(files.offsets, g, side="right") - 1
-            digest = np.stack([files.values("digest_hi", g), files.values("digest_lo", g)], 1)
-            yield IndexRows(files.string_column("id", g), pa.array(sources[task_of], pa.string()),
-                            files.values("source_row", g), digest, files.gather(g),
-                            boilerplate if i == 0 else None)
+    counts = [int(kept[lo:hi].sum()) for lo, hi in itertools.pairwise(files.offsets)]
+    chunks = [KeptChunk(tuple((decision_paths[t], files.paths[t], tasks[t].source.path, lo, hi)
+                              for t, lo, hi in segments), cfg.minhash.num_perm,
+                        boilerplate if i == 0 else None)
+              for i, segments in enumerate(cut_shards(counts, None, _budget_rows(cfg), None))]
 
     out_path = cfg.output.out
     source = out_path if "://" in out_path else os.path.abspath(out_path)
@@ -269,11 +283,11 @@ def store_kept(cfg, files, tasks, kept: np.ndarray, bands: int, rows: int,
 
         if run_key and any(g.run == run_key for g in open_index(out["path"]).generations):
             return {**out, "mode": "already there"}  # a rerun after the update was committed
-        append_index(out["path"], params, chunks(), source=source, run=run_key,
-                     compression=cfg.output.compression)
+        append_index(out["path"], params, chunks, source=source, run=run_key,
+                     compression=cfg.output.compression, engine=engine)
     else:
         if run_key and written_by(out["path"], run_key):
             return {**out, "mode": "already there"}  # a rerun after the index was written
-        create_index(out["path"], params, chunks(), overwrite=False, source=source,
-                     run=run_key, compression=cfg.output.compression)
+        create_index(out["path"], params, chunks, overwrite=False, source=source,
+                     run=run_key, compression=cfg.output.compression, engine=engine)
     return out

@@ -135,10 +135,10 @@ def _run_locked(cfg, sources, schema, task_reasons, fingerprint, run_key, resume
         dec.sync(join(run.work, "decided"))  # what --against and the filters changed
         shards, placements, wres = _write_stage(run, tables, dec, schema, spans)
         counts = _manifest_stage(run, tables, dec, placements, spans, span_stats, matches)
+        _check_accounting(results, counts, wres)
+        index_out = _index_stage(run, tables, dec, spans)
     finally:
         run.engine.close()
-    _check_accounting(results, counts, wres)
-    index_out = _index_stage(run, tables, dec, spans)
     report = _report(cfg, sources, dec, counts, run.stages, shards, started, spans, span_stats)
     report.outputs["resumed"] = resumed
     if matches is not None:
@@ -261,7 +261,7 @@ def _index_stage(run: _Run, tables: SignFiles, dec, spans) -> dict | None:
         if spans is not None and spans.boiler_paths:
             boiler = boilerplate_key_counts(spans.boiler_paths)
         index_out = store_kept(cfg, tables, run.tasks, dec.action == KEPT, dec.stats["bands"],
-                               dec.stats["rows"], boiler, run.run_key)
+                               dec.stats["rows"], boiler, run.run_key, dec.paths, run.engine)
         st.rows = index_out["rows"]
     run.stages.append(st)
     return index_out
