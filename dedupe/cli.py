@@ -171,8 +171,9 @@ def main():
                                 "[OUT/_work].")
 @click.option("--workers", metavar=_INT, help=_WORKERS_HELP)
 @click.option("--partitions", metavar=_INT,
-              help="Partitions of the decide stage [0: a few per worker, one per 2**20 rows; "
-                   f"at most {_c.MAX_PARTITIONS}]; any count gives the same result.")
+              help="Partitions of the decide stage [0: two per worker, more for a quarter of "
+                   f"--memory-limit each; at most {_c.MAX_PARTITIONS}]; any count gives the "
+                   "same result.")
 @click.option("--engine", type=click.Choice(["local", "serial", "ray"]))
 @click.option("--address", help="Ray cluster: auto or ray://host:10001 (with --engine ray).")
 @click.option("--against", multiple=True,
@@ -181,8 +182,8 @@ def main():
 @click.option("--update-index", is_flag=True, default=None,
               help="Append the kept rows to the (first) --against index.")
 @click.option("--memory-limit", metavar="SIZE",
-              help="Memory the main process may use for signatures while deciding "
-                   "[2GB; at most 1PB].")
+              help="Memory a task may use: sizes the decide partitions and the signatures "
+                   "read at once [2GB; at most 1PB].")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run folder.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or summary.")
 @click.option("--dry-run", is_flag=True, help="Only estimate rows, disk and memory; run nothing.")

@@ -196,9 +196,13 @@ def test_consumed_step_files_are_removed(tmp_path):
     assert left == sorted(os.path.basename(p) for p in out)
 
 
-@pytest.mark.parametrize("rows,workers,expected", [
-    (0, 4, 1), (100, 1, 1), (10_000, 1, 2), (10_000, 2, 3), (100_000, 2, 4),
-    (10_000_000, 2, 10), (10_000_000, 64, 128),
+@pytest.mark.parametrize("rows,workers,memory,expected", [
+    (0, 4, 2 << 30, 1), (100, 1, 2 << 30, 1), (10_000, 1, 2 << 30, 2), (10_000, 2, 2 << 30, 3),
+    (100_000, 2, 2 << 30, 4), (10_000_000, 2, 2 << 30, 23), (10_000_000, 64, 2 << 30, 128),
+    (10_000_000, 2, 8 << 30, 6), (10_000_000, 2, 1 << 20, 2442),
 ])
-def test_partitions_grow_with_rows_and_workers(rows, workers, expected):
-    assert partitions_for(rows, workers) == expected
+def test_partitions_grow_with_rows_and_workers_and_shrink_with_memory(rows, workers, memory,
+                                                                       expected):
+    """A few partitions per worker, and a quarter of --memory-limit per partition's heaviest
+    task (19 bands), never fewer than 4,096 rows a partition."""
+    assert partitions_for(rows, workers, memory, 19) == expected

@@ -260,13 +260,12 @@ class EngineConfig(Section):
     name: str = "local"
     workers: int = 0  # 0: one per core (ray: the cluster's CPUs)
     address: str | None = None  # ray: auto, ray://host:10001, or None for a local Ray
-    # what the main process may hold while deciding: sets how many signatures are read at once
-    # when candidate pairs are verified ("2GB", "512MB" or bytes); the per-row arrays of the
-    # decide stage (about 100 bytes a row) come on top
-    # (at most 1 PB)
+    # what one task may hold ("2GB", "512MB" or bytes; at most 1 PB): sizes the decide stage's
+    # partitions (a quarter of it each) and how many signatures are read at once when candidate
+    # pairs are verified or index generations written
     memory_limit: str | int = "2GB"
-    # partitions of the decide stage's records (0: a few per worker, and one per 2**20 rows);
-    # any count gives the same decisions
+    # partitions of the decide stage's records (0: two per worker, more so that each holds a
+    # quarter of memory_limit); any count gives the same decisions
     partitions: int = 0
 
     # workers: processes on this machine (a local Ray's CPUs too), at most 1024

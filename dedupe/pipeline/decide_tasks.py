@@ -59,16 +59,21 @@ __all__ = ["DECISION_COLUMNS", "DecidePlan", "FileDecisions", "StepTask", "decid
            "make_plan", "partitions_for", "run_step"]
 
 DECISION_COLUMNS = ("action", "cluster", "survivor", "cluster_size", "similarity")
-ROWS_PER_PARTITION = 1 << 20  # about 50 MB of a partition's records in its largest step
 MIN_PARTITION_ROWS = 4096  # below this a partition costs more to plan than to compute
+# a partition's candidates task holds, per row and band, its (band, key, row) record (18 bytes)
+# and the sorts' index arrays and pair lists: about 64 bytes a row and band, measured as the
+# task's peak at 1M and 3M rows (19 bands: 434 MiB at 250k rows, 902 MiB at 750k)
+BYTES_PER_ROW_BAND = 64
 
 
-def partitions_for(rows: int, workers: int) -> int:
-    """Partitions for ``rows`` rows: a few per worker while there is work for them, and one
-    per ``ROWS_PER_PARTITION`` rows however many workers (a task's memory then stays bounded
-    by the partition, not by the corpus)."""
+def partitions_for(rows: int, workers: int, memory_bytes: int = 2 << 30, bands: int = 19) -> int:
+    """Partitions for ``rows`` rows: a few per worker while there is work for them, and enough
+    that the heaviest step's task holds about a quarter of ``--memory-limit`` (``bands``: the
+    LSH bands, each a record per row), so a worker's memory stays bounded by the limit, not
+    by the corpus."""
     per_worker = min(2 * workers, -(-rows // MIN_PARTITION_ROWS))
-    return max(1, per_worker, -(-rows // ROWS_PER_PARTITION))
+    per_partition = max(MIN_PARTITION_ROWS, memory_bytes // 4 // (BYTES_PER_ROW_BAND * bands))
+    return max(1, per_worker, -(-rows // per_partition))
 
 
 @dataclass(frozen=True)
@@ -129,7 +134,7 @@ def make_plan(cfg, sign_paths, num_rows, folder: str, workers: int,
     return DecidePlan(
         tuple(sign_paths), tuple(int(o) for o in offsets), cfg.minhash.num_perm, bands, rows,
         cfg.lsh.max_bucket_size, cfg.lsh.threshold, cfg.lsh.verify, cfg.cluster.survivor,
-        cfg.engine.partitions or partitions_for(offsets[-1], workers), folder,
+        cfg.engine.partitions or partitions_for(offsets[-1], workers, memory, bands), folder,
         max(1 << 12, memory // 4 // (4 * cfg.minhash.num_perm)),
         max(1 << 16, memory // 4 // 40), tuple(status_paths))
 

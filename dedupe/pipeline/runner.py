@@ -360,7 +360,9 @@ def _decide_partitions(folder: str, cfg: DedupeConfig, rows: int, workers: int) 
     path = join(folder, "plan.json")
     if exists(path):
         return int(json.loads(read_text(path))["partitions"])
-    partitions = cfg.engine.partitions or partitions_for(rows, workers)
+    bands = lsh_params(cfg)[0]
+    partitions = cfg.engine.partitions or partitions_for(rows, workers, cfg.engine.memory_bytes,
+                                                         bands)
     write_text(path, json.dumps({"partitions": partitions}))
     return partitions
 
