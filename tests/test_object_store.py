@@ -293,3 +293,27 @@ def test_a_run_folder_and_work_folder_on_s3_never_nest(store, corpus, out, workd
     result = _run_cli(str(folder), "--out", f"{base}/{out}", "--workdir", f"{base}/{workdir}")
     assert result.exit_code != 0 and relation in result.output, result.output
     assert not store.files(out.split("/")[0])
+
+
+@pytest.mark.slow
+def test_two_node_ray_cluster_with_the_work_folder_on_s3(store, corpus, tmp_path, monkeypatch):
+    """Ray without a shared disk: two nodes, every task's files (sign, decide steps,
+    components rounds, shards' inputs) in the bucket; the same outputs as a local run."""
+    ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'dedupe[ray]')")
+    from ray.cluster_utils import Cluster
+
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # Ray 2.60's default token auth, off here
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    cluster.add_node(num_cpus=1)  # started after the store: it inherits the AWS_* variables
+    try:
+        cluster.wait_for_nodes()
+        folder, reference = corpus
+        dedupe.run([folder], tmp_path / "out", engine__name="ray", address=cluster.address,
+                   workdir=f"s3://{store.bucket}/ray-work", partitions=5, **RUN)
+        _same_outputs(reference, tmp_path / "out")
+        assert store.files("ray-work") == {}, "the run left work files in the bucket"
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        cluster.shutdown()
+        os.environ.pop("RAY_ADDRESS", None)

@@ -30,7 +30,8 @@ def write_routed(path: str, columns: dict[str, np.ndarray], part: np.ndarray, pa
     part = np.asarray(part, np.int64)
     if len(part) and (part.min() < 0 or part.max() >= partitions):
         raise ValueError(f"{path}: partition outside 0..{partitions - 1}")
-    order = np.argsort(part, kind="stable")
+    # a stable sort of 16-bit keys is a radix sort, several times faster than on int64
+    order = np.argsort(part.astype(np.uint16) if partitions <= 1 << 16 else part, kind="stable")
     offsets = np.concatenate([[0], np.cumsum(np.bincount(part, minlength=partitions))])
     table = pa.table({name: np.asarray(values)[order] for name, values in columns.items()})
     info = {"offsets": offsets.tolist(), **(meta or {})}

@@ -23,9 +23,11 @@ __all__ = ["estimate"]
 
 # bytes per row of the sign file besides the signature: digest 16, id ~40, lengths and flags 40
 _SIGN_ROW_OVERHEAD = 100
-# the main process's per-row arrays (digest, status, lengths, exact groups, union-find, the
-# decision, output positions, survivor ids), measured at 1M rows
-_MAIN_BYTES_PER_ROW = 160
+# the main process's per-row arrays: each row's action (1 byte) and, with spans, the kept mask
+# and the removed-characters and span counts (int32); everything else is in the work folder
+_MAIN_BYTES_PER_ROW = 1
+_MAIN_SPAN_BYTES_PER_ROW = 10
+_MAIN_BASE = 130 << 20  # the interpreter, numpy, pyarrow: the main process before any row
 # boilerplate line records: about one line per 80 characters, 32 bytes each, exact + skeleton
 _LINE_RECORD_PER_TEXT_BYTE = 2 * 32 / 80
 # numpy temporaries of a worker per text byte of a batch (code points, tokens, shingles, blocks)
@@ -110,12 +112,15 @@ def estimate(cfg) -> dict:
     sign_disk = rows * (k * 4 + bands * 8 + _SIGN_ROW_OVERHEAD)
     line_disk = int(text_bytes * _LINE_RECORD_PER_TEXT_BYTE) if cfg.spans.boilerplate else 0
     window_disk = int(text_bytes / 6 * 32) if cfg.spans.windows else 0
-    # per-row arrays of the decide, write and manifest steps, plus the signatures of one batch
-    # of candidate pairs (a quarter of the memory limit at most; about one per duplicate row)
-    pair_batch = min(cfg.engine.memory_bytes // 4, int(rows * 0.5) * k * 4)
-    main_memory = rows * _MAIN_BYTES_PER_ROW + pair_batch + (100 << 20)
+    spans = cfg.spans.repeats or cfg.spans.boilerplate
+    main_memory = rows * (_MAIN_BYTES_PER_ROW + (_MAIN_SPAN_BYTES_PER_ROW if spans else 0))
+    main_memory += _MAIN_BASE
     avg_doc = text_bytes / rows if rows else 0
-    worker_memory = int(cfg.input.batch_rows * avg_doc * _WORKER_BYTES_PER_TEXT_BYTE) + (150 << 20)
+    # a sign task's batch, or a decide partition / a batch of signatures (verification, index
+    # generations): a quarter of --memory-limit, held about twice while it is copied
+    batch = int(cfg.input.batch_rows * avg_doc * _WORKER_BYTES_PER_TEXT_BYTE)
+    partition = min(cfg.engine.memory_bytes // 2, rows * bands * 64 + int(rows * 0.5) * k * 8)
+    worker_memory = max(batch, partition) + (150 << 20)
     return {
         "files": len(sources), "tasks": len(tasks), "rows": rows, "rows_exact": exact,
         "text_bytes": text_bytes,

@@ -103,9 +103,10 @@ def write_manifest_part(part: ManifestPart) -> dict:
     if part.matched is not None:  # rows removed by an index: their survivor is its document
         survivor_id = pc.if_else(pa.array(part.matched[0]), part.matched[1], survivor_id)
     output_file, output_row = _output_columns(part)
+    n = table.num_rows
+    extra = {**manifest_columns(None, 0, n, n), **part.extra, **_stat_columns(table)}
     m = manifest_table(table, part.source_file, a["action"], a["cluster"], a["cluster_size"],
-                       survivor_id, a["similarity"], output_file, output_row,
-                       a["note"], {**part.extra, **_stat_columns(table)})
+                       survivor_id, a["similarity"], output_file, output_row, a["note"], extra)
     # one chunk a column: the sign tables' chunks follow the work tasks, and Parquet's
     # encoding follows the chunks (see dedupe.io.writers)
     m = m.combine_chunks().replace_schema_metadata(
@@ -129,8 +130,10 @@ def write_manifest(engine, out, tasks, tables, dec, placements, meta, spans=None
     for unit, members in _units(tasks):
         lo, hi = offsets[members[0]], offsets[members[-1] + 1]
         arrays = {"action": dec.action[lo:hi], "note": _notes(dec.note, noted, lo, hi)}
-        extra = {k: _own(v) if isinstance(v, (pa.Array, pa.ChunkedArray)) else v
-                 for k, v in manifest_columns(matches, lo, hi, len(dec.action)).items()}
+        extra = {}  # the matched_* columns are all null without --against: the task makes them
+        if matches is not None:
+            extra = {k: _own(v) if isinstance(v, (pa.Array, pa.ChunkedArray)) else v
+                     for k, v in manifest_columns(matches, lo, hi, len(dec.action)).items()}
         matched = None
         if matches is not None:
             matched = (matches.index[lo:hi] >= 0, _own(matches.ids.slice(lo, hi - lo)))
