@@ -17,8 +17,9 @@ Reads the ``--out-json`` of ``bench_scale.py run`` (1M, 3M, 10M documents) and p
 
 What is measured and what is assumed is printed next to each figure. The per-row memory the
 main process still holds (``MAIN_BYTES_PER_ROW``) is read off the code, not the benchmark: the
-action array (1 byte a row, which the page filters and ``--against`` change) and the kept rows'
-source-row numbers in the shard plan and the index writer (8 bytes a kept row).
+action array (1 byte a row, which the page filters and ``--against`` change). The per-file
+memory (``PLAN_BYTES_PER_FILE_PAIR``): every decide and manifest task is sent the list of every
+sign file, so the bytes sent grow with the square of the file count.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ import json
 import math
 
 MAIN_BYTES_PER_ROW = 1.0  # FileDecisions.action
-MAIN_BYTES_PER_KEPT_ROW = 8.0  # shard plan segments, index stage row list
+PLAN_BYTES_PER_FILE_PAIR = 80.0  # a sign file's path in the pickled plan of one task
+ROWS_PER_FILE = 100_000  # the measured corpus: one sign file per 100,000-row input file
 
 
 def _per_doc(run: dict, workers: int) -> dict:
@@ -96,8 +98,10 @@ def projection(base: dict, docs: int, machines: int, cores: int) -> dict:
         "work_folder": base["work_bytes_per_doc"] * docs,
         "moved": base["moved_bytes_per_doc"] * docs,
         "partitions": max(1, math.ceil(docs / (1 << 20))),
-        "main_bytes": MAIN_BYTES_PER_ROW * docs + MAIN_BYTES_PER_KEPT_ROW * docs
-        * base["kept_share"],
+        "main_bytes": MAIN_BYTES_PER_ROW * docs,
+        # decide tasks (two per-file steps, a partition count of per-partition steps) and
+        # manifest tasks, each sent every sign file's path
+        "plan_bytes": PLAN_BYTES_PER_FILE_PAIR * (docs / ROWS_PER_FILE) ** 2 * 3,
         "worker_mib": base["worker_peak_mib"],
         "rounds": base["rounds"],
     }
@@ -106,14 +110,16 @@ def projection(base: dict, docs: int, machines: int, cores: int) -> dict:
 def projection_table(projections: list[dict], machines: int, cores: int) -> str:
     lines = [f"On {machines} machines x {cores} cores:", "",
              "| docs | wall (sum of stages) | sign | decide | work folder | moved between "
-             "decide steps | decide partitions | main process per-row arrays | per worker |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "decide steps | decide partitions | main process per-row arrays | task plans sent "
+             "| per worker |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for p in projections:
         w = p["wall_s"]
         lines.append(f"| {p['docs']:,} | {_fmt_s(sum(w.values()))} | {_fmt_s(w.get('sign', 0))} | "
                      f"{_fmt_s(w.get('decide', 0))} | {_fmt_bytes(p['work_folder'])} | "
                      f"{_fmt_bytes(p['moved'])} | {p['partitions']:,} | "
-                     f"{_fmt_bytes(p['main_bytes'])} | {p['worker_mib']} MiB |")
+                     f"{_fmt_bytes(p['main_bytes'])} | {_fmt_bytes(p['plan_bytes'])} | "
+                     f"{p['worker_mib']} MiB |")
     return "\n".join(lines)
 
 

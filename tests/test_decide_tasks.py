@@ -206,3 +206,23 @@ def test_partitions_grow_with_rows_and_workers_and_shrink_with_memory(rows, work
     """A few partitions per worker, and a quarter of --memory-limit per partition's heaviest
     task (19 bands), never fewer than 4,096 rows a partition."""
     assert partitions_for(rows, workers, memory, 19) == expected
+
+
+def test_a_task_is_sent_the_file_list_by_name_not_the_list(tmp_path):
+    """Every decide task needs every sign file's path and row offset; sending the list with
+    each task would make the bytes the main process pickles grow with the square of the file
+    count. A task carries the name of one JSON file instead, and reads it where it runs."""
+    import pickle
+
+    from dedupe.pipeline.decide_tasks import StepTask
+
+    d = _rows(2, 600, 50)
+    cuts = list(range(10, 600, 10))  # 60 sign files
+    paths = _sign_files(str(tmp_path), d, cuts, 8, 2)
+    plan = make_plan(_config(8, 2, 5, "signature", "first"), paths, np.diff([0, *cuts, 600]),
+                     str(tmp_path / "decide"), 1)
+    assert plan.sign_paths == paths  # read back from the file
+    blob = pickle.dumps(StepTask(plan, "bands", 3))
+    assert len(blob) < 2000 and paths[5].encode() not in blob
+    task = pickle.loads(blob)
+    assert task.plan.sign_paths[3] == paths[3] and task.plan.offsets[-1] == 600

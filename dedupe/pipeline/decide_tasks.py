@@ -53,7 +53,7 @@ from dedupe.near.decide import (
 )
 from dedupe.near.exact import exact_groups
 from dedupe.near.lsh import candidate_pairs, unique_pairs
-from dedupe.pipeline.store import SignFiles, band_column
+from dedupe.pipeline.store import FileList, SignFiles, band_column, status_path
 
 __all__ = ["DECISION_COLUMNS", "DecidePlan", "FileDecisions", "StepTask", "decide_in_tasks",
            "make_plan", "partitions_for", "run_step"]
@@ -78,11 +78,11 @@ def partitions_for(rows: int, workers: int, memory_bytes: int = 2 << 30, bands: 
 
 @dataclass(frozen=True)
 class DecidePlan:
-    """What every task of the stage knows: the sign files and their global row offsets, the
-    LSH and clustering settings, the partition count and the folder of the step files."""
+    """What every task of the stage knows: the sign files and their global row offsets (in a
+    file of the work folder, :class:`~dedupe.pipeline.store.FileList`), the LSH and clustering
+    settings, the partition count and the folder of the step files."""
 
-    sign_paths: tuple[str, ...]
-    offsets: tuple[int, ...]
+    files: FileList
     num_perm: int
     bands: int
     rows: int
@@ -94,7 +94,15 @@ class DecidePlan:
     folder: str
     max_rows: int
     max_values: int
-    status_paths: tuple[str | None, ...] = ()  # rows rejected after signing (duplicate ids)
+    status_folder: str | None = None  # rows rejected after signing (duplicate ids)
+
+    @property
+    def sign_paths(self) -> list[str]:
+        return self.files.sign_paths
+
+    @property
+    def offsets(self) -> list[int]:
+        return self.files.offsets
 
     @property
     def n(self) -> int:
@@ -111,18 +119,17 @@ class DecidePlan:
         return np.searchsorted(np.asarray(self.offsets), rows, side="right") - 1
 
     def sign_files(self) -> SignFiles:
-        return SignFiles(list(self.sign_paths), self.num_perm,
-                         num_rows=np.diff(self.offsets).tolist())
+        return self.files.sign_files(self.num_perm)
 
     def status(self, t: int, table) -> np.ndarray:
         """Sign file ``t``'s row status, with the rows rejected after signing."""
-        if self.status_paths and self.status_paths[t]:
-            return read_ipc(self.status_paths[t])["status"].to_numpy()
+        if self.status_folder:
+            return read_ipc(status_path(self.status_folder, t))["status"].to_numpy()
         return table["status"].to_numpy()
 
 
 def make_plan(cfg, sign_paths, num_rows, folder: str, workers: int,
-              status_paths=()) -> DecidePlan:
+              status_folder: str | None = None) -> DecidePlan:
     """The plan of a run's decide stage. ``max_rows`` caps the signatures a verify task holds
     (a quarter of ``--memory-limit``), ``max_values`` the shingles of exact verification
     (about 40 bytes of numpy temporaries per shingle, see :mod:`dedupe.near.jaccard`)."""
@@ -131,12 +138,14 @@ def make_plan(cfg, sign_paths, num_rows, folder: str, workers: int,
     bands, rows = lsh_params(cfg)
     offsets = np.concatenate([[0], np.cumsum(num_rows, dtype=np.int64)]).tolist()
     memory = cfg.engine.memory_bytes
+    makedirs(folder)
+    files = FileList.write(join(folder, "files.json"), sign_paths, offsets)
     return DecidePlan(
-        tuple(sign_paths), tuple(int(o) for o in offsets), cfg.minhash.num_perm, bands, rows,
+        files, cfg.minhash.num_perm, bands, rows,
         cfg.lsh.max_bucket_size, cfg.lsh.threshold, cfg.lsh.verify, cfg.cluster.survivor,
         cfg.engine.partitions or partitions_for(offsets[-1], workers, memory, bands), folder,
         max(1 << 12, memory // 4 // (4 * cfg.minhash.num_perm)),
-        max(1 << 16, memory // 4 // 40), tuple(status_paths))
+        max(1 << 16, memory // 4 // 40), status_folder)
 
 
 class FileDecisions:
@@ -150,8 +159,9 @@ class FileDecisions:
 
     _LAZY = ("cluster", "survivor", "cluster_size", "similarity")
 
-    def __init__(self, paths, stats: dict):
+    def __init__(self, paths, stats: dict, files: FileList | None = None):
         self.paths = list(paths)
+        self.files = files  # the sign files the decisions are of
         self.stats = dict(stats)
         self.note: dict[int, str] | None = None  # global row -> manifest reason
         parts = [read_ipc(p)["action"].to_numpy() for p in self.paths]

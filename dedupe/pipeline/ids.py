@@ -23,7 +23,7 @@ from dedupe.io.routed import read_routed, routed_meta, write_routed
 from dedupe.io.spill import read_ipc, write_ipc
 from dedupe.near.decide import ROW_REJECTED
 from dedupe.near.exact import exact_groups
-from dedupe.pipeline.store import SignFiles
+from dedupe.pipeline.store import FileList, SignFiles, status_path
 
 __all__ = ["IdTask", "id_task", "mark_duplicate_ids"]
 
@@ -34,10 +34,17 @@ class IdTask:
 
     step: str
     index: int
-    sign_paths: tuple[str, ...]
-    offsets: tuple[int, ...]
+    files: FileList  # the sign files and their row offsets (a file's name, not the list)
     partitions: int
     folder: str
+
+    @property
+    def sign_paths(self) -> list[str]:
+        return self.files.sign_paths
+
+    @property
+    def offsets(self) -> list[int]:
+        return self.files.offsets
 
     @property
     def out(self) -> str:
@@ -75,7 +82,7 @@ def _groups(task: IdTask) -> dict:
     rep = rows[exact_groups(np.stack([rec["hi"], rec["lo"]], 1), rows)]
     later, first = rows[rep != rows], rep[rep != rows]
     if len(later):
-        files = SignFiles(list(task.sign_paths), 0, num_rows=np.diff(task.offsets).tolist())
+        files = task.files.sign_files()
         both = np.unique(np.concatenate([later, first]))
         text = files.string_column("id", both).to_pylist()
         same = np.array([text[i] == text[j] for i, j in
@@ -122,7 +129,8 @@ def mark_duplicate_ids(cfg, engine, files: SignFiles, tasks, folder: str, partit
     if column is None:
         return None, ()
     makedirs(folder)
-    base = ((tuple(files.paths), tuple(int(o) for o in files.offsets), partitions, folder))
+    base = (FileList.write(join(folder, "files.json"), files.paths, files.offsets), partitions,
+            folder)
     _map(engine, [IdTask("hash", t, *base) for t in range(len(files))])
     results = _map(engine, [IdTask("groups", p, *base) for p in range(partitions)])
     found = [r for r in results if r["duplicates"]]
@@ -148,7 +156,7 @@ def _reject(files: SignFiles, tasks, folder: str, partitions: int):
         rec = read_routed(groups, t, ("later", "first"))
         status = read_ipc(files.paths[t])["status"].to_numpy().copy()
         status[rec["later"] - files.offsets[t]] = ROW_REJECTED
-        paths.append(join(folder, f"status-{t:06d}.arrow"))
+        paths.append(status_path(folder, t))
         write_ipc(pa.table({"status": status}), paths[-1])
         if not len(rec["later"]):
             continue

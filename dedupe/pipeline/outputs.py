@@ -23,7 +23,7 @@ from dedupe.near.decide import ACTIONS, KEPT
 from dedupe.near.lsh import sorted_unique
 from dedupe.pipeline.against import manifest_columns
 from dedupe.pipeline.manifest import manifest_table
-from dedupe.pipeline.store import SignFiles
+from dedupe.pipeline.store import FileList, SignFiles
 from dedupe.pipeline.write import output_positions
 
 __all__ = ["scheme_metadata", "span_summary", "top_lines", "write_manifest", "write_spans"]
@@ -59,9 +59,8 @@ class ManifestPart:
 
     path: str
     source_file: str
-    members: tuple[int, ...]  # the unit's sign files (positions in ``sign_paths``)
-    sign_paths: tuple[str, ...]
-    offsets: tuple[int, ...]  # global row offsets of the sign files
+    members: tuple[int, ...]  # the unit's sign files (positions in the run's file list)
+    files: FileList  # every sign file and its global row offset (a file's name, not the list)
     arrays: dict  # action and note of the unit's rows (the page filters may change them)
     decision_paths: tuple[str, ...]  # the members' decision files: the other columns
     placements: tuple  # per member file: (shard, lo, hi, first_row) of its kept rows
@@ -79,9 +78,10 @@ def _output_columns(part: ManifestPart) -> tuple[pa.Array, np.ndarray]:
     """``(output_file, output_row)`` of the unit's rows, from its files' placements."""
     files, rows = [], []
     action = part.arrays["action"]
-    lo = part.offsets[part.members[0]]
+    offsets = part.files.offsets
+    lo = offsets[part.members[0]]
     for t, placed in zip(part.members, part.placements):
-        a, b = part.offsets[t] - lo, part.offsets[t + 1] - lo
+        a, b = offsets[t] - lo, offsets[t + 1] - lo
         shard, row = output_positions(action[a:b] == KEPT, placed)
         files.append(shard)
         rows.append(row)
@@ -93,13 +93,12 @@ def _output_columns(part: ManifestPart) -> tuple[pa.Array, np.ndarray]:
 
 def write_manifest_part(part: ManifestPart) -> dict:
     """Build and write one manifest file (see :class:`ManifestPart`); returns its rows."""
-    tables = [read_ipc(part.sign_paths[t]) for t in part.members]
+    tables = [read_ipc(part.files.sign_paths[t]) for t in part.members]
     table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
     decided = [read_ipc(p) for p in part.decision_paths]
     a = {**{c: np.concatenate([d[c].to_numpy() for d in decided])
             for c in ("cluster", "survivor", "cluster_size", "similarity")}, **part.arrays}
-    files = SignFiles(list(part.sign_paths), 0, num_rows=np.diff(part.offsets).tolist())
-    survivor_id = _survivor_ids(files, a["survivor"])
+    survivor_id = _survivor_ids(part.files.sign_files(), a["survivor"])
     if part.matched is not None:  # rows removed by an index: their survivor is its document
         survivor_id = pc.if_else(pa.array(part.matched[0]), part.matched[1], survivor_id)
     output_file, output_row = _output_columns(part)
@@ -142,7 +141,7 @@ def write_manifest(engine, out, tasks, tables, dec, placements, meta, spans=None
             extra["span_chars"] = removed[lo:hi].astype(np.int64)
         parts.append(ManifestPart(
             join(folder, f"part-{unit.unit_index:05d}.parquet"), unit.source.path,
-            tuple(members), tuple(tables.paths), offsets, arrays,
+            tuple(members), dec.files, arrays,
             tuple(dec.paths[t] for t in members), tuple(tuple(placements[t]) for t in members),
             extra, meta, compression, matched))
     engine.map(write_manifest_part, parts, stage="manifest", progress=progress)

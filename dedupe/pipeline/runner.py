@@ -345,9 +345,10 @@ def _decide(run: _Run, files: SignFiles):
     notes, status_paths = mark_duplicate_ids(cfg, run.engine, files, run.tasks,
                                              join(run.work, "ids"), partitions)
     plan = make_plan(replace(cfg, engine=replace(cfg.engine, partitions=partitions)),
-                     files.paths, files.num_rows, folder, run.engine.workers, status_paths)
+                     files.paths, files.num_rows, folder, run.engine.workers,
+                     join(run.work, "ids") if status_paths else None)
     paths, stats, details = decide_in_tasks(run.engine, plan)
-    dec = FileDecisions(paths, stats)
+    dec = FileDecisions(paths, stats, plan.files)
     dec.note = notes
     return dec, details
 

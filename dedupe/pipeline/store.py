@@ -17,18 +17,27 @@ not by the number of rows times ``num_perm``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
 
+from dedupe.io.fs import read_text, write_text
 from dedupe.io.spill import read_ipc
 
-__all__ = ["SignFiles", "band_column", "load_sign_columns"]
+__all__ = ["FileList", "SignFiles", "band_column", "load_sign_columns", "status_path"]
 
 
 def band_column(b: int) -> str:
     return f"band_{b:02d}"
+
+
+def status_path(folder: str, t: int) -> str:
+    """Sign file ``t``'s row status after the duplicate-id check (in ``folder``)."""
+    from dedupe.io.fs import join
+
+    return join(folder, f"status-{t:06d}.arrow")
 
 
 def load_sign_columns(paths: list[str], num_perm: int):
@@ -130,3 +139,50 @@ class SignFiles(Sequence):
         for t in range(len(self.paths)):
             if cuts[t + 1] > cuts[t]:
                 yield t, int(cuts[t]), int(cuts[t + 1])
+
+
+class FileList:
+    """A run's sign files (paths and global row offsets) in one JSON file of the work folder.
+
+    A task is sent this file's name, not the list: with the list in every task of a step, the
+    bytes the main process pickles would grow with the square of the file count (2.4 TB for
+    10B rows in files of 100,000). A task reads the file once, when it first needs it.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        self._data: dict | None = None
+
+    @classmethod
+    def write(cls, path: str, sign_paths, offsets) -> FileList:
+        write_text(path, json.dumps({"sign_paths": list(sign_paths),
+                                     "offsets": [int(o) for o in offsets]}))
+        return cls(path)
+
+    def _load(self) -> dict:
+        if self._data is None:
+            self._data = json.loads(read_text(self.path))
+        return self._data
+
+    @property
+    def sign_paths(self) -> list[str]:
+        return self._load()["sign_paths"]
+
+    @property
+    def offsets(self) -> list[int]:
+        return self._load()["offsets"]
+
+    def sign_files(self, num_perm: int = 0) -> SignFiles:
+        return SignFiles(self.sign_paths, num_perm, num_rows=np.diff(self.offsets).tolist())
+
+    def __getstate__(self):
+        return {"path": self.path}  # never the list itself
+
+    def __setstate__(self, state):
+        self.path, self._data = state["path"], None
+
+    def __eq__(self, other):
+        return isinstance(other, FileList) and other.path == self.path
+
+    def __hash__(self):
+        return hash(self.path)
