@@ -17,19 +17,24 @@ Reads the ``--out-json`` of ``bench_scale.py run`` (1M, 3M, 10M documents) and p
 
 What is measured and what is assumed is printed next to each figure. The per-row memory the
 main process still holds (``MAIN_BYTES_PER_ROW``) is read off the code, not the benchmark: the
-action array (1 byte a row, which the page filters and ``--against`` change). The per-file
-memory (``PLAN_BYTES_PER_FILE_PAIR``): every decide and manifest task is sent the list of every
-sign file, so the bytes sent grow with the square of the file count.
+action array (1 byte a row, which the page filters and ``--against`` change). Every worker
+process reads the run's file list (every sign file's path and row offset, about
+``LIST_BYTES_PER_FILE``) once.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from dedupe.pipeline.decide_tasks import partitions_for
 
 MAIN_BYTES_PER_ROW = 1.0  # FileDecisions.action
-PLAN_BYTES_PER_FILE_PAIR = 80.0  # a sign file's path in the pickled plan of one task
+LIST_BYTES_PER_FILE = 80.0  # a sign file's path and offset in the run's file list
 ROWS_PER_FILE = 100_000  # the measured corpus: one sign file per 100,000-row input file
 
 
@@ -97,11 +102,9 @@ def projection(base: dict, docs: int, machines: int, cores: int) -> dict:
         "wall_s": wall,
         "work_folder": base["work_bytes_per_doc"] * docs,
         "moved": base["moved_bytes_per_doc"] * docs,
-        "partitions": max(1, math.ceil(docs / (1 << 20))),
+        "partitions": partitions_for(docs, total_cores),
         "main_bytes": MAIN_BYTES_PER_ROW * docs,
-        # decide tasks (two per-file steps, a partition count of per-partition steps) and
-        # manifest tasks, each sent every sign file's path
-        "plan_bytes": PLAN_BYTES_PER_FILE_PAIR * (docs / ROWS_PER_FILE) ** 2 * 3,
+        "list_bytes": LIST_BYTES_PER_FILE * docs / ROWS_PER_FILE,
         "worker_mib": base["worker_peak_mib"],
         "rounds": base["rounds"],
     }
@@ -110,15 +113,15 @@ def projection(base: dict, docs: int, machines: int, cores: int) -> dict:
 def projection_table(projections: list[dict], machines: int, cores: int) -> str:
     lines = [f"On {machines} machines x {cores} cores:", "",
              "| docs | wall (sum of stages) | sign | decide | work folder | moved between "
-             "decide steps | decide partitions | main process per-row arrays | task plans sent "
-             "| per worker |",
+             "decide steps | decide partitions | main process per-row arrays "
+             "| file list per worker | per worker (measured peak) |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for p in projections:
         w = p["wall_s"]
         lines.append(f"| {p['docs']:,} | {_fmt_s(sum(w.values()))} | {_fmt_s(w.get('sign', 0))} | "
                      f"{_fmt_s(w.get('decide', 0))} | {_fmt_bytes(p['work_folder'])} | "
                      f"{_fmt_bytes(p['moved'])} | {p['partitions']:,} | "
-                     f"{_fmt_bytes(p['main_bytes'])} | {_fmt_bytes(p['plan_bytes'])} | "
+                     f"{_fmt_bytes(p['main_bytes'])} | {_fmt_bytes(p['list_bytes'])} | "
                      f"{p['worker_mib']} MiB |")
     return "\n".join(lines)
 

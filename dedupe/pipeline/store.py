@@ -17,6 +17,7 @@ not by the number of rows times ``num_perm``.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 
@@ -146,7 +147,8 @@ class FileList:
 
     A task is sent this file's name, not the list: with the list in every task of a step, the
     bytes the main process pickles would grow with the square of the file count (2.4 TB for
-    10B rows in files of 100,000). A task reads the file once, when it first needs it.
+    10B rows in files of 100,000). A worker process reads it once and keeps it for its later
+    tasks (the name holds the run's fingerprint, and a run never changes its list).
     """
 
     def __init__(self, path: str):
@@ -157,11 +159,12 @@ class FileList:
     def write(cls, path: str, sign_paths, offsets) -> FileList:
         write_text(path, json.dumps({"sign_paths": list(sign_paths),
                                      "offsets": [int(o) for o in offsets]}))
+        _read_list.cache_clear()  # this process may have read an earlier run's list there
         return cls(path)
 
     def _load(self) -> dict:
         if self._data is None:
-            self._data = json.loads(read_text(self.path))
+            self._data = _read_list(self.path)
         return self._data
 
     @property
@@ -186,3 +189,8 @@ class FileList:
 
     def __hash__(self):
         return hash(self.path)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_list(path: str) -> dict:
+    return json.loads(read_text(path))
