@@ -63,7 +63,11 @@ def _killed_run(folder, out, tmp_path, stage: str, after: int, workers: int) -> 
 
 
 @pytest.mark.parametrize("stage,after,workers", [
-    ("sign", 2, 1), ("sign", 3, 2), ("decide", 1, 1), ("boilerplate", 5, 1), ("write", 2, 2),
+    # decide: 34 tasks here (one partition): the 8th is a band-keys task, the 18th a
+    # components round, the 30th a decision file
+    ("sign", 2, 1), ("sign", 3, 2), ("decide", 1, 1), ("decide", 8, 1), ("decide", 18, 2),
+    ("decide", 30, 2),
+    ("boilerplate", 5, 1), ("write", 2, 2),
     ("manifest", 2, 1), ("manifest", 3, 2),
 ])
 def test_sigkill_then_rerun_gives_the_same_result(corpus, tmp_path, stage, after, workers,

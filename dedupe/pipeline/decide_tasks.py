@@ -425,7 +425,7 @@ def _run(engine, plan: DecidePlan, step: str, progress) -> list[dict]:
         labels = _outputs(plan, "components")
         if not all(exists(p) for p in labels):
             components_in_rounds(engine, _outputs(plan, "verify"), plan.n,
-                                 join(plan.folder, "components"), plan.partitions)
+                                 join(plan.folder, "components"), plan.partitions, progress)
         meta = json.loads(ipc_metadata(labels[0]).get(b"dedupe.components", b"{}"))
         return [{"rounds": meta.get("round", 0),
                  "bytes": sum(size(p) for p in labels)}]
@@ -481,11 +481,30 @@ def _summary_path(plan: DecidePlan, step: str) -> str:
     return join(plan.folder, f"{step}.json")
 
 
+def _counting(progress, plan: DecidePlan):
+    """A progress callback for every step's map (components rounds too) that reports the
+    stage's tasks done so far as one count under ``decide``, against the tasks planned (the
+    rounds are not known in advance: the total grows as they come)."""
+    if progress is None:
+        return None
+    files, parts = len(plan.sign_paths), plan.partitions
+    planned = 4 * files + 5 * parts  # four steps per sign file, four per partition, a scatter
+    done = [0]
+
+    def report(_stage, _done, _total, _result):
+        done[0] += 1
+        progress("decide", done[0], max(planned, done[0]), None)
+
+    report.done = done
+    return report
+
+
 def decide_in_tasks(engine, plan: DecidePlan, progress=None) -> tuple[list[str], dict, dict]:
     """Run the stage (see the module docstring); returns the decision file of every sign file,
     the LSH statistics of the report, and the partition count with each step's tasks, seconds
     and bytes written (a resumed run reports the seconds its steps took when they ran)."""
     makedirs(plan.folder)
+    progress = _counting(progress, plan)
     order = list(_READERS)
     last = max([i for i, s in enumerate(order) if _done(plan, s)], default=-1)
     if last >= 0 and not exists(_summary_path(plan, order[last])):

@@ -347,7 +347,7 @@ def _decide(run: _Run, files: SignFiles):
     plan = make_plan(replace(cfg, engine=replace(cfg.engine, partitions=partitions)),
                      files.paths, files.num_rows, folder, run.engine.workers,
                      join(run.work, "ids") if status_paths else None)
-    paths, stats, details = decide_in_tasks(run.engine, plan)
+    paths, stats, details = decide_in_tasks(run.engine, plan, run.progress)
     dec = FileDecisions(paths, stats, plan.files)
     dec.note = notes
     return dec, details
