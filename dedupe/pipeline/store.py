@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 import pyarrow as pa
 
-from dedupe.io.fs import read_text, write_text
+from dedupe.io.fs import read_text, size, write_text
 from dedupe.io.spill import read_ipc
 
 __all__ = ["FileList", "SignFiles", "band_column", "load_sign_columns", "status_path"]
@@ -164,7 +164,7 @@ class FileList:
 
     def _load(self) -> dict:
         if self._data is None:
-            self._data = _read_list(self.path)
+            self._data = _read_list(self.path, size(self.path))
         return self._data
 
     @property
@@ -192,5 +192,7 @@ class FileList:
 
 
 @functools.lru_cache(maxsize=4)
-def _read_list(path: str) -> dict:
+def _read_list(path: str, nbytes: int) -> dict:
+    """The list at ``path`` (kept by its size too: a long-lived worker, such as a Ray
+    worker, may see a later run write another list under the same name)."""
     return json.loads(read_text(path))
