@@ -14,10 +14,10 @@ from collections.abc import Sequence
 import numpy as np
 import pyarrow as pa
 
-from dedupe.io.fs import size
+from dedupe.io.fs import exists, size
 from dedupe.io.spill import ipc_metadata, read_ipc, write_ipc
 
-__all__ = ["read_routed", "routed_meta", "write_routed"]
+__all__ = ["map_missing", "read_routed", "routed_meta", "write_routed"]
 
 _META = b"dedupe.routed"
 
@@ -62,3 +62,14 @@ def _empty(paths: Sequence[str], column: str) -> np.ndarray:
     if not paths:
         return np.zeros(0, np.int64)
     return np.zeros(0, read_ipc(paths[0]).schema.field(column).type.to_pandas_dtype())
+
+
+def map_missing(engine, fn, tasks, stage: str, progress=None) -> list[dict]:
+    """``engine.map(fn)`` over the ``tasks`` whose routed file (``task.out``) is not there yet;
+    a finished task's result is read back from its file's metadata (written as ``result``).
+    Every file is written whole or not at all, so after a crash only missing ones run."""
+    todo = [i for i, t in enumerate(tasks) if not exists(t.out)]
+    fresh = engine.map(fn, [tasks[i] for i in todo], stage=stage, progress=progress) if todo else []
+    results = dict(zip(todo, fresh))
+    return [results[i] if i in results else routed_meta(t.out)["result"]
+            for i, t in enumerate(tasks)]

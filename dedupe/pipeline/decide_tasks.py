@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dedupe.io.fs import exists, join, makedirs, read_text, remove, remove_tree, size, write_text
-from dedupe.io.routed import read_routed, routed_meta, write_routed
+from dedupe.io.routed import map_missing, read_routed, write_routed
 from dedupe.io.spill import ipc_metadata, read_ipc
 from dedupe.memory import PeakRSS
 from dedupe.near.components import components_in_rounds, node_ranges, partition_of
@@ -53,7 +53,7 @@ from dedupe.near.decide import (
 )
 from dedupe.near.exact import exact_groups
 from dedupe.near.lsh import candidate_pairs, unique_pairs
-from dedupe.pipeline.store import FileList, SignFiles, band_column, status_path
+from dedupe.pipeline.store import FileList, OnFiles, SignFiles, band_column, status_path
 
 __all__ = ["DECISION_COLUMNS", "DecidePlan", "FileDecisions", "StepTask", "decide_in_tasks",
            "make_plan", "partitions_for", "run_step"]
@@ -77,7 +77,7 @@ def partitions_for(rows: int, workers: int, memory_bytes: int = 2 << 30, bands: 
 
 
 @dataclass(frozen=True)
-class DecidePlan:
+class DecidePlan(OnFiles):
     """What every task of the stage knows: the sign files and their global row offsets (in a
     file of the work folder, :class:`~dedupe.pipeline.store.FileList`), the LSH and clustering
     settings, the partition count and the folder of the step files."""
@@ -97,14 +97,6 @@ class DecidePlan:
     status_folder: str | None = None  # rows rejected after signing (duplicate ids)
 
     @property
-    def sign_paths(self) -> list[str]:
-        return self.files.sign_paths
-
-    @property
-    def offsets(self) -> list[int]:
-        return self.files.offsets
-
-    @property
     def n(self) -> int:
         return self.offsets[-1]
 
@@ -113,10 +105,6 @@ class DecidePlan:
 
     def paths(self, step: str, count: int) -> list[str]:
         return [self.path(step, i) for i in range(count)]
-
-    def file_of(self, rows: np.ndarray) -> np.ndarray:
-        """The sign file of each global row."""
-        return np.searchsorted(np.asarray(self.offsets), rows, side="right") - 1
 
     def sign_files(self) -> SignFiles:
         return self.files.sign_files(self.num_perm)
@@ -261,8 +249,12 @@ def _candidates(task: StepTask) -> dict:
     rec = read_routed(plan.paths("bands", len(plan.sign_paths)), task.index,
                       ("band", "key", "row"))
     pairs_a, pairs_b, oversized, largest = [], [], 0, 1
-    for b in np.unique(rec["band"]):
-        sel = rec["band"] == b
+    order = np.argsort(rec["band"].astype(np.uint16), kind="stable")  # one radix pass
+    cuts = np.searchsorted(rec["band"][order], np.arange(plan.bands + 1))
+    for b in range(plan.bands):
+        sel = order[cuts[b] : cuts[b + 1]]
+        if not len(sel):
+            continue
         a, c, st = candidate_pairs(rec["key"][sel].reshape(-1, 1), rec["row"][sel],
                                    plan.max_bucket)
         pairs_a.append(a)
@@ -431,11 +423,8 @@ def _run(engine, plan: DecidePlan, step: str, progress) -> list[dict]:
                  "bytes": sum(size(p) for p in labels)}]
     labels = tuple(_outputs(plan, "components")) if step == "assign" else ()
     tasks = [StepTask(plan, step, i, labels) for i in range(_count(plan, step))]
-    todo = [t for t in tasks if not exists(t.out)]
-    fresh = engine.map(run_step, todo, stage="decide", progress=progress) if todo else []
-    results = {t.index: r for t, r in zip(todo, fresh)}
-    return [{**(results[t.index] if t.index in results else routed_meta(t.out)["result"]),
-             "bytes": size(t.out)} for t in tasks]
+    results = map_missing(engine, run_step, tasks, "decide", progress)
+    return [{**r, "bytes": size(t.out)} for t, r in zip(tasks, results)]
 
 
 def _summary(step: str, results: list[dict], seconds: float) -> dict:

@@ -18,18 +18,18 @@ import pyarrow as pa
 import xxhash
 
 from dedupe.errors import InputError
-from dedupe.io.fs import exists, join, makedirs
-from dedupe.io.routed import read_routed, routed_meta, write_routed
+from dedupe.io.fs import join, makedirs
+from dedupe.io.routed import map_missing, read_routed, write_routed
 from dedupe.io.spill import read_ipc, write_ipc
 from dedupe.near.decide import ROW_REJECTED
 from dedupe.near.exact import exact_groups
-from dedupe.pipeline.store import FileList, SignFiles, status_path
+from dedupe.pipeline.store import FileList, OnFiles, SignFiles, status_path
 
 __all__ = ["IdTask", "id_task", "mark_duplicate_ids"]
 
 
 @dataclass(frozen=True)
-class IdTask:
+class IdTask(OnFiles):
     """Task ``index`` of step ``step`` (``hash``: a sign file, ``groups``: a partition)."""
 
     step: str
@@ -37,14 +37,6 @@ class IdTask:
     files: FileList  # the sign files and their row offsets (a file's name, not the list)
     partitions: int
     folder: str
-
-    @property
-    def sign_paths(self) -> list[str]:
-        return self.files.sign_paths
-
-    @property
-    def offsets(self) -> list[int]:
-        return self.files.offsets
 
     @property
     def out(self) -> str:
@@ -92,7 +84,7 @@ def _groups(task: IdTask) -> dict:
     later, first = later[order], first[order]
     result = {"duplicates": len(later), "later": int(later[0]) if len(later) else -1,
               "first": int(first[0]) if len(later) else -1}
-    part = np.searchsorted(np.asarray(task.offsets), later, side="right") - 1
+    part = task.file_of(later)
     write_routed(task.out, {"later": later, "first": first}, part, len(task.sign_paths),
                  {"result": result})
     return result
@@ -101,14 +93,6 @@ def _groups(task: IdTask) -> dict:
 def id_task(task: IdTask) -> dict:
     """Run one task of the check (the engine's stage function)."""
     return _hash(task) if task.step == "hash" else _groups(task)
-
-
-def _map(engine, tasks: list[IdTask]) -> list[dict]:
-    """Every task's result: missing files are made, finished ones read back."""
-    todo = [t for t in tasks if not exists(t.out)]
-    fresh = dict(zip((t.index for t in todo),
-                     engine.map(id_task, todo, stage="decide") if todo else []))
-    return [fresh[t.index] if t.index in fresh else routed_meta(t.out)["result"] for t in tasks]
 
 
 def _where(files: SignFiles, tasks, rows: np.ndarray) -> list[str]:
@@ -131,8 +115,10 @@ def mark_duplicate_ids(cfg, engine, files: SignFiles, tasks, folder: str, partit
     makedirs(folder)
     base = (FileList.write(join(folder, "files.json"), files.paths, files.offsets), partitions,
             folder)
-    _map(engine, [IdTask("hash", t, *base) for t in range(len(files))])
-    results = _map(engine, [IdTask("groups", p, *base) for p in range(partitions)])
+    hashes = [IdTask("hash", t, *base) for t in range(len(files))]
+    map_missing(engine, id_task, hashes, "decide")
+    groups = [IdTask("groups", p, *base) for p in range(partitions)]
+    results = map_missing(engine, id_task, groups, "decide")
     found = [r for r in results if r["duplicates"]]
     if not found:
         return None, ()

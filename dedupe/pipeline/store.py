@@ -27,7 +27,7 @@ import pyarrow as pa
 from dedupe.io.fs import read_text, size, write_text
 from dedupe.io.spill import read_ipc
 
-__all__ = ["FileList", "SignFiles", "band_column", "load_sign_columns", "status_path"]
+__all__ = ["FileList", "OnFiles", "SignFiles", "band_column", "load_sign_columns", "status_path"]
 
 
 def band_column(b: int) -> str:
@@ -196,3 +196,22 @@ def _read_list(path: str, nbytes: int) -> dict:
     """The list at ``path`` (kept by its size too: a long-lived worker, such as a Ray
     worker, may see a later run write another list under the same name)."""
     return json.loads(read_text(path))
+
+
+class OnFiles:
+    """For a task description that holds a :class:`FileList` as ``files``: the sign files, their
+    row offsets, and the file of any global row."""
+
+    files: FileList
+
+    @property
+    def sign_paths(self) -> list[str]:
+        return self.files.sign_paths
+
+    @property
+    def offsets(self) -> list[int]:
+        return self.files.offsets
+
+    def file_of(self, rows: np.ndarray) -> np.ndarray:
+        """The sign file of each global row."""
+        return np.searchsorted(np.asarray(self.offsets), rows, side="right") - 1
