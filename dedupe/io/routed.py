@@ -17,7 +17,7 @@ import pyarrow as pa
 from dedupe.io.fs import exists, size
 from dedupe.io.spill import ipc_metadata, read_ipc, write_ipc
 
-__all__ = ["map_missing", "read_routed", "routed_meta", "write_routed"]
+__all__ = ["map_missing", "read_routed", "routed_meta", "write_routed", "write_sorted"]
 
 _META = b"dedupe.routed"
 
@@ -33,9 +33,16 @@ def write_routed(path: str, columns: dict[str, np.ndarray], part: np.ndarray, pa
     # a stable sort of 16-bit keys is a radix sort, several times faster than on int64
     order = np.argsort(part.astype(np.uint16) if partitions <= 1 << 16 else part, kind="stable")
     offsets = np.concatenate([[0], np.cumsum(np.bincount(part, minlength=partitions))])
-    table = pa.table({name: np.asarray(values)[order] for name, values in columns.items()})
-    info = {"offsets": offsets.tolist(), **(meta or {})}
-    write_ipc(table, path, {_META: json.dumps(info).encode()})
+    return write_sorted(path, {name: np.asarray(values)[order]
+                               for name, values in columns.items()}, offsets, meta)
+
+
+def write_sorted(path: str, columns: dict[str, np.ndarray], offsets, meta: dict | None = None
+                 ) -> int:
+    """Write records already sorted by partition, partition ``p`` being rows
+    ``offsets[p]:offsets[p+1]``; returns the file's size in bytes."""
+    info = {"offsets": [int(o) for o in offsets], **(meta or {})}
+    write_ipc(pa.table(columns), path, {_META: json.dumps(info).encode()})
     return size(path)
 
 

@@ -28,11 +28,11 @@ of a round reports no change, the round's output equals its input; two such roun
 large-star and a small-star of the same edge set) can only be a forest of stars.
 
 Files: ``round-RRRR-part-PPPPP.arrow`` holds one task's output edges as ``key``/``other``
-columns, sorted by the partition that reads them next, with the slice offsets, the graph key
-and the task's result in its metadata; ``labels-PPPPP.arrow`` holds ``node``/``label`` of one
-node range. Every file appears whole or not at all (a temporary name and a rename on a disk, one
-upload on an object store: :mod:`dedupe.io.fs`), so a file under its final name is a finished
-task: a killed driver resumes at the round it was in.
+columns, sorted by the partition that reads them next (a routed file, :mod:`dedupe.io.routed`),
+with the graph key and the task's result in its metadata; ``labels-PPPPP.arrow`` holds
+``node``/``label`` of one node range. Every file appears whole or not at all (a temporary name
+and a rename on a disk, one upload on an object store: :mod:`dedupe.io.fs`), so a file under its
+final name is a finished task: a killed driver resumes at the round it was in.
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ import pyarrow as pa
 from dedupe.errors import OutputError
 from dedupe.io.atomic import is_temporary
 from dedupe.io.fs import exists, join, listdir, makedirs, remove, size
-from dedupe.io.spill import ipc_metadata, read_ipc, write_ipc
+from dedupe.io.routed import read_routed, routed_meta, write_sorted
+from dedupe.io.spill import read_ipc, write_ipc
 from dedupe.near.lsh import unique_pairs
 
 __all__ = [
@@ -69,8 +70,8 @@ __all__ = [
     "write_edges",
 ]
 
-COMPONENTS_SCHEME = "dedupe-components-v1"  # bump when a round file's layout or meaning changes
-_META = b"dedupe.components"
+# bump when a round file's layout or meaning changes (v2: routed files, dedupe.io.routed)
+COMPONENTS_SCHEME = "dedupe-components-v2"
 _NEXT = {"scatter": "large", "large": "small", "small": "large"}  # the op that reads the output
 
 
@@ -177,21 +178,9 @@ class RoundTask:
         return f"round {self.round} ({self.op}) partition {self.part}"
 
 
-def _meta(metadata) -> dict:
-    return json.loads((metadata or {}).get(_META, b"{}"))
-
-
 def _read_partition(sources: Sequence[str], part: int):
-    keys, others = [], []
-    for path in sources:
-        table = read_ipc(path)
-        lo, hi = _meta(table.schema.metadata)["offsets"][part : part + 2]
-        piece = table.slice(lo, hi - lo)
-        keys.append(piece.column("key").to_numpy())
-        others.append(piece.column("other").to_numpy())
-    if not keys:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(keys), np.concatenate(others)
+    rec = read_routed(sources, part, ("key", "other"))
+    return rec["key"], rec["other"]
 
 
 def _read_edges(path: str, n: int):
@@ -206,11 +195,11 @@ def _read_edges(path: str, n: int):
     return unique_pairs(np.maximum(a, b)[keep], np.minimum(a, b)[keep])
 
 
-def _write(task: RoundTask, table: pa.Table, result: dict, **extra) -> dict:
+def _write(task: RoundTask, columns: dict, offsets, result: dict, **extra) -> dict:
     meta = {"scheme": COMPONENTS_SCHEME, "graph": task.graph, "round": task.round,
             "op": task.op, "prev_changed": task.prev_changed, "result": result, **extra}
-    write_ipc(table, task.out, {_META: json.dumps(meta).encode()})
-    return {**result, "round": task.round, "bytes": size(task.out)}
+    nbytes = write_sorted(task.out, columns, offsets, meta)
+    return {**result, "round": task.round, "bytes": nbytes}
 
 
 def run_round_task(task: RoundTask) -> dict:
@@ -220,10 +209,10 @@ def run_round_task(task: RoundTask) -> dict:
         key, other = _read_partition(task.sources, task.part)
         lo, hi = int(bounds[task.part]), int(bounds[task.part + 1])
         labels = star_labels(key, other, lo, hi)
-        table = pa.table({"node": np.arange(lo, hi, dtype=np.int64), "label": labels})
+        columns = {"node": np.arange(lo, hi, dtype=np.int64), "label": labels}
         roots = int(np.count_nonzero(labels == np.arange(lo, hi)))
-        return _write(task, table, {"changed": False, "records": len(key), "roots": roots},
-                      first=lo)
+        return _write(task, columns, [0, hi - lo],
+                      {"changed": False, "records": len(key), "roots": roots}, first=lo)
     if task.op == "scatter":
         big, small = _read_edges(task.sources[0], task.n)
         changed = True
@@ -231,9 +220,8 @@ def run_round_task(task: RoundTask) -> dict:
         step = large_star if task.op == "large" else small_star
         big, small, changed = step(*_read_partition(task.sources, task.part))
     key, other, offsets = route(big, small, bounds, _NEXT[task.op])
-    table = pa.table({"key": key, "other": other})
-    return _write(task, table, {"changed": changed, "records": len(key)},
-                  offsets=offsets.tolist())
+    return _write(task, {"key": key, "other": other}, offsets,
+                  {"changed": changed, "records": len(key)})
 
 
 # --- the driver: plan rounds, run what is missing, stop at the fixed point ----------------
@@ -265,7 +253,7 @@ def _graph_key(edge_paths: Sequence[str], n: int, partitions: int) -> str:
 
 def _stored(path: str, graph: str) -> dict:
     """The metadata of a finished task's file, refused when it belongs to another graph."""
-    meta = _meta(ipc_metadata(path))
+    meta = routed_meta(path)
     if meta.get("scheme") != COMPONENTS_SCHEME or meta.get("graph") != graph:
         raise OutputError(f"{path} belongs to another graph or another dedupe (its key "
                           f"{meta.get('graph')!r}, this one {graph!r}); use an empty work folder "

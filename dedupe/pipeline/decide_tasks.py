@@ -36,8 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dedupe.io.fs import exists, join, makedirs, read_text, remove, remove_tree, size, write_text
-from dedupe.io.routed import map_missing, read_routed, write_routed
-from dedupe.io.spill import ipc_metadata, read_ipc
+from dedupe.io.routed import map_missing, read_routed, routed_meta, write_routed
+from dedupe.io.spill import read_ipc
 from dedupe.memory import PeakRSS
 from dedupe.near.components import components_in_rounds, node_ranges, partition_of
 from dedupe.near.decide import (
@@ -418,7 +418,7 @@ def _run(engine, plan: DecidePlan, step: str, progress) -> list[dict]:
         if not all(exists(p) for p in labels):
             components_in_rounds(engine, _outputs(plan, "verify"), plan.n,
                                  join(plan.folder, "components"), plan.partitions, progress)
-        meta = json.loads(ipc_metadata(labels[0]).get(b"dedupe.components", b"{}"))
+        meta = routed_meta(labels[0])
         return [{"rounds": meta.get("round", 0),
                  "bytes": sum(size(p) for p in labels)}]
     labels = tuple(_outputs(plan, "components")) if step == "assign" else ()
