@@ -12,7 +12,7 @@ from dedupe.cli import main
 from dedupe.progress import RichProgress
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
-STAGES = ("sign", "decide", "boilerplate", "write")
+STAGES = ("sign", "decide", "boilerplate", "finish", "write")
 
 
 def _bars(output: str) -> dict[str, list[str]]:
@@ -30,8 +30,9 @@ def test_run_bars_fit_80_columns_and_decide_shows_its_rows(tmp_path):
         assert len(lines) == 1, (stage, result.output)
         assert len(lines[0]) <= 80 and lines[0].endswith("0:00:00"), lines[0]
         assert " rows " in lines[0] and "/s " in lines[0], lines[0]
-    assert result.output.splitlines()[:4] == [bars[s][0] for s in STAGES]  # nothing wrapped
+    assert result.output.splitlines()[:5] == [bars[s][0] for s in STAGES]  # nothing wrapped
     assert " 400 rows " in bars["decide"][0]  # every row decided, not "0 rows 0 rows/s"
+    assert " 400 rows " in bars["finish"][0]  # every row's final decision written
     assert " 0 rows" not in result.output
 
 
@@ -43,6 +44,7 @@ def test_large_counts_and_a_running_stage_stay_on_one_line():
         progress("sign", 12345, 12345, {"rows": 1_234_567_890})
         progress("decide", 0, 1, None)  # started, still running when the view closes
         progress("boilerplate", 1024, 1024, {"rows": 98_765_432_100})
+        progress("finish", 7, 1024, {"rows": 70_000})
         progress("write", 3, 40, None)  # a task without rows so far
     bars = _bars(buf.getvalue())
     assert buf.getvalue().splitlines() == [bars[s][0] for s in STAGES]  # nothing wrapped

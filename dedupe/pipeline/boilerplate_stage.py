@@ -17,8 +17,9 @@ import numpy as np
 import pyarrow as pa
 
 from dedupe.io.fs import exists, join, open_output, read_bytes
-from dedupe.io.spill import ipc_file, read_ipc, read_npy, write_ipc, write_npy
+from dedupe.io.spill import ipc_file, read_ipc, write_ipc
 from dedupe.memory import PeakRSS
+from dedupe.near.decide import KEPT
 from dedupe.near.lsh import sorted_unique
 from dedupe.pipeline.span_records import span_paths
 from dedupe.spans.boilerplate import count_keys
@@ -27,21 +28,20 @@ __all__ = ["BoilerplateTask", "boilerplate_key_counts", "count_boilerplate", "co
            "load_flagged"]
 
 
-def count_boilerplate(cfg, engine, work: str, sign_paths, offsets, kept: np.ndarray,
+def count_boilerplate(cfg, engine, work: str, sign_paths, offsets, decision_paths,
                       progress=None, run_key: str = "") -> tuple[list[str], dict]:
     """``(partition files, stats)``: counts boilerplate keys partition by partition (one engine
     task each) over the line records of the kept rows (``offsets``: each task's first global
-    row). Boilerplate keys stored in ``--against`` indexes add their earlier page counts, less
+    row; ``decision_paths``: each task's decisions, which say the kept rows). Boilerplate
+    keys stored in ``--against`` indexes add their earlier page counts, less
     the generations this same run (``run_key``) wrote: run again, it must not count its own
     pages twice. No file when neither ``spans.boilerplate`` nor ``spans.windows`` is on."""
     stats = {"keys": 0}
     if not (cfg.spans.boilerplate or cfg.spans.windows):
         return [], stats
-    kept_path = join(work, "kept.npy")
-    write_npy(kept_path, kept)
     known_path = _known_keys(cfg, work, run_key)
     tasks = [BoilerplateTask(p, tuple(span_paths(s)[1] for s in sign_paths),
-                             tuple(int(o) for o in offsets), kept_path,
+                             tuple(int(o) for o in offsets), tuple(decision_paths),
                              join(work, f"boiler-{p:04d}.arrow"),
                              cfg.spans.boilerplate_min_docs,
                              cfg.spans.boilerplate_policy == "keep_first", known_path)
@@ -59,7 +59,7 @@ class BoilerplateTask:
     partition: int
     line_paths: tuple[str, ...]
     task_offsets: tuple[int, ...]
-    kept_path: str  # .npy bool mask over global rows: the surviving documents
+    decision_paths: tuple[str, ...]  # each task's decisions: its kept rows
     out_path: str
     min_docs: int
     keep_first: bool
@@ -87,14 +87,13 @@ def count_partition(bt: BoilerplateTask) -> dict:
     """Flag the lines of one key partition that occur in at least ``min_docs`` kept documents."""
     t0 = time.perf_counter()
     rss = PeakRSS.start()
-    kept = read_npy(bt.kept_path)
     cols: dict[str, list] = {"g": [], "start": [], "end": [], "key": []}
-    for path, offset in zip(bt.line_paths, bt.task_offsets):
+    for path, offset, decided in zip(bt.line_paths, bt.task_offsets, bt.decision_paths):
         with ipc_file(path) as reader:
             batch = reader.get_batch(bt.partition)
-            g = batch.column(0).to_numpy() + offset
-            keep = kept[g]
-            cols["g"].append(g[keep])
+            local = batch.column(0).to_numpy()
+            keep = _kept_rows(decided)[local]
+            cols["g"].append(local[keep] + offset)
             for name in ("start", "end", "key"):
                 cols[name].append(batch.column(name).to_numpy()[keep])
     g, start, end, key = (np.concatenate(cols[c]) if cols[c] else np.zeros(0, np.int64)
@@ -126,6 +125,11 @@ def count_partition(bt: BoilerplateTask) -> dict:
     write_ipc(out.sort_by([("g", "ascending"), ("start", "ascending")]), bt.out_path)
     return {"rows": int(out.num_rows), "seconds": time.perf_counter() - t0, "peak_rss": rss.stop(),
             "keys": len(hot)}
+
+
+def _kept_rows(decision_path: str) -> np.ndarray:
+    """One task's kept-row mask (one byte a row of that task)."""
+    return read_ipc(decision_path)["action"].to_numpy() == KEPT
 
 
 def load_flagged(paths: list[str], rows: tuple[int, int] | None = None) -> pa.Table:

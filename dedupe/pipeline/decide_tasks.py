@@ -137,51 +137,18 @@ def make_plan(cfg, sign_paths, num_rows, folder: str, workers: int,
 
 
 class FileDecisions:
-    """A run's decisions as the later stages see them: ``action`` in memory (one byte a row:
-    the page filters and ``--against`` change it), every other column in the decision files,
-    read by the tasks that need it (manifest tasks read their own rows).
-
-    ``cluster``, ``survivor``, ``cluster_size`` and ``similarity`` load every file on first use
-    (``--against``, which changes them); :meth:`sync` writes what changed to new files.
-    """
-
-    _LAZY = ("cluster", "survivor", "cluster_size", "similarity")
+    """A run's decisions as the later stages see them: one decision file per sign file (the
+    decide stage's, then ``--against``'s, then the finishing tasks' of
+    :mod:`dedupe.pipeline.finish`), and per-file counts. Tasks read the files; the main
+    process holds nothing with an entry per row."""
 
     def __init__(self, paths, stats: dict, files: FileList | None = None):
         self.paths = list(paths)
         self.files = files  # the sign files the decisions are of
         self.stats = dict(stats)
-        self.note: dict[int, str] | None = None  # global row -> manifest reason
-        parts = [read_ipc(p)["action"].to_numpy() for p in self.paths]
-        self.action = np.concatenate(parts) if parts else np.zeros(0, np.int8)
-        self._loaded: dict[str, np.ndarray] = {}
-
-    def __getattr__(self, name):
-        if name in FileDecisions._LAZY:
-            if name not in self._loaded:
-                parts = [read_ipc(p)[name].to_numpy() for p in self.paths]
-                self._loaded[name] = np.concatenate(parts) if parts else np.zeros(0)
-            return self._loaded[name]
-        raise AttributeError(name)
-
-    def sync(self, folder: str) -> None:
-        """Write the decisions of every file that changed in memory (the page filters change
-        ``action``, ``--against`` more) to ``folder``, and read those files from now on: the
-        writers and the manifest tasks read the decisions from the files. The decide stage's
-        own files stay as they were, for a resumed run."""
-        lo = 0
-        for t, path in enumerate(self.paths):
-            table = read_ipc(path)
-            hi = lo + table.num_rows
-            action = self.action[lo:hi]
-            if self._loaded or not np.array_equal(action, table["action"].to_numpy()):
-                cols = {c: (self._loaded[c][lo:hi] if c in self._loaded else
-                            table[c].to_numpy()) for c in DECISION_COLUMNS}
-                cols["action"] = action
-                makedirs(folder)
-                self.paths[t] = join(folder, f"decided-{t:06d}.arrow")
-                write_routed(self.paths[t], cols, np.zeros(hi - lo, np.int64), 1)
-            lo = hi
+        self.note: dict[int, str] | None = None  # global row -> reason: duplicate ids only
+        self.kept: list[int] = []  # kept rows per sign file, once finished
+        self.counts: dict[str, int] = {}  # rows per action, once finished
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,17 @@
     sources -> tasks -> [sign]  per task: digest + signature files
             -> decide           exact groups, LSH, verification, clusters, survivors
             -> (index)          --against: clusters that match an index document
-            -> (spans)          repeats and boilerplate of the survivors, page filters
+            -> (spans)          boilerplate of the survivors; per sign file: its spans, page
+                                filters, final decisions (without spans only the last)
             -> [write]          per shard: surviving rows, input schema unchanged
             -> manifest, report
             -> (write-index)    --write-index / --update-index: the kept rows
 
 Every input row ends up in exactly one place: an output shard (``kept``) or the manifest only
 (every other action); the runner checks this before it reports success. The run folder itself
-(fingerprint, resume, report) is :mod:`dedupe.pipeline.run_folder`.
+(fingerprint, resume, report) is :mod:`dedupe.pipeline.run_folder`. Every stage is engine tasks
+over files of the work folder: the main process plans, waits and adds up counts, and holds
+nothing with an entry per row.
 """
 
 from __future__ import annotations
@@ -27,25 +30,20 @@ from dedupe.engines import Engine, make_engine
 from dedupe.errors import DedupeError, OutputError
 from dedupe.io.folders import protected_paths
 from dedupe.io.fs import exists, join, makedirs, open_input, read_text, remove_tree, write_text
+from dedupe.io.routed import map_missing
 from dedupe.io.sources import expand_inputs
 from dedupe.io.spill import ipc_metadata, read_ipc
-from dedupe.near.decide import KEPT, ROW_REJECTED
+from dedupe.near.decide import ROW_REJECTED
 from dedupe.near.lsh import lsh_params, s_curve
-from dedupe.pipeline.against import (
-    apply_matches,
-    check_write_target,
-    finish_matches,
-    match_against,
-    store_kept,
-)
-from dedupe.pipeline.boilerplate_stage import boilerplate_key_counts
+from dedupe.pipeline.against import check_write_target, match_in_tasks, store_kept
+from dedupe.pipeline.boilerplate_stage import boilerplate_key_counts, count_boilerplate
 from dedupe.pipeline.decide_tasks import (
     FileDecisions,
     decide_in_tasks,
     make_plan,
     partitions_for,
 )
-from dedupe.pipeline.filters import apply_filters
+from dedupe.pipeline.finish import SPAN_KINDS, FinishTask, finish_file
 from dedupe.pipeline.ids import mark_duplicate_ids
 from dedupe.pipeline.outputs import (
     scheme_metadata,
@@ -64,7 +62,6 @@ from dedupe.pipeline.run_folder import (
 from dedupe.pipeline.schema import check_schemas, output_schema
 from dedupe.pipeline.sign import SignResult, SignTask, input_schema, sign_task
 from dedupe.pipeline.span_records import spans_enabled
-from dedupe.pipeline.span_store import collect_spans
 from dedupe.pipeline.store import SignFiles
 from dedupe.pipeline.tasks import make_tasks
 from dedupe.pipeline.write import shard_tasks, write_shard
@@ -128,20 +125,19 @@ def _run_locked(cfg, sources, schema, task_reasons, fingerprint, run_key, resume
         # a JSONL file's fields are all known now: the shards' schema is final
         schema = output_schema(schema, [(s.task.source.path, input_schema(s.path))
                                         for s in sign_tasks], cfg)
-        tables, dec, matches = _decide_stage(run, sign_tasks)
+        tables, dec = _decide_stage(run, sign_tasks)
         if progress:
-            progress("decide", 1, 1, {"rows": len(dec.action)})
-        spans, span_stats = _spans_stage(run, sign_tasks, tables, dec)
-        dec.sync(join(run.work, "decided"))  # what --against and the filters changed
+            progress("decide", 1, 1, {"rows": tables.total_rows})
+        spans, span_stats = _spans_stage(run, tables, dec)
         shards, placements, wres = _write_stage(run, tables, dec, schema, spans)
-        counts = _manifest_stage(run, tables, dec, placements, spans, span_stats, matches)
-        _check_accounting(results, counts, wres)
-        index_out = _index_stage(run, tables, dec, spans)
+        _manifest_stage(run, tables, dec, placements, spans, span_stats)
+        _check_accounting(results, dec.counts, wres)
+        index_out = _index_stage(run, tables, dec, span_stats)
     finally:
         run.engine.close()
-    report = _report(cfg, sources, dec, counts, run.stages, shards, started, spans, span_stats)
+    report = _report(cfg, sources, dec, run.stages, shards, started, spans, span_stats)
     report.outputs["resumed"] = resumed
-    if matches is not None:
+    if cfg.index.against:
         report.outputs["against"] = list(cfg.index.against)
     if index_out is not None:
         report.outputs["index"] = index_out
@@ -176,50 +172,90 @@ def _sign_stage(run: _Run, task_reasons: dict):
 
 
 def _decide_stage(run: _Run, sign_tasks):
-    """``(sign files, decisions, index matches or None)``: the decide stage, then the
-    ``--against`` indexes (a stage of its own in the report)."""
+    """``(sign files, decisions)``: the decide stage, then the ``--against`` indexes (a stage
+    of its own in the report), which replace the decision files of the rows they match."""
     cfg = run.cfg
     with StageTimer("decide") as st:
         tables = SignFiles([s.path for s in sign_tasks], cfg.minhash.num_perm)
         dec, st.details = _decide(run, tables)
-        st.rows = len(dec.action)
+        st.rows = tables.total_rows
         steps = st.details["steps"].values()
         st.tasks = sum(s.get("tasks", 0) for s in steps)
         st.peak_rss_worker = max(s.get("peak_rss_worker", 0) for s in steps)
     run.stages.append(st)
-    matches = None
+    partitions = st.details["partitions"]
     if cfg.index.against:
         with StageTimer("index") as st:
-            matches = _match_indexes(cfg, tables, dec, run.run_key)
-            st.rows = int((matches.index >= 0).sum())
+            dec.paths, stats = match_in_tasks(
+                cfg, run.engine, dec.files, dec.paths, dec.stats["bands"], dec.stats["rows"],
+                join(run.work, "against"), partitions, run.run_key, run.progress)
+            dec.stats.update(stats)
+            st.rows = stats["index_removed"]
         run.stages.append(st)
-    return tables, dec, matches
+    return tables, dec
 
 
-def _spans_stage(run: _Run, sign_tasks, tables: SignFiles, dec):
-    """``(spans of the kept rows or None, span stats)``; the page filters then mark the kept
-    rows that fail them (:mod:`dedupe.pipeline.filters`)."""
+def _spans_stage(run: _Run, tables: SignFiles, dec):
+    """``(spans files or None, span stats)``: with a span feature on, the boilerplate count
+    over the kept rows, then one finishing task per sign file (its spans, the page filters,
+    its final decisions: :mod:`dedupe.pipeline.finish`); without, only the finishing tasks,
+    timed with the write stage."""
     cfg = run.cfg
     if not spans_enabled(cfg):
         return None, {}
     with StageTimer("spans") as st:
-        spans, span_stats = collect_spans(cfg, run.engine, run.work,
-                                          [s.path for s in sign_tasks], tables,
-                                          dec.action == KEPT, run.progress, run.run_key)
-        apply_filters(cfg, dec, tables, spans.removed)
-        st.rows = spans.num_rows
-        st.peak_rss_worker = span_stats.get("peak_rss", 0)
+        boiler_paths, span_stats = count_boilerplate(cfg, run.engine, run.work, tables.paths,
+                                                     tables.offsets[:-1], dec.paths,
+                                                     run.progress, run.run_key)
+        spans_paths = [join(run.work, f"spans-{t:06d}.arrow") for t in range(len(tables))]
+        results = _finish(run, tables, dec, spans_paths, boiler_paths)
+        summary = {k: {"spans": 0, "chars": 0, "documents": 0} for k in SPAN_KINDS}
+        for r in results:
+            for k, acc in summary.items():
+                for key in acc:
+                    acc[key] += r["spans"][k][key]
+        span_stats["summary"] = summary
+        span_stats["boiler_paths"] = boiler_paths
+        st.rows = sum(r["span_rows"] for r in results)
+        st.tasks = len(results)
+        st.peak_rss_worker = max([span_stats.get("peak_rss", 0),
+                                  *(r["peak_rss"] for r in results)])
     run.stages.append(st)
-    return spans, span_stats
+    return spans_paths, span_stats
 
 
-def _write_stage(run: _Run, tables: SignFiles, dec, schema, spans):
+def _finish(run: _Run, tables: SignFiles, dec, spans_paths, boiler_paths) -> list[dict]:
+    """One finishing task per sign file (:func:`dedupe.pipeline.finish.finish_file`); the
+    decisions then point at their final files, with the kept rows and action counts."""
+    cfg = run.cfg
+    folder = join(run.work, "final")
+    makedirs(folder)
+    notes: list[list] = [[] for _ in range(len(tables))]
+    for g, text in sorted((dec.note or {}).items()):
+        t = int(np.searchsorted(tables.offsets, g, side="right") - 1)
+        notes[t].append((g - int(tables.offsets[t]), text))
+    sp = cfg.spans
+    tasks = [FinishTask(dec.files, t, dec.paths[t], join(folder, f"decided-{t:06d}.arrow"),
+                        spans_paths[t] if spans_paths else None, tuple(boiler_paths),
+                        sp.repeats, sp.remove, sp.min_length, sp.gopher_filter, tuple(notes[t]))
+             for t in range(len(tables))]
+    results = map_missing(run.engine, finish_file, tasks, "finish", run.progress)
+    dec.paths = [t.out for t in tasks]
+    dec.kept = [r["actions"]["kept"] for r in results]
+    dec.counts = {a: sum(r["actions"][a] for r in results) for a in results[0]["actions"]} \
+        if results else {}
+    return results
+
+
+def _write_stage(run: _Run, tables: SignFiles, dec, schema, spans_paths):
     """``(shard tasks, placements, results)``: the output shards, finished ones kept
     (placements: where each sign file's kept rows went, see ``shard_tasks``)."""
     cfg = run.cfg
     with StageTimer("write") as st:
+        if spans_paths is None:
+            _finish(run, tables, dec, None, ())
         shards, placements = shard_tasks(cfg, run.tasks, tables, dec, cfg.output.out, schema,
-                                         spans)
+                                         spans_paths)
         wres = _map_resumable(run.engine, write_shard, shards, "write", run.progress,
                               done=lambda t: exists(t.path),
                               reload=_shard_result_from_file)
@@ -230,27 +266,23 @@ def _write_stage(run: _Run, tables: SignFiles, dec, schema, spans):
     return shards, placements, wres
 
 
-def _manifest_stage(run: _Run, tables: SignFiles, dec, placements, spans, span_stats: dict,
-                    matches) -> dict:
-    """The manifest (and ``spans.parquet``); returns the row count of every action.
-    ``placements``: where each sign file's kept rows went."""
+def _manifest_stage(run: _Run, tables: SignFiles, dec, placements, spans_paths,
+                    span_stats: dict) -> None:
+    """The manifest (and ``spans.parquet``), from the final decision files. ``placements``:
+    where each sign file's kept rows went."""
     cfg = run.cfg
     with StageTimer("manifest", tasks=len(run.tasks)) as st:
-        meta = scheme_metadata(cfg, dec)
-        removed = spans.removed if spans is not None else None
-        counts = write_manifest(run.engine, cfg.output.out, run.tasks, tables, dec, placements,
-                                meta, spans, removed, matches, cfg.output.compression,
-                                run.progress)
-        if spans is not None:
-            write_spans(cfg.output.out, run.tasks, tables, spans, cfg.output.compression)
-            span_stats["top_lines"] = top_lines(span_stats.pop("top", []), run.tasks, tables,
-                                                cfg)
-        st.rows = sum(counts.values())
+        write_manifest(run.engine, cfg.output.out, run.tasks, dec, placements,
+                       scheme_metadata(cfg, dec), cfg.output.compression, run.progress)
+        if spans_paths is not None:
+            write_spans(cfg.output.out, run.tasks, spans_paths, cfg.output.compression)
+            span_stats["top_lines"] = top_lines(span_stats.pop("top", []), run.tasks,
+                                                tables, cfg)
+        st.rows = sum(dec.counts.values())
     run.stages.append(st)
-    return counts
 
 
-def _index_stage(run: _Run, tables: SignFiles, dec, spans) -> dict | None:
+def _index_stage(run: _Run, tables: SignFiles, dec, span_stats: dict) -> dict | None:
     """``--write-index`` / ``--update-index``: store the kept rows (and the run's boilerplate
     key counts); None when neither is asked for."""
     cfg = run.cfg
@@ -258,9 +290,9 @@ def _index_stage(run: _Run, tables: SignFiles, dec, spans) -> dict | None:
         return None
     with StageTimer("write-index") as st:
         boiler = None
-        if spans is not None and spans.boiler_paths:
-            boiler = boilerplate_key_counts(spans.boiler_paths)
-        index_out = store_kept(cfg, tables, run.tasks, dec.action == KEPT, dec.stats["bands"],
+        if span_stats.get("boiler_paths"):
+            boiler = boilerplate_key_counts(span_stats["boiler_paths"])
+        index_out = store_kept(cfg, tables, run.tasks, dec.kept, dec.stats["bands"],
                                dec.stats["rows"], boiler, run.run_key, dec.paths, run.engine)
         st.rows = index_out["rows"]
     run.stages.append(st)
@@ -368,17 +400,6 @@ def _decide_partitions(folder: str, cfg: DedupeConfig, rows: int, workers: int) 
     return partitions
 
 
-def _match_indexes(cfg: DedupeConfig, files: SignFiles, dec, run_key: str = ""):
-    """``--against``: remove the clusters that match an index document (see
-    :mod:`dedupe.pipeline.against`)."""
-    digest = np.stack([files.column("digest_hi"), files.column("digest_lo")], axis=1)
-    m = match_against(cfg, files, digest, dec.survivor >= 0, dec.stats["bands"],
-                      dec.stats["rows"], run_key)
-    inherited = apply_matches(dec, digest, m)
-    finish_matches(files, dec, m, inherited)
-    return m
-
-
 def _check_accounting(sign_results, counts, write_results) -> None:
     seen = sum(r.rows for r in sign_results)
     listed = sum(counts.values())
@@ -390,7 +411,7 @@ def _check_accounting(sign_results, counts, write_results) -> None:
         )
 
 
-def _report(cfg, sources, dec, counts, stages, shard_tasks, started, spans=None,
+def _report(cfg, sources, dec, stages, shard_tasks, started, spans=None,
             span_stats=None) -> RunReport:
     lsh = dict(dec.stats)
     lsh["s_curve"] = s_curve(lsh["bands"], lsh["rows"])
@@ -399,8 +420,8 @@ def _report(cfg, sources, dec, counts, stages, shard_tasks, started, spans=None,
     return RunReport(
         out=cfg.output.out,
         inputs=[s.path for s in sources],
-        rows=len(dec.action),
-        counts=counts,
+        rows=sum(dec.counts.values()),
+        counts=dec.counts,
         parameters=params,
         lsh=lsh,
         stages=[s.to_dict() for s in stages],
@@ -413,5 +434,5 @@ def _report(cfg, sources, dec, counts, stages, shard_tasks, started, spans=None,
         },
         versions=versions(),
         seconds=round(time.perf_counter() - started, 3),
-        spans=span_summary(spans, span_stats) if spans is not None else {},
+        spans=span_summary(span_stats["summary"], span_stats) if spans is not None else {},
     )

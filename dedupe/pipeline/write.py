@@ -21,6 +21,7 @@ from dedupe.io.unify import conform
 from dedupe.io.writers import write_parquet_atomic
 from dedupe.memory import PeakRSS
 from dedupe.near.decide import KEPT
+from dedupe.pipeline.finish import span_edits
 
 __all__ = ["ShardTask", "cut_shards", "output_positions", "shard_tasks", "write_shard"]
 
@@ -29,14 +30,14 @@ __all__ = ["ShardTask", "cut_shards", "output_positions", "shard_tasks", "write_
 class ShardTask:
     index: int
     path: str
-    # (task, picks): the task reads a unit's rows; each pick (decision file, sign file, lo, hi)
-    # names a work task's kept rows lo:hi (in row order), which the writer looks up itself
-    segments: tuple[tuple[Task, tuple[tuple[str, str, int, int], ...]], ...]
+    # (task, picks): the task reads a unit's rows; each pick (decision file, sign file, lo, hi,
+    # spans file) names a work task's kept rows lo:hi (in row order), which the writer looks
+    # up itself, and with --remove-spans the work task's spans file (None: nothing to cut)
+    segments: tuple[tuple[Task, tuple[tuple[str, str, int, int, str | None], ...]], ...]
     schema: pa.Schema
     text_column: str
     batch_rows: int
     compression: str
-    edits: tuple = ()  # per segment: None or (source_row, start, end) arrays of spans to cut
     max_row_bytes: int | None = None
 
     @property
@@ -88,18 +89,6 @@ def cut_shards(
     return shards
 
 
-def _edits_for(spans, g_sel: np.ndarray, source_rows: np.ndarray):
-    """``(source_row, start, end)`` arrays of the spans of global rows ``g_sel`` (sorted; the
-    task's spans table)."""
-    g = spans["g"].to_numpy()
-    lo, hi = np.searchsorted(g, g_sel[0]), np.searchsorted(g, g_sel[-1], side="right")
-    gg = g[lo:hi]
-    inside = np.isin(gg, g_sel)
-    rows_of = source_rows[np.searchsorted(g_sel, gg[inside])]
-    return (rows_of, spans["start"].to_numpy()[lo:hi][inside],
-            spans["end"].to_numpy()[lo:hi][inside])
-
-
 def _kept(decision_path: str, sign_path: str, nbytes: bool = False):
     """The source rows (and text bytes, with ``nbytes``) of a work task's kept rows, in row
     order, from its decision and sign files."""
@@ -109,56 +98,46 @@ def _kept(decision_path: str, sign_path: str, nbytes: bool = False):
     return (rows, table["nbytes"].to_numpy()[kept]) if nbytes else rows
 
 
-def shard_tasks(cfg, tasks, tables, dec, out: str, schema: pa.Schema, spans=None):
+class _KeptBytes:
+    """``[t]``: the running total of task ``t``'s kept rows' text bytes, read from its files
+    when asked for (one task's at a time: :func:`cut_shards` walks the tasks in order)."""
+
+    def __init__(self, decision_paths, sign_paths):
+        self.decision_paths, self.sign_paths = decision_paths, sign_paths
+        self._last: tuple[int, np.ndarray] | None = None
+
+    def __getitem__(self, t: int) -> np.ndarray:
+        if self._last is None or self._last[0] != t:
+            _, nbytes = _kept(self.decision_paths[t], self.sign_paths[t], nbytes=True)
+            self._last = (t, np.concatenate([[0], np.cumsum(nbytes)]))
+        return self._last[1]
+
+
+def shard_tasks(cfg, tasks, tables, dec, out: str, schema: pa.Schema, spans_paths=None):
     """``(shard tasks, placements)``: the kept rows of every task cut into shards
-    (:func:`cut_shards`), each shard's task with its segments and, with ``--remove-spans``,
-    the spans to cut; ``placements[t]`` lists ``(shard, lo, hi, first_row)`` for task ``t``:
-    its kept rows ``lo:hi`` (in row order) are rows ``first_row...`` of shard ``shard`` (see
-    :func:`output_positions`). ``dec.paths`` must hold the final actions (see
-    ``FileDecisions.sync``): the writers read their rows from them. Only the kept-row counts
-    (and, with ``--bytes-per-shard``, one task's text sizes at a time) pass through here."""
-    counts, sizes = [], []
-    for t in range(len(tables)):
-        if cfg.output.bytes_per_shard:
-            rows, nbytes = _kept(dec.paths[t], tables.paths[t], nbytes=True)
-            counts.append(len(rows))
-            sizes.append(np.concatenate([[0], np.cumsum(nbytes)]))
-        else:
-            counts.append(int((dec.action[tables.offsets[t] : tables.offsets[t + 1]]
-                               == KEPT).sum()))
-    shards = cut_shards(counts, sizes or None, cfg.output.rows_per_shard,
-                        cfg.output.bytes_per_shard)
+    (:func:`cut_shards`) from the kept-row counts ``dec.kept`` (and, with
+    ``--bytes-per-shard``, one task's text sizes at a time); ``placements[t]`` lists
+    ``(shard, lo, hi, first_row)`` for task ``t``: its kept rows ``lo:hi`` (in row order) are
+    rows ``first_row...`` of shard ``shard`` (see :func:`output_positions`). ``dec.paths``
+    holds the final decisions, which the writers read their rows from; ``spans_paths``: each
+    task's spans file, which the writers cut with ``--remove-spans``."""
+    sizes = _KeptBytes(dec.paths, tables.paths) if cfg.output.bytes_per_shard else None
+    shards = cut_shards(dec.kept, sizes, cfg.output.rows_per_shard, cfg.output.bytes_per_shard)
+    cut = cfg.spans.remove and spans_paths is not None
     placements: list[list[tuple[int, int, int, int]]] = [[] for _ in range(len(tables))]
     tasks_out = []
     for s, segments in enumerate(shards):
         path = join(out, "data", f"part-{s:05d}.parquet")
-        segs, edits = [], []
+        segs = []
         row = 0
         for t, lo, hi in segments:
-            segs.append((tasks[t], ((dec.paths[t], tables.paths[t], lo, hi),)))
-            if cfg.spans.remove and spans is not None and spans.num_rows and hi > lo:
-                g0 = int(tables.offsets[t])
-                glob_idx = g0 + np.flatnonzero(dec.action[g0 : tables.offsets[t + 1]] == KEPT)
-                kept_rows = _kept(dec.paths[t], tables.paths[t])
-                edits.append(_edits_for(spans.task(t), glob_idx[lo:hi], kept_rows[lo:hi]))
-            else:
-                edits.append(None)
+            segs.append((tasks[t], ((dec.paths[t], tables.paths[t], lo, hi,
+                                     spans_paths[t] if cut else None),)))
             placements[t].append((s, lo, hi, row))
             row += hi - lo
-        segs, edits = _by_unit(segs, edits, tasks)
-        tasks_out.append(
-            ShardTask(
-                s,
-                path,
-                tuple(segs),
-                schema,
-                cfg.input.text_column,
-                cfg.input.batch_rows,
-                cfg.output.compression,
-                tuple(edits),
-                cfg.input.max_row_bytes,
-            )
-        )
+        tasks_out.append(ShardTask(s, path, tuple(_by_unit(segs, tasks)), schema,
+                                   cfg.input.text_column, cfg.input.batch_rows,
+                                   cfg.output.compression, cfg.input.max_row_bytes))
     return tasks_out, placements
 
 
@@ -174,23 +153,21 @@ def output_positions(kept: np.ndarray, placements) -> tuple[np.ndarray, np.ndarr
     return shard, row
 
 
-def _by_unit(segs: list, edits: list, tasks: list) -> tuple[list, list]:
+def _by_unit(segs: list, tasks: list) -> list:
     """The segments of work tasks cut from one input unit joined into one segment that reads
     the tasks from the first to the last (:func:`dedupe.io.sources.join_tasks`): the shard's
     writer reads each row group once, in batches that start where the unit's do, so the
     shard's chunks, and with them its bytes, never depend on how the unit was cut."""
-    out_segs, out_edits = [], []
+    out = []
     i = 0
     while i < len(segs):
         j = i + 1
         while j < len(segs) and segs[j][0].unit_index == segs[i][0].unit_index:
             j += 1
         picks = tuple(p for _, own in segs[i:j] for p in own)
-        out_segs.append((join_tasks(tasks[segs[i][0].index:segs[j - 1][0].index + 1]), picks))
-        parts = [e for e in edits[i:j] if e is not None]
-        out_edits.append(tuple(np.concatenate(c) for c in zip(*parts)) if parts else None)
+        out.append((join_tasks(tasks[segs[i][0].index:segs[j - 1][0].index + 1]), picks))
         i = j
-    return out_segs, out_edits
+    return out
 
 
 def _cut_spans(batch: pa.RecordBatch, rows: np.ndarray, edit, text_column: str):
@@ -215,11 +192,13 @@ def write_shard(st: ShardTask) -> dict:
     t0 = time.perf_counter()
     rss = PeakRSS.start()
     pieces = []
-    edits = st.edits or (None,) * len(st.segments)
     expected = 0
-    for (task, picks), edit in zip(st.segments, edits):
-        keep_rows = np.concatenate([_kept(d, p)[lo:hi] for d, p, lo, hi in picks])
+    for task, picks in st.segments:
+        own = [_kept(d, p)[lo:hi] for d, p, lo, hi, _ in picks]
+        keep_rows = np.concatenate(own)
         expected += len(keep_rows)
+        cuts = [span_edits(sp, rows) for (*_, sp), rows in zip(picks, own) if sp is not None]
+        edit = tuple(np.concatenate(c) for c in zip(*cuts)) if cuts else None
         for rb in read_task(
             task, None, batch_rows=st.batch_rows, on_bad_row="reject", text_column=st.text_column,
             max_row_bytes=st.max_row_bytes, schema_hint=st.schema, only_rows=keep_rows,
