@@ -15,10 +15,10 @@ Reads the ``--out-json`` of ``bench_scale.py run`` (1M, 3M, 10M documents) and p
    data moved between steps, rounds of connected components, memory per worker and in the main
    process, and the next wall.
 
-What is measured and what is assumed is printed next to each figure. The per-row memory the
-main process still holds (``MAIN_BYTES_PER_ROW``) is read off the code, not the benchmark: the
-action array (1 byte a row, which the page filters and ``--against`` change). Every worker
-process reads the run's file list (every sign file's path and row offset, about
+What is measured and what is assumed is printed next to each figure. The main process holds
+nothing per row; what it holds per sign file (``MAIN_BYTES_PER_FILE``: the task's description,
+its results and where its kept rows went) is read off the code, not measured at 100,000 files.
+Every worker process reads the run's file list (every sign file's path and row offset, about
 ``LIST_BYTES_PER_FILE``) once.
 """
 
@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from dedupe.pipeline.decide_tasks import partitions_for
 
-MAIN_BYTES_PER_ROW = 1.0  # FileDecisions.action
+MAIN_BYTES_PER_FILE = 4096.0  # a work task's description, results and placements
 LIST_BYTES_PER_FILE = 80.0  # a sign file's path and offset in the run's file list
 ROWS_PER_FILE = 100_000  # the measured corpus: one sign file per 100,000-row input file
 
@@ -103,7 +103,7 @@ def projection(base: dict, docs: int, machines: int, cores: int) -> dict:
         "work_folder": base["work_bytes_per_doc"] * docs,
         "moved": base["moved_bytes_per_doc"] * docs,
         "partitions": partitions_for(docs, total_cores),
-        "main_bytes": MAIN_BYTES_PER_ROW * docs,
+        "main_bytes": MAIN_BYTES_PER_FILE * docs / ROWS_PER_FILE,
         "list_bytes": LIST_BYTES_PER_FILE * docs / ROWS_PER_FILE,
         "worker_mib": base["worker_peak_mib"],
         "rounds": base["rounds"],
@@ -113,7 +113,7 @@ def projection(base: dict, docs: int, machines: int, cores: int) -> dict:
 def projection_table(projections: list[dict], machines: int, cores: int) -> str:
     lines = [f"On {machines} machines x {cores} cores:", "",
              "| docs | wall (sum of stages) | sign | decide | work folder | moved between "
-             "decide steps | decide partitions | main process per-row arrays "
+             "decide steps | decide partitions | main process per-file state "
              "| file list per worker | per worker (measured peak) |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for p in projections:

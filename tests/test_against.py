@@ -356,3 +356,66 @@ def test_index_generations_are_the_kept_rows_cut_every_size_rows(seed, n, files,
            for segs in cut_shards(counts, None, size, None)]
     rows = np.flatnonzero(kept)
     assert got == [rows[i : i + size].tolist() for i in range(0, len(rows), size)]
+
+
+@pytest.fixture(scope="module")
+def thirds(tmp_path_factory):
+    """An index of the first half of a generated corpus, and the second half in three files
+    (clusters that cross files, matches in every file)."""
+    root = tmp_path_factory.mktemp("thirds")
+    table = make_corpus(1500, seed=33)
+    write_parquet(root / "a.parquet", table.slice(0, 750))
+    for i in range(3):
+        write_parquet(root / f"b{i}.parquet", table.slice(750 + 250 * i, 250))
+    dedupe.run(root / "a.parquet", root / "old", write_index=str(root / "idx"), **SERIAL)
+    return root, [root / f"b{i}.parquet" for i in range(3)]
+
+
+def _same_manifest(a, b):
+    assert _manifest(a).equals(_manifest(b))
+    names = sorted(os.listdir(a / "data"))
+    assert names == sorted(os.listdir(b / "data"))
+    for name in names:
+        assert pq.read_table(a / "data" / name).equals(pq.read_table(b / "data" / name))
+
+
+def test_match_tasks_give_the_same_for_any_workers_and_partitions(thirds, tmp_path):
+    """The match runs as engine tasks over files and cluster partitions: two processes and
+    seven partitions decide every row as one process with one partition does."""
+    root, new = thirds
+    args = {"against": [str(root / "idx")], "id_column": "id", "remove_spans": True}
+    one = dedupe.run(new, tmp_path / "one", engine__name="serial", engine__partitions=1, **args)
+    two = dedupe.run(new, tmp_path / "two", workers=2, engine__partitions=7, **args)
+    _same_manifest(tmp_path / "one", tmp_path / "two")
+    assert one.lsh["index_removed"] == two.lsh["index_removed"] > one.lsh["index_matches"] > 50
+    m = _manifest(tmp_path / "two")
+    assert len(set(m.filter(pc.is_valid(m["matched_id"]))["source_file"].to_pylist())) == 3
+    index = next(s for s in two.stages if s["name"] == "index")
+    assert index["rows"] == two.lsh["index_removed"]
+
+
+def test_killed_in_the_match_then_rerun_gives_the_same(thirds, tmp_path):
+    """SIGKILL after the 4th match task (a cluster partition's first hits), then the same
+    command: the finished tasks' files are reused and the outputs equal an unbroken run."""
+    root, new = thirds
+    args = dict(against=[str(root / "idx")], id_column="id", workers=2, engine__partitions=3)
+    dedupe.run(new, tmp_path / "ref", **args)
+    out = tmp_path / "out"
+    script = textwrap.dedent(f"""
+        import os, signal
+        import dedupe
+
+        def progress(stage, done, total, result):
+            if stage == "index" and done >= 4:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        if __name__ == "__main__":
+            dedupe.run({[str(p) for p in new]!r}, {str(out)!r}, progress=progress, **{args!r})
+    """)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True)
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    hits = [f for _, _, files in os.walk(out / "_work") for f in files if f.startswith("hits-")]
+    assert hits and not (out / "report.json").exists()
+    dedupe.run(new, out, **args)
+    _same_manifest(tmp_path / "ref", out)

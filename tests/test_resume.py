@@ -67,7 +67,7 @@ def _killed_run(folder, out, tmp_path, stage: str, after: int, workers: int) -> 
     # components round, the 30th a decision file
     ("sign", 2, 1), ("sign", 3, 2), ("decide", 1, 1), ("decide", 8, 1), ("decide", 18, 2),
     ("decide", 30, 2),
-    ("boilerplate", 5, 1), ("write", 2, 2),
+    ("boilerplate", 5, 1), ("finish", 3, 1), ("finish", 5, 2), ("write", 2, 2),
     ("manifest", 2, 1), ("manifest", 3, 2),
 ])
 def test_sigkill_then_rerun_gives_the_same_result(corpus, tmp_path, stage, after, workers,

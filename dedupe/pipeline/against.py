@@ -130,6 +130,7 @@ def match_in_tasks(cfg, engine, files: FileList, decision_paths, bands: int, row
     stage's.
     """
     from dedupe.index import check_compatible, index_params, open_index
+    from dedupe.pipeline.decide_tasks import stage_counter
 
     params = index_params(cfg, bands, rows)
     for path in cfg.index.against:
@@ -139,6 +140,7 @@ def match_in_tasks(cfg, engine, files: FileList, decision_paths, bands: int, row
                        cfg.lsh.threshold, bands, rows, cfg.minhash.num_perm, _budget_rows(cfg),
                        partitions, folder)
     n = len(decision_paths)
+    progress = stage_counter(progress, "index", 2 * n + partitions)  # one bar, three maps
     hits = map_missing(engine, against_task, [AgainstTask(plan, "hits", t) for t in range(n)],
                        "index", progress)
     map_missing(engine, against_task, [AgainstTask(plan, "givers", p)

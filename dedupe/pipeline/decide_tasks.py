@@ -56,7 +56,7 @@ from dedupe.near.lsh import candidate_pairs, unique_pairs
 from dedupe.pipeline.store import FileList, OnFiles, SignFiles, band_column, status_path
 
 __all__ = ["DECISION_COLUMNS", "DecidePlan", "FileDecisions", "StepTask", "decide_in_tasks",
-           "make_plan", "partitions_for", "run_step"]
+           "make_plan", "partitions_for", "run_step", "stage_counter"]
 
 DECISION_COLUMNS = ("action", "cluster", "survivor", "cluster_size", "similarity")
 MIN_PARTITION_ROWS = 4096  # below this a partition costs more to plan than to compute
@@ -441,15 +441,21 @@ def _counting(progress, plan: DecidePlan):
     """A progress callback for every step's map (components rounds too) that reports the
     stage's tasks done so far as one count under ``decide``, against the tasks planned (the
     rounds are not known in advance: the total grows as they come)."""
+    files, parts = len(plan.sign_paths), plan.partitions
+    # four steps per sign file, four per partition, a scatter
+    return stage_counter(progress, "decide", 4 * files + 5 * parts)
+
+
+def stage_counter(progress, stage: str, planned: int):
+    """A progress callback for several maps that reports their tasks done so far as one count
+    under ``stage``, against ``planned`` (or the count so far, once more ran)."""
     if progress is None:
         return None
-    files, parts = len(plan.sign_paths), plan.partitions
-    planned = 4 * files + 5 * parts  # four steps per sign file, four per partition, a scatter
     done = [0]
 
     def report(_stage, _done, _total, _result):
         done[0] += 1
-        progress("decide", done[0], max(planned, done[0]), None)
+        progress(stage, done[0], max(planned, done[0]), None)
 
     report.done = done
     return report

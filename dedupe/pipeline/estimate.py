@@ -23,10 +23,9 @@ __all__ = ["estimate"]
 
 # bytes per row of the sign file besides the signature: digest 16, id ~40, lengths and flags 40
 _SIGN_ROW_OVERHEAD = 100
-# the main process's per-row arrays: each row's action (1 byte) and, with spans, the kept mask
-# and the removed-characters and span counts (int32); everything else is in the work folder
-_MAIN_BYTES_PER_ROW = 1
-_MAIN_SPAN_BYTES_PER_ROW = 10
+# the main process holds nothing per row (every stage is tasks over work-folder files), only
+# per work task: its description, its sign, finish and shard results and placements (a few KB)
+_MAIN_BYTES_PER_TASK = 4 << 10
 _MAIN_BASE = 130 << 20  # the interpreter, numpy, pyarrow: the main process before any row
 # boilerplate line records: about one line per 80 characters, 32 bytes each, exact + skeleton
 _LINE_RECORD_PER_TEXT_BYTE = 2 * 32 / 80
@@ -112,9 +111,7 @@ def estimate(cfg) -> dict:
     sign_disk = rows * (k * 4 + bands * 8 + _SIGN_ROW_OVERHEAD)
     line_disk = int(text_bytes * _LINE_RECORD_PER_TEXT_BYTE) if cfg.spans.boilerplate else 0
     window_disk = int(text_bytes / 6 * 32) if cfg.spans.windows else 0
-    spans = cfg.spans.repeats or cfg.spans.boilerplate
-    main_memory = rows * (_MAIN_BYTES_PER_ROW + (_MAIN_SPAN_BYTES_PER_ROW if spans else 0))
-    main_memory += _MAIN_BASE
+    main_memory = len(tasks) * _MAIN_BYTES_PER_TASK + _MAIN_BASE
     avg_doc = text_bytes / rows if rows else 0
     # a sign task's batch, or a decide partition / a batch of signatures (verification, index
     # generations): a quarter of --memory-limit, held about twice while it is copied
