@@ -24,9 +24,10 @@ from dedupe.near.lsh import sorted_unique
 from dedupe.pipeline.decide_tasks import DECISION_COLUMNS
 from dedupe.pipeline.manifest import manifest_table
 from dedupe.pipeline.store import FileList, SignFiles
-from dedupe.pipeline.write import output_positions
+from dedupe.pipeline.write import output_positions, write_shard
 
-__all__ = ["scheme_metadata", "span_summary", "top_lines", "write_manifest", "write_spans"]
+__all__ = ["ManifestPart", "manifest_parts", "scheme_metadata", "span_summary", "top_lines",
+           "write_manifest_part", "write_output", "write_spans"]
 
 
 def scheme_metadata(cfg, dec) -> dict[str, str]:
@@ -120,18 +121,26 @@ def write_manifest_part(part: ManifestPart) -> dict:
     return {"rows": m.num_rows}
 
 
-def write_manifest(engine, out, tasks, dec, placements, meta, compression: str = "zstd",
-                   progress=None) -> None:
-    """The manifest, one file per input unit, each written by an engine task from the final
-    decision files. ``placements``: where each sign file's kept rows went (see
+def manifest_parts(out, tasks, dec, placements, meta, compression: str = "zstd"
+                   ) -> list[ManifestPart]:
+    """The manifest's files, one per input unit (see :class:`ManifestPart`), for engine
+    tasks. ``placements``: where each sign file's kept rows went (see
     :func:`dedupe.pipeline.write.shard_tasks`)."""
     folder = join(out, "manifest.parquet")
     makedirs(folder)
-    parts = [ManifestPart(join(folder, f"part-{unit.unit_index:05d}.parquet"), unit.source.path,
-                          tuple(members), dec.files, tuple(dec.paths[t] for t in members),
-                          tuple(tuple(placements[t]) for t in members), meta, compression)
-             for unit, members in _units(tasks)]
-    engine.map(write_manifest_part, parts, stage="manifest", progress=progress)
+    return [ManifestPart(join(folder, f"part-{unit.unit_index:05d}.parquet"), unit.source.path,
+                         tuple(members), dec.files, tuple(dec.paths[t] for t in members),
+                         tuple(tuple(placements[t]) for t in members), meta, compression)
+            for unit, members in _units(tasks)]
+
+
+def write_output(task) -> dict:
+    """The write stage's function: a shard (:class:`~dedupe.pipeline.write.ShardTask`) or a
+    manifest file (:class:`ManifestPart`); both need only the shard plan, so one map runs
+    them side by side."""
+    if isinstance(task, ManifestPart):
+        return write_manifest_part(task)
+    return write_shard(task)
 
 
 def _units(tasks):

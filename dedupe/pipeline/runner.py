@@ -46,10 +46,11 @@ from dedupe.pipeline.decide_tasks import (
 from dedupe.pipeline.finish import SPAN_KINDS, FinishTask, finish_file
 from dedupe.pipeline.ids import mark_duplicate_ids
 from dedupe.pipeline.outputs import (
+    manifest_parts,
     scheme_metadata,
     span_summary,
     top_lines,
-    write_manifest,
+    write_output,
     write_spans,
 )
 from dedupe.pipeline.run_folder import (
@@ -64,7 +65,7 @@ from dedupe.pipeline.sign import SignResult, SignTask, input_schema, sign_task
 from dedupe.pipeline.span_records import spans_enabled
 from dedupe.pipeline.store import SignFiles
 from dedupe.pipeline.tasks import make_tasks
-from dedupe.pipeline.write import shard_tasks, write_shard
+from dedupe.pipeline.write import shard_tasks
 from dedupe.report import RunReport, StageTimer, versions
 from dedupe.schemes import recorded_schemes, scheme_mismatch
 
@@ -129,8 +130,8 @@ def _run_locked(cfg, sources, schema, task_reasons, fingerprint, run_key, resume
         if progress:
             progress("decide", 1, 1, {"rows": tables.total_rows})
         spans, span_stats = _spans_stage(run, tables, dec)
-        shards, placements, wres = _write_stage(run, tables, dec, schema, spans)
-        _manifest_stage(run, tables, dec, placements, spans, span_stats)
+        shards, wres = _write_stage(run, tables, dec, schema, spans)
+        _manifest_stage(run, tables, dec, spans, span_stats)
         _check_accounting(results, dec.counts, wres)
         index_out = _index_stage(run, tables, dec, span_stats)
     finally:
@@ -248,32 +249,51 @@ def _finish(run: _Run, tables: SignFiles, dec, spans_paths, boiler_paths) -> lis
 
 
 def _write_stage(run: _Run, tables: SignFiles, dec, schema, spans_paths):
-    """``(shard tasks, placements, results)``: the output shards, finished ones kept
-    (placements: where each sign file's kept rows went, see ``shard_tasks``)."""
+    """``(shard tasks, results)``: the output shards (finished ones kept) and the manifest's
+    files, in one engine map: both need only the shard plan (where each sign file's kept rows
+    go, see ``shard_tasks``), so a corpus of one input unit writes its one shard and its one
+    manifest file on two cores. Progress counts them as ``write`` and ``manifest``."""
     cfg = run.cfg
     with StageTimer("write") as st:
         if spans_paths is None:
             _finish(run, tables, dec, None, ())
         shards, placements = shard_tasks(cfg, run.tasks, tables, dec, cfg.output.out, schema,
                                          spans_paths)
-        wres = _map_resumable(run.engine, write_shard, shards, "write", run.progress,
-                              done=lambda t: exists(t.path),
-                              reload=_shard_result_from_file)
+        parts = manifest_parts(cfg.output.out, run.tasks, dec, placements,
+                               scheme_metadata(cfg, dec), cfg.output.compression)
+        todo = [s for s in shards if not exists(s.path)]
+        results = run.engine.map(write_output, todo + parts, stage="write",
+                                 progress=_two_bars(run.progress, len(todo), len(parts)))
+        fresh = dict(zip((s.index for s in todo), results))
+        wres = [fresh[s.index] if s.index in fresh else _shard_result_from_file(s)
+                for s in shards]
         st.rows = sum(r["rows"] for r in wres)
-        st.tasks = len(shards)
-        st.peak_rss_worker = max([r["peak_rss"] for r in wres], default=0)
+        st.tasks = len(shards) + len(parts)
+        st.peak_rss_worker = max([r.get("peak_rss", 0) for r in results], default=0)
     run.stages.append(st)
-    return shards, placements, wres
+    return shards, wres
 
 
-def _manifest_stage(run: _Run, tables: SignFiles, dec, placements, spans_paths,
-                    span_stats: dict) -> None:
-    """The manifest (and ``spans.parquet``), from the final decision files. ``placements``:
-    where each sign file's kept rows went."""
+def _two_bars(progress, first: int, second: int):
+    """A progress callback for one map of ``first`` shard tasks then ``second`` manifest
+    tasks (an engine reports its tasks in order): each counted under its own stage."""
+    if progress is None:
+        return None
+
+    def report(_stage, done, _total, result):
+        if done <= first:
+            progress("write", done, first, result)
+        else:
+            progress("manifest", done - first, second, result)
+
+    return report
+
+
+def _manifest_stage(run: _Run, tables: SignFiles, dec, spans_paths, span_stats: dict) -> None:
+    """``spans.parquet`` and the top boilerplate lines (the manifest's files were written with
+    the shards, see :func:`_write_stage`)."""
     cfg = run.cfg
     with StageTimer("manifest", tasks=len(run.tasks)) as st:
-        write_manifest(run.engine, cfg.output.out, run.tasks, dec, placements,
-                       scheme_metadata(cfg, dec), cfg.output.compression, run.progress)
         if spans_paths is not None:
             write_spans(cfg.output.out, run.tasks, spans_paths, cfg.output.compression)
             span_stats["top_lines"] = top_lines(span_stats.pop("top", []), run.tasks,
