@@ -237,9 +237,16 @@ def run(inputs, out, config_path, set_values, overwrite, quiet, dry_run, **optio
 @click.option("--on-bad-row", type=click.Choice(["error", "reject"]),
               help="Stop on a malformed row (error) or leave it out of the scores (reject).")
 @click.option("--workers", metavar=_INT, help=_WORKERS_HELP)
+@click.option("--memory-limit", help="Memory budget per worker, e.g. 2GB [2GB]: the decide "
+              "tasks of every threshold are sized to it.")
+@click.option("--max-pairs-per-row", type=click.IntRange(0), default=0, show_default=True,
+              help="Candidate pairs verified per row at most (those of the smallest pair "
+                   "hashes; 0: all); the pairs left out are counted in capped_pairs.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def sweep(inputs, out, labels_column, labels_path, thresholds, ngrams, num_perms, shingles,
-          config_path, set_values, text_column, id_column, on_bad_row, workers, overwrite):
+          config_path, set_values, text_column, id_column, on_bad_row, workers, memory_limit,
+          max_pairs_per_row, overwrite, quiet):
     """Score thresholds, n-gram sizes and permutation counts on INPUTS (labelled or not)."""
     from dataclasses import replace
 
@@ -248,7 +255,8 @@ def sweep(inputs, out, labels_column, labels_path, thresholds, ngrams, num_perms
     overrides = _parse_set(set_values)
     _refuse_set(overrides, {"input.paths": "the INPUTS arguments", "output.out": "--out"})
     for key, value in (("input.text_column", text_column), ("input.id_column", id_column),
-                       ("input.on_bad_row", on_bad_row), ("engine.workers", workers)):
+                       ("input.on_bad_row", on_bad_row), ("engine.workers", workers),
+                       ("engine.memory_limit", memory_limit)):
         if value is not None:
             overrides[key] = value
     overrides["input.paths"] = tuple(inputs)
@@ -268,7 +276,15 @@ def sweep(inputs, out, labels_column, labels_path, thresholds, ngrams, num_perms
     }
     for num_perm in grid["num_perms"]:  # --bands x --rows against every permutation count
         replace(cfg, minhash=replace(cfg.minhash, num_perm=num_perm))
-    result = run_sweep(cfg, out, labels_column=labels_column, labels_path=labels_path, **grid)
+    args = dict(labels_column=labels_column, labels_path=labels_path,
+                max_pairs_per_row=max_pairs_per_row, **grid)
+    if quiet:
+        result = run_sweep(cfg, out, **args)
+    else:
+        from dedupe.progress import RichProgress
+
+        with RichProgress() as progress:
+            result = run_sweep(cfg, out, progress=progress, **args)
     files = result.files
     if result.best:
         b = result.best

@@ -210,3 +210,85 @@ def test_plots_leave_the_callers_matplotlib_alone(corpus, tmp_path):
     assert matplotlib.get_backend() == "svg"
     assert plt.get_fignums() == before
     plt.close("all")
+
+
+def _table(out) -> list[dict]:
+    return sorted(pq.read_table(out / "sweep.parquet").to_pylist(),
+                  key=lambda r: (r["ngram"], r["threshold"]))
+
+
+def test_unlabelled_sweep_removes_what_a_run_removes_for_any_workers(corpus, tmp_path):
+    """Each unlabelled row describes what `dedupe run` removes at that setting, and the
+    table is the same with one process and with two (the decide tasks of every threshold
+    run on the engine, over partitions chosen for the rows and workers)."""
+    path, _ = corpus
+    tables = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"w{workers}"
+        result = CliRunner().invoke(main, ["sweep", str(path), "--out", str(out),
+                                           "--thresholds", "0.3,0.6,0.9", "--ngram", "2,3",
+                                           "--workers", workers, "--quiet"])
+        assert result.exit_code == 0, result.output
+        tables.append([{k: v for k, v in r.items() if "seconds" not in k
+                        and not (isinstance(v, float) and np.isnan(v))}  # no labels: NaN
+                       for r in _table(out)])
+    assert tables[0] == tables[1]
+    for row in tables[0][:3]:  # 2-grams
+        report = dedupe.run([path], tmp_path / f"r{row['threshold']}", workers=1,
+                            threshold=row["threshold"], spans=False, boilerplate=False)
+        removed = report.counts["exact_duplicate"] + report.counts["near_duplicate"]
+        assert row["rows_removed"] == removed
+        assert row["candidate_pairs"] == report.lsh["candidate_pairs"]
+        assert row["capped_pairs"] == 0
+
+
+def test_each_setting_reports_its_own_seconds(corpus, tmp_path):
+    path, _ = corpus
+    out = tmp_path / "s"
+    result = CliRunner().invoke(main, ["sweep", str(path), "--out", str(out), "--thresholds",
+                                       "0.1,0.5,0.9", "--workers", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    rows = _table(out)
+    assert len({r["sign_seconds"] for r in rows}) == 1  # signed once for the shingling
+    assert len({r["seconds"] for r in rows}) == 3 and all(r["seconds"] > 0 for r in rows)
+    # the lowest threshold has the most candidates, and costs the most to decide
+    assert rows[0]["candidate_pairs"] > rows[-1]["candidate_pairs"]
+
+
+def test_max_pairs_per_row_caps_candidates_and_says_so(corpus, tmp_path):
+    path, _ = corpus
+    rows = {}
+    for cap in ("0", "2"):
+        out = tmp_path / f"c{cap}"
+        result = CliRunner().invoke(main, ["sweep", str(path), "--out", str(out),
+                                           "--thresholds", "0.1,0.8", "--workers", "1",
+                                           "--max-pairs-per-row", cap, "--quiet"])
+        assert result.exit_code == 0, result.output
+        rows[cap] = _table(out)
+    low, low_capped = rows["0"][0], rows["2"][0]
+    assert low["capped_pairs"] == 0 and low_capped["capped_pairs"] > 0
+    assert low_capped["candidate_pairs"] + low_capped["capped_pairs"] == low["candidate_pairs"]
+    assert low_capped["candidate_pairs"] <= 2 * 300
+    assert "capped_pairs" in pq.read_table(tmp_path / "c2" / "sweep.parquet").column_names
+
+
+def test_similarity_histogram_and_sample_are_bounded(corpus, tmp_path):
+    """The lowest threshold's candidates: a histogram of every pair, and a sample of at most
+    six pairs per 0.1 band on pairs.html, whatever the corpus size."""
+    from dedupe.config import load_config
+    from dedupe.evaluate.sweep import sweep
+
+    path, _ = corpus
+    cfg = load_config(None, **{"input.paths": (str(path),), "engine.workers": 1})
+    result = sweep(cfg, str(tmp_path / "h"), thresholds=[0.2, 0.7], ngrams=[2],
+                   num_perms=[128])
+    hist = result.similarities[("word", 2, 128)]
+    low = min(result.table.to_pylist(), key=lambda r: r["threshold"])
+    assert len(hist) == 50 and hist.sum() == low["candidate_pairs"] > 0
+    assert 0 < len(result.pairs) <= 60
+    per_band = {}
+    for p in result.pairs:
+        per_band[p["band"]] = per_band.get(p["band"], 0) + 1
+        lo = float(p["band"].split("-")[0])
+        assert lo <= p["similarity"] <= lo + 0.1 + 1e-9 and p["text_a"] and p["id_b"]
+    assert max(per_band.values()) <= 6

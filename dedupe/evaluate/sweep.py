@@ -2,9 +2,20 @@
 
 For each ``(shingle, ngram, num_perm)`` the sign stage runs once (through the same engine and
 stage function as ``dedupe run``); then, for each threshold, b x r is chosen exactly as
-``dedupe run`` would choose it and the same ``decide`` function clusters the rows. With labels,
-every setting is scored (pairwise precision, recall, F1, adjusted Rand index, rows removed);
-without labels, the estimated similarity of candidate pairs shows where duplicates stop.
+``dedupe run`` would choose it and the run's own decide stage (engine tasks over partitions,
+:mod:`dedupe.pipeline.decide_tasks`) clusters the rows, so memory is bounded by
+``--memory-limit``, not by the sample or the threshold. What is reused across thresholds, and
+why it is exact: the digests and exact groups (they do not depend on the threshold), and the
+sign files. Candidate pairs are not reused: the candidates of one b x r are not a subset of
+another's in general (a pair that collides in one of 20 bands of 6 rows may collide in none of
+9 bands of 14), so every threshold bands its own.
+
+With labels, every setting is scored (pairwise precision, recall, F1, adjusted Rand index, rows
+removed); without labels, the similarity of the lowest threshold's candidate pairs shows where
+duplicates stop (a histogram and a sample per 0.1 band, gathered by the verify tasks). A row
+with more candidate pairs than ``--max-pairs-per-row`` keeps those of the smallest pair hashes
+(the same for any worker or partition count); the pairs left out are counted in the table's
+``capped_pairs`` column, never silently.
 """
 
 from __future__ import annotations
@@ -29,15 +40,14 @@ from dedupe.io.readers import read_task
 from dedupe.io.sources import expand_inputs
 from dedupe.io.spill import read_ipc
 from dedupe.io.unify import cast, merge_type
-from dedupe.near.decide import decide
-from dedupe.near.lsh import collision_probability, lsh_candidates, lsh_params
-from dedupe.near.minhash import jaccard_estimate
-from dedupe.pipeline.decide_tasks import partitions_for
+from dedupe.near.decide import EMPTY, EXACT, NEAR, REJECTED
+from dedupe.near.lsh import collision_probability, lsh_params
+from dedupe.pipeline.decide_tasks import decide_in_tasks, make_plan, partitions_for
 from dedupe.pipeline.ids import mark_duplicate_ids
 from dedupe.pipeline.run_folder import prepare_out
 from dedupe.pipeline.schema import check_schemas
 from dedupe.pipeline.sign import SignTask, sign_task
-from dedupe.pipeline.store import SignFiles, load_sign_columns
+from dedupe.pipeline.store import SignFiles
 from dedupe.pipeline.tasks import make_tasks
 
 __all__ = ["SweepResult", "parse_grid", "sweep"]
@@ -169,39 +179,44 @@ def _pairs_labels(path: str, ids: np.ndarray):
 
 
 def _sign_all(cfg, tasks, engine, work: str, reasons: dict):
+    """``(sign files, status folder or None, seconds)``: one shingling's sign files, and the
+    rows rejected for a duplicate id."""
     folder = os.path.join(work, f"sign-{cfg.fingerprint()}")
     os.makedirs(folder, exist_ok=True)
     sts = [SignTask(t, cfg, os.path.join(folder, f"sign-{t.index:06d}.arrow"),
                     reasons.get(t.source.uri), check_all_columns=False) for t in tasks]
     t0 = time.perf_counter()
     engine.map(sign_task, sts, stage="sign")
-    tables, data = load_sign_columns([s.path for s in sts], cfg.minhash.num_perm)
     files = SignFiles([s.path for s in sts], cfg.minhash.num_perm)
-    _, status_paths = mark_duplicate_ids(cfg, engine, files, tasks, os.path.join(folder, "ids"),
+    ids = os.path.join(folder, "ids")
+    _, status_paths = mark_duplicate_ids(cfg, engine, files, tasks, ids,
                                          partitions_for(files.total_rows, engine.workers))
-    if status_paths:  # later rows with an id seen before are rejected
-        data["status"] = np.concatenate([read_ipc(p)["status"].to_numpy() for p in status_paths])
-    return tables, data, time.perf_counter() - t0
+    return files, (ids if status_paths else None), time.perf_counter() - t0
 
 
-def _candidate_similarity(data, cfg) -> np.ndarray:
-    """Estimated Jaccard of every LSH candidate pair at ``cfg``'s banding."""
-    valid = (data["status"] == 0) & (data["n_shingles"] > 0)
-    idx = np.flatnonzero(valid)
-    bands, rows = lsh_params(cfg)
-    a, b, _ = lsh_candidates(data["sig"], idx, bands, rows, cfg.lsh.max_bucket_size)
-    return jaccard_estimate(data["sig"][idx[a]], data["sig"][idx[b]]), idx[a], idx[b]
+def _decisions(paths, columns) -> dict[str, np.ndarray]:
+    """Columns of the decision files in global row order (labelled sweeps: one entry a row)."""
+    parts = [read_ipc(p) for p in paths]
+    return {c: (np.concatenate([t[c].to_numpy() for t in parts]) if parts else np.zeros(0))
+            for c in columns}
 
 
-def _decide(cfg, data):
-    digest = np.stack([data["digest_hi"], data["digest_lo"]], axis=1).astype(np.uint64)
-    return decide(data["status"], digest, data["n_shingles"], data["sig"], data["length"],
-                  None, cfg)
+def _removed(paths) -> tuple[int, int]:
+    """``(rows removed, rows deduplicated)`` counted one decision file at a time: a cluster
+    keeps one row, the rest are removed (exact or near); rejected and empty rows do not
+    count."""
+    removed = valid = 0
+    for p in paths:
+        action = read_ipc(p)["action"].to_numpy()
+        removed += int(np.isin(action, (EXACT, NEAR)).sum())
+        valid += int((~np.isin(action, (REJECTED, EMPTY))).sum())
+    return removed, valid
 
 
 def sweep(cfg: DedupeConfig, out: str, *, thresholds, ngrams, num_perms, shingles=None,
           labels_column: str | None = None, labels_path: str | None = None,
-          sample_pairs: int = 6, progress=None, write: bool = True) -> SweepResult:
+          sample_pairs: int = 6, max_pairs_per_row: int = 0, progress=None,
+          write: bool = True) -> SweepResult:
     """Run the grid (see module docstring); ``cfg`` supplies everything else. With ``write``
     the outputs (tables, plots, report) are written into ``out`` while it is still locked."""
     _check_grid(cfg, thresholds, ngrams, num_perms, shingles)
@@ -213,7 +228,8 @@ def sweep(cfg: DedupeConfig, out: str, *, thresholds, ngrams, num_perms, shingle
                           protected=protected_paths(cfg, sources))
     try:
         result = _sweep_grid(cfg, out, sources, reasons, thresholds, ngrams, num_perms,
-                             shingles, labels_column, labels_path, sample_pairs, progress)
+                             shingles, labels_column, labels_path, sample_pairs,
+                             max_pairs_per_row, progress)
         if write:
             from dedupe.evaluate.sweep_report import write_sweep
 
@@ -224,7 +240,8 @@ def sweep(cfg: DedupeConfig, out: str, *, thresholds, ngrams, num_perms, shingle
 
 
 def _sweep_grid(cfg, out, sources, reasons, thresholds, ngrams, num_perms, shingles,
-                labels_column, labels_path, sample_pairs, progress) -> SweepResult:
+                labels_column, labels_path, sample_pairs, max_pairs_per_row,
+                progress) -> SweepResult:
     work = os.path.join(out, "_work")
     engine = make_engine(cfg.engine)
     tasks = make_tasks(sources, engine)
@@ -232,48 +249,71 @@ def _sweep_grid(cfg, out, sources, reasons, thresholds, ngrams, num_perms, shing
                                "spans.windows": False, "spans.stats": False})
     rows, result = [], SweepResult(pa.table({}), bool(labels_column or labels_path))
     truth = pairs = None
+    settings = list(itertools.product(shingles or [cfg.minhash.shingle], ngrams, num_perms))
+    total = len(settings) * len(thresholds)
+    low = min(thresholds)
     try:
-        for shingle in shingles or [cfg.minhash.shingle]:
-            for ngram in ngrams:
-                for num_perm in num_perms:
-                    vcfg = replace(base, minhash=replace(base.minhash, shingle=shingle,
-                                                         ngram=int(ngram),
-                                                         num_perm=int(num_perm)))
-                    tables, data, sign_s = _sign_all(vcfg, tasks, engine, work, reasons)
-                    valid = data["status"] == 0
+        for shingle, ngram, num_perm in settings:
+            vcfg = replace(base, minhash=replace(base.minhash, shingle=shingle,
+                                                 ngram=int(ngram), num_perm=int(num_perm)))
+            files, status_folder, sign_s = _sign_all(vcfg, tasks, engine, work, reasons)
+            folder = os.path.join(work, f"decide-{vcfg.fingerprint()}")
+            shared = os.path.join(folder, "shared")
+            os.makedirs(shared, exist_ok=True)
+            # one partition count for every threshold: the shared files are routed by it
+            bands = max(lsh_params(replace(vcfg, lsh=replace(vcfg.lsh, threshold=float(th))))[0]
+                        for th in thresholds)
+            partitions = cfg.engine.partitions or partitions_for(
+                files.total_rows, engine.workers, cfg.engine.memory_bytes, bands)
+            for i, th in enumerate(thresholds):
+                tcfg = replace(vcfg, lsh=replace(vcfg.lsh, threshold=float(th)),
+                               engine=replace(vcfg.engine, partitions=partitions))
+                t0 = time.perf_counter()
+                plan = make_plan(tcfg, files.paths, files.num_rows,
+                                 os.path.join(folder, f"t{i:03d}"), engine.workers,
+                                 status_folder, shared=shared,
+                                 sample=sample_pairs if th == low else 0,
+                                 max_pairs_per_row=max_pairs_per_row, stored_keys=False)
+                paths, stats, _ = decide_in_tasks(engine, plan)
+                row = {"shingle": shingle, "ngram": int(ngram), "num_perm": int(num_perm),
+                       "threshold": float(th), "bands": stats["bands"], "rows": stats["rows"]}
+                if truth is None and labels_column:
+                    labels = _labels(tasks, files, labels_column, cfg.input.text_column)
+                if pairs is None and labels_path:
+                    ids = np.array(_ids(files).to_pylist())
+                    pairs = _pairs_labels(labels_path, ids)
+                if labels_column or labels_path:
+                    dec = _decisions(paths, ("action", "cluster"))
+                    valid = ~np.isin(dec["action"], (REJECTED, EMPTY))
                     if truth is None and labels_column:
-                        labels = _labels(tasks, tables, labels_column, cfg.input.text_column)
-                        _check_labels(labels, valid, tasks, tables, labels_column)
+                        _check_labels(labels, valid, tasks, files, labels_column)
                         truth = _label_codes(labels)
-                    if pairs is None and labels_path:
-                        ids = np.array(_ids(tables).to_pylist())
-                        pairs = _pairs_labels(labels_path, ids)
-                    low = replace(vcfg, lsh=replace(vcfg.lsh, threshold=min(thresholds)))
-                    sims, pa_, pb_ = _candidate_similarity(data, low)
-                    result.similarities[(shingle, int(ngram), int(num_perm))] = sims
-                    for th in thresholds:
-                        tcfg = replace(vcfg, lsh=replace(vcfg.lsh, threshold=float(th)))
-                        t0 = time.perf_counter()
-                        dec = _decide(tcfg, data)
-                        dt = time.perf_counter() - t0
-                        row = {"shingle": shingle, "ngram": int(ngram),
-                               "num_perm": int(num_perm), "threshold": float(th),
-                               "bands": dec.stats["bands"], "rows": dec.stats["rows"]}
-                        pred = dec.cluster[valid]
-                        row.update(_scores(truth, pairs, pred, valid, dec))
-                        row["removed_fraction"] = removed_fraction(pred)
-                        row["rows_removed"] = int(len(pred) - len(np.unique(pred)))
-                        row["seconds"] = round(sign_s + dt, 4)
-                        row["sign_seconds"] = round(sign_s, 4)
-                        row["decide_seconds"] = round(dt, 4)
-                        rows.append(row)
-                        if progress:
-                            progress("sweep", len(rows), len(thresholds) * len(ngrams)
-                                     * len(num_perms) * len(shingles or [1]), None)
+                    pred = dec["cluster"][valid]
+                    row.update(_scores(truth, pairs, pred, valid, dec["cluster"]))
+                    row["removed_fraction"] = removed_fraction(pred)
+                    row["rows_removed"] = int(len(pred) - len(np.unique(pred)))
+                else:
+                    removed, n_valid = _removed(paths)
+                    row.update(_scores(None, None, None, None, None))
+                    row["removed_fraction"] = removed / n_valid if n_valid else 0.0
+                    row["rows_removed"] = removed
+                row["candidate_pairs"] = int(stats.get("candidate_pairs", 0))
+                row["capped_pairs"] = int(stats.get("capped_pairs", 0))
+                if th == low:
+                    key = (shingle, int(ngram), int(num_perm))
+                    result.similarities[key] = np.array(stats.get("similarity_hist", []))
                     if not result.pairs:
-                        result.pairs = _sample_pairs(sims, pa_, pb_, tasks, tables,
-                                                     cfg.input.text_column, sample_pairs,
-                                                     min(thresholds))
+                        result.pairs = _sample_pairs(stats.get("sample_pairs", []), tasks,
+                                                     files, cfg.input.text_column,
+                                                     sample_pairs)
+                shutil.rmtree(os.path.join(folder, f"t{i:03d}"), ignore_errors=True)
+                dt = time.perf_counter() - t0
+                row["seconds"] = round(dt, 4)  # this setting's own decide (and scoring)
+                row["sign_seconds"] = round(sign_s, 4)  # its shingling's, once for all
+                rows.append(row)
+                if progress:
+                    progress("sweep", len(rows), total, {"rows": files.total_rows})
+            shutil.rmtree(folder, ignore_errors=True)
     finally:
         engine.close()
         shutil.rmtree(work, ignore_errors=True)
@@ -284,37 +324,38 @@ def _sweep_grid(cfg, out, sources, reasons, thresholds, ngrams, num_perms, shing
     return result
 
 
-def _scores(truth, pairs, pred, valid, dec) -> dict:
+def _scores(truth, pairs, pred, valid, cluster) -> dict:
     nan = float("nan")
     if truth is not None:
         s = score(truth[valid], pred)
         return {k: s[k] for k in ("precision", "recall", "f1", "ari")}
     if pairs is not None:
         a, b, dup = pairs
-        labels = dec.cluster
-        c = pairwise_from_pairs((a, b, dup), labels)
+        c = pairwise_from_pairs((a, b, dup), cluster)
         return {"precision": c.precision, "recall": c.recall, "f1": c.f1, "ari": nan}
     return {"precision": nan, "recall": nan, "f1": nan, "ari": nan}
 
 
-def _sample_pairs(sims, a, b, tasks, tables, column, per_band, low) -> list[dict]:
-    """Up to ``per_band`` candidate pairs from each 0.1-wide similarity band, texts attached."""
+def _sample_pairs(sample: list, tasks, files, column, per_band) -> list[dict]:
+    """Up to ``per_band`` candidate pairs of each 0.1-wide similarity band (those of the
+    smallest pair hashes among every verify task's picks), texts and ids attached."""
     from dedupe.pipeline.fetch import fetch_values
 
-    rng = np.random.default_rng(0)
     chosen = []
-    edges = np.round(np.arange(np.floor(low * 10) / 10, 1.0001, 0.1), 2)
-    for lo, hi in itertools.pairwise(edges):
-        band = np.flatnonzero((sims >= lo) & ((sims < hi) | (hi >= 1.0) & (sims <= hi)))
-        for i in rng.permutation(band)[:per_band].tolist():
-            chosen.append({"band": f"{lo:.1f}-{hi:.1f}", "similarity": float(sims[i]),
-                           "a": int(a[i]), "b": int(b[i])})
-    texts = fetch_values(tasks, tables, [p["a"] for p in chosen] + [p["b"] for p in chosen],
-                         column)
-    ids = _ids(tables)
+    for k in range(10):
+        picks = sorted(p for p in sample if min(int(p[3] * 10), 9) == k)[:per_band]
+        lo = k / 10
+        chosen += [{"band": f"{lo:.1f}-{lo + 0.1:.1f}", "similarity": float(sim),
+                    "a": int(a), "b": int(b)} for _, a, b, sim in picks]
+    if not chosen:
+        return []
+    rows = np.unique([p["a"] for p in chosen] + [p["b"] for p in chosen])
+    texts = fetch_values(tasks, files, rows.tolist(), column)
+    ids = files.string_column("id", rows).to_pylist()
     for p in chosen:
         p["text_a"], p["text_b"] = texts.get(p["a"]) or "", texts.get(p["b"]) or ""
-        p["id_a"], p["id_b"] = ids[p["a"]].as_py(), ids[p["b"]].as_py()
+        p["id_a"] = ids[int(np.searchsorted(rows, p["a"]))]
+        p["id_b"] = ids[int(np.searchsorted(rows, p["b"]))]
     return chosen
 
 

@@ -62,13 +62,17 @@ def plot_scores(rows, path: str) -> None:
     fig.savefig(path, dpi=110)
 
 
-def plot_s_curve(similarities: np.ndarray, bands: int, rows: int, threshold: float, key,
+def plot_s_curve(hist: np.ndarray, bands: int, rows: int, threshold: float, key,
                  path: str) -> None:
-    """The S-curve of the chosen b x r over the histogram of candidate-pair similarity."""
+    """The S-curve of the chosen b x r over the histogram of candidate-pair similarity
+    (``hist``: pairs per bin of equal width over 0..1)."""
     fig = _figure((7, 4))
     ax = fig.subplots()
-    if len(similarities):
-        ax.hist(similarities, bins=np.linspace(0, 1, 51), color="#8ab", edgecolor="white")
+    hist = np.asarray(hist)
+    if hist.sum():
+        width = 1.0 / len(hist)
+        ax.bar(np.arange(len(hist)) * width, hist, width=width, align="edge", color="#8ab",
+               edgecolor="white")
         ax.set_yscale("log")
     ax.set_xlabel("estimated Jaccard of candidate pairs")
     ax.set_ylabel("candidate pairs (log)")
@@ -149,7 +153,7 @@ def write_sweep(result, out: str, compression: str = "zstd") -> dict[str, str]:
     files["removal"] = "removal.png"
     ref = result.best or _middle(rows)
     key = (ref["shingle"], ref["ngram"], ref["num_perm"])
-    plot_s_curve(result.similarities.get(key, np.zeros(0)), ref["bands"], ref["rows"],
+    plot_s_curve(result.similarities.get(key, np.zeros(1)), ref["bands"], ref["rows"],
                  ref["threshold"], key, os.path.join(out, "s_curve.png"))
     files["s_curve"] = "s_curve.png"
     write_pairs_html(result.pairs, os.path.join(out, "pairs.html"))

@@ -52,13 +52,15 @@ from dedupe.near.decide import (
     verify_pairs,
 )
 from dedupe.near.exact import exact_groups
-from dedupe.near.lsh import candidate_pairs, unique_pairs
+from dedupe.near.lsh import band_key, candidate_pairs, unique_pairs
 from dedupe.pipeline.store import FileList, OnFiles, SignFiles, band_column, status_path
 
 __all__ = ["DECISION_COLUMNS", "DecidePlan", "FileDecisions", "StepTask", "decide_in_tasks",
            "make_plan", "partitions_for", "run_step", "stage_counter"]
 
 DECISION_COLUMNS = ("action", "cluster", "survivor", "cluster_size", "similarity")
+SHARED_STEPS = ("digests", "exact")  # the steps that do not depend on the LSH threshold
+HIST_BINS = 50  # the similarity histogram of a sweep's candidates: bins of 0.02
 MIN_PARTITION_ROWS = 4096  # below this a partition costs more to plan than to compute
 # a partition's candidates task holds, per row and band, its (band, key, row) record (18 bytes)
 # and the sorts' index arrays and pair lists: about 64 bytes a row and band, measured as the
@@ -95,13 +97,24 @@ class DecidePlan(OnFiles):
     max_rows: int
     max_values: int
     status_folder: str | None = None  # rows rejected after signing (duplicate ids)
+    # a sweep decides one set of sign files at many thresholds: the steps that do not depend
+    # on the threshold (digests, exact groups) live in ``shared`` and are kept for the next
+    shared: str | None = None
+    # a sweep's view of the candidates: ``sample`` pairs per 0.1 of similarity and a histogram
+    # (verify results), and at most ``max_pairs_per_row`` candidates per row (0: all)
+    sample: int = 0
+    max_pairs_per_row: int = 0
+    # whether the sign files hold this b x r's band keys (a run's do; a sweep's thresholds
+    # each band the signatures themselves)
+    stored_keys: bool = True
 
     @property
     def n(self) -> int:
         return self.offsets[-1]
 
     def path(self, step: str, i: int) -> str:
-        return join(self.folder, f"{step}-{i:06d}.arrow")
+        folder = self.shared if self.shared and step in SHARED_STEPS else self.folder
+        return join(folder, f"{step}-{i:06d}.arrow")
 
     def paths(self, step: str, count: int) -> list[str]:
         return [self.path(step, i) for i in range(count)]
@@ -117,7 +130,7 @@ class DecidePlan(OnFiles):
 
 
 def make_plan(cfg, sign_paths, num_rows, folder: str, workers: int,
-              status_folder: str | None = None) -> DecidePlan:
+              status_folder: str | None = None, **sweep) -> DecidePlan:
     """The plan of a run's decide stage. ``max_rows`` caps the signatures a verify task holds
     (a quarter of ``--memory-limit``), ``max_values`` the shingles of exact verification
     (about 40 bytes of numpy temporaries per shingle, see :mod:`dedupe.near.jaccard`)."""
@@ -133,7 +146,7 @@ def make_plan(cfg, sign_paths, num_rows, folder: str, workers: int,
         cfg.lsh.max_bucket_size, cfg.lsh.threshold, cfg.lsh.verify, cfg.cluster.survivor,
         cfg.engine.partitions or partitions_for(offsets[-1], workers, memory, bands), folder,
         max(1 << 12, memory // 4 // (4 * cfg.minhash.num_perm)),
-        max(1 << 16, memory // 4 // 40), status_folder)
+        max(1 << 16, memory // 4 // 40), status_folder, **sweep)
 
 
 class FileDecisions:
@@ -202,7 +215,11 @@ def _bands(task: StepTask) -> dict:
     local = reps - plan.offsets[t]
     keep = table["n_shingles"].to_numpy()[local] > 0
     reps, local = reps[keep], local[keep]
-    keys = [table[band_column(b)].to_numpy()[local] for b in range(plan.bands)]
+    if plan.stored_keys:
+        keys = [table[band_column(b)].to_numpy()[local] for b in range(plan.bands)]
+    else:
+        sigs = plan.sign_files().gather(reps)
+        keys = [band_key(sigs, b, plan.rows) for b in range(plan.bands)]
     key = np.concatenate(keys) if keys else np.zeros(0, np.uint64)
     band = np.repeat(np.arange(plan.bands, dtype=np.int16), len(reps))
     # key ranges: the top 32 bits of a uniform hash scaled to the partition count
@@ -259,12 +276,61 @@ def _verify(task: StepTask) -> dict:
             rows = _Rows(files, ends)
             return exact_similarity(rows, np.searchsorted(ends, x), np.searchsorted(ends, y),
                                     sizes, plan.max_values)
-    ok, _ = verify_pairs(files, a, b, plan.threshold, plan.verify, exact, plan.max_rows)
-    result = {"candidates": len(a), "verified": int(ok.sum())}
+    capped = 0
+    if plan.max_pairs_per_row:
+        a, b, capped = _cap_pairs(a, b, plan.max_pairs_per_row)
+    ok, sim = verify_pairs(files, a, b, plan.threshold, plan.verify, exact, plan.max_rows)
+    result = {"candidates": len(a), "verified": int(ok.sum()), "capped": capped}
+    if plan.sample:
+        result["hist"] = np.histogram(sim, HIST_BINS, (0.0, 1.0))[0].tolist()
+        result["sample"] = _sample(a, b, sim, plan.sample)
     # an edge file of dedupe.near.components: columns a and b, read whole
     write_routed(task.out, {"a": a[ok], "b": b[ok]}, np.zeros(int(ok.sum()), np.int64), 1,
                  {"result": result})
     return result
+
+
+def _pair_hash(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """A well-mixed 64-bit hash of each pair (splitmix64 of ``a``, then of that plus ``b``):
+    what a sweep samples and caps by, the same for any partitioning."""
+    def mix(x):
+        x = (x + np.uint64(0x9E3779B97F4A7C15)) & np.uint64(0xFFFFFFFFFFFFFFFF)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+    with np.errstate(over="ignore"):
+        return mix(mix(a.astype(np.uint64)) + b.astype(np.uint64))
+
+
+def _cap_pairs(a: np.ndarray, b: np.ndarray, per_row: int):
+    """At most ``per_row`` candidates per smaller row (``a``, sorted), those of the smallest
+    pair hashes; returns the pairs kept, sorted, and how many were left out. Every pair of a
+    row is in one verify task, so the cap is the same for any partition count."""
+    if not len(a):
+        return a, b, 0
+    h = _pair_hash(a, b)
+    order = np.lexsort((h, a))
+    a, b = a[order], b[order]
+    starts = np.flatnonzero(np.r_[True, a[1:] != a[:-1]])
+    rank = np.arange(len(a)) - np.repeat(starts, np.diff(np.r_[starts, len(a)]))
+    keep = rank < per_row
+    a, b = a[keep], b[keep]
+    order = np.lexsort((b, a))
+    return a[order], b[order], int((~keep).sum())
+
+
+def _sample(a: np.ndarray, b: np.ndarray, sim: np.ndarray, per_band: int) -> list:
+    """Up to ``per_band`` pairs of each 0.1-wide similarity band, those of the smallest pair
+    hashes (so the stage's sample is the same for any partitioning): ``[hash, a, b, sim]``."""
+    out = []
+    h = _pair_hash(a, b)
+    band = np.minimum((sim * 10).astype(np.int64), 9)
+    for k in range(10):
+        sel = np.flatnonzero(band == k)
+        for i in sel[np.argsort(h[sel], kind="stable")[:per_band]].tolist():
+            out.append([int(h[i]), int(a[i]), int(b[i]), float(sim[i])])
+    return out
 
 
 def _assign(task: StepTask) -> dict:
@@ -409,6 +475,11 @@ def _summary(step: str, results: list[dict], seconds: float) -> dict:
     elif step == "verify":
         cand, ok = total("candidates"), total("verified")
         stats = {"candidate_pairs": cand, "verified_pairs": ok, "rejected_pairs": cand - ok}
+        if any(r.get("capped") for r in results):
+            stats["capped_pairs"] = total("capped")
+        if results and "hist" in results[0]:
+            stats["similarity_hist"] = np.sum([r["hist"] for r in results], axis=0).tolist()
+            stats["sample_pairs"] = [p for r in results for p in r["sample"]]
     elif step == "survivors":
         stats = {"largest_cluster": max([r["largest_cluster"] for r in results], default=0)}
     info = {"tasks": len(results), "seconds": round(seconds, 3), "bytes": total("bytes"),
@@ -425,6 +496,8 @@ def _remove_consumed(plan: DecidePlan, finished: set) -> None:
     for step, readers in _READERS.items():
         if not readers or not all(r in finished for r in readers):
             continue
+        if plan.shared and step in SHARED_STEPS:
+            continue  # the next threshold of a sweep reads them again
         if step == "components":
             remove_tree(join(plan.folder, "components"))
             continue
@@ -434,7 +507,8 @@ def _remove_consumed(plan: DecidePlan, finished: set) -> None:
 
 
 def _summary_path(plan: DecidePlan, step: str) -> str:
-    return join(plan.folder, f"{step}.json")
+    folder = plan.shared if plan.shared and step in SHARED_STEPS else plan.folder
+    return join(folder, f"{step}.json")
 
 
 def _counting(progress, plan: DecidePlan):
