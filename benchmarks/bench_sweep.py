@@ -20,20 +20,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
 
-
-def corpus(cache: str, docs: int) -> str:
-    path = os.path.join(cache, f"one-group-{docs}.parquet")
-    if not os.path.exists(path):
-        import pyarrow.parquet as pq
-
-        from tests.synth import make_corpus
-
-        os.makedirs(cache, exist_ok=True)
-        table = make_corpus(docs, seed=1).drop_columns(["cluster", "variant"])
-        pq.write_table(table, path + ".tmp", row_group_size=table.num_rows)
-        os.replace(path + ".tmp", path)
-    return path
+from bench_one_file import corpus  # noqa: E402  the same one-row-group file
 
 
 def measure(cmd: list[str]) -> dict:

@@ -212,6 +212,15 @@ def test_plots_leave_the_callers_matplotlib_alone(corpus, tmp_path):
     plt.close("all")
 
 
+def _sweep(path, out, *options) -> list[dict]:
+    """``dedupe sweep PATH --out OUT OPTIONS --quiet``; its table sorted by n-gram size and
+    threshold."""
+    result = CliRunner().invoke(main, ["sweep", str(path), "--out", str(out), *options,
+                                       "--quiet"])
+    assert result.exit_code == 0, result.output
+    return _table(out)
+
+
 def _table(out) -> list[dict]:
     return sorted(pq.read_table(out / "sweep.parquet").to_pylist(),
                   key=lambda r: (r["ngram"], r["threshold"]))
@@ -224,14 +233,11 @@ def test_unlabelled_sweep_removes_what_a_run_removes_for_any_workers(corpus, tmp
     path, _ = corpus
     tables = []
     for workers in ("1", "2"):
-        out = tmp_path / f"w{workers}"
-        result = CliRunner().invoke(main, ["sweep", str(path), "--out", str(out),
-                                           "--thresholds", "0.3,0.6,0.9", "--ngram", "2,3",
-                                           "--workers", workers, "--quiet"])
-        assert result.exit_code == 0, result.output
+        rows = _sweep(path, tmp_path / f"w{workers}", "--thresholds", "0.3,0.6,0.9",
+                      "--ngram", "2,3", "--workers", workers)
         tables.append([{k: v for k, v in r.items() if "seconds" not in k
                         and not (isinstance(v, float) and np.isnan(v))}  # no labels: NaN
-                       for r in _table(out)])
+                       for r in rows])
     assert tables[0] == tables[1]
     for row in tables[0][:3]:  # 2-grams
         report = dedupe.run([path], tmp_path / f"r{row['threshold']}", workers=1,
@@ -244,11 +250,7 @@ def test_unlabelled_sweep_removes_what_a_run_removes_for_any_workers(corpus, tmp
 
 def test_each_setting_reports_its_own_seconds(corpus, tmp_path):
     path, _ = corpus
-    out = tmp_path / "s"
-    result = CliRunner().invoke(main, ["sweep", str(path), "--out", str(out), "--thresholds",
-                                       "0.1,0.5,0.9", "--workers", "1", "--quiet"])
-    assert result.exit_code == 0, result.output
-    rows = _table(out)
+    rows = _sweep(path, tmp_path / "s", "--thresholds", "0.1,0.5,0.9", "--workers", "1")
     assert len({r["sign_seconds"] for r in rows}) == 1  # signed once for the shingling
     assert len({r["seconds"] for r in rows}) == 3 and all(r["seconds"] > 0 for r in rows)
     # the lowest threshold has the most candidates, and costs the most to decide
@@ -259,12 +261,8 @@ def test_max_pairs_per_row_caps_candidates_and_says_so(corpus, tmp_path):
     path, _ = corpus
     rows = {}
     for cap in ("0", "2"):
-        out = tmp_path / f"c{cap}"
-        result = CliRunner().invoke(main, ["sweep", str(path), "--out", str(out),
-                                           "--thresholds", "0.1,0.8", "--workers", "1",
-                                           "--max-pairs-per-row", cap, "--quiet"])
-        assert result.exit_code == 0, result.output
-        rows[cap] = _table(out)
+        rows[cap] = _sweep(path, tmp_path / f"c{cap}", "--thresholds", "0.1,0.8", "--workers",
+                           "1", "--max-pairs-per-row", cap)
     low, low_capped = rows["0"][0], rows["2"][0]
     assert low["capped_pairs"] == 0 and low_capped["capped_pairs"] > 0
     assert low_capped["candidate_pairs"] + low_capped["capped_pairs"] == low["candidate_pairs"]

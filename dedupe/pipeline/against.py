@@ -27,7 +27,8 @@ from dedupe.errors import OutputError
 from dedupe.io.fs import join, makedirs
 from dedupe.io.routed import map_missing, read_routed, write_routed, write_sorted
 from dedupe.io.spill import read_ipc
-from dedupe.near.decide import EXACT, KEPT, NEAR
+from dedupe.near.decide import EXACT, NEAR
+from dedupe.pipeline.decide_tasks import kept_mask, stage_counter
 from dedupe.pipeline.store import FileList, OnFiles
 
 __all__ = ["MATCH_COLUMNS", "AgainstPlan", "AgainstTask", "against_task", "check_write_target",
@@ -130,7 +131,6 @@ def match_in_tasks(cfg, engine, files: FileList, decision_paths, bands: int, row
     stage's.
     """
     from dedupe.index import check_compatible, index_params, open_index
-    from dedupe.pipeline.decide_tasks import stage_counter
 
     params = index_params(cfg, bands, rows)
     for path in cfg.index.against:
@@ -336,7 +336,7 @@ class KeptChunk:
 
         ids, names, rows, digests, sigs = [], [], [], [], []
         for decisions, sign, source, lo, hi in self.picks:
-            kept = np.flatnonzero(read_ipc(decisions)["action"].to_numpy() == KEPT)[lo:hi]
+            kept = np.flatnonzero(kept_mask(decisions))[lo:hi]
             table = read_ipc(sign).take(pa.array(kept))
             ids.append(table["id"].combine_chunks())
             names.append(pa.array([source] * len(kept), pa.string()))

@@ -19,8 +19,8 @@ import pyarrow as pa
 from dedupe.io.fs import exists, join, open_output, read_bytes
 from dedupe.io.spill import ipc_file, read_ipc, write_ipc
 from dedupe.memory import PeakRSS
-from dedupe.near.decide import KEPT
 from dedupe.near.lsh import sorted_unique
+from dedupe.pipeline.decide_tasks import kept_mask
 from dedupe.pipeline.span_records import span_paths
 from dedupe.spans.boilerplate import count_keys
 
@@ -92,7 +92,7 @@ def count_partition(bt: BoilerplateTask) -> dict:
         with ipc_file(path) as reader:
             batch = reader.get_batch(bt.partition)
             local = batch.column(0).to_numpy()
-            keep = _kept_rows(decided)[local]
+            keep = kept_mask(decided)[local]
             cols["g"].append(local[keep] + offset)
             for name in ("start", "end", "key"):
                 cols[name].append(batch.column(name).to_numpy()[keep])
@@ -125,11 +125,6 @@ def count_partition(bt: BoilerplateTask) -> dict:
     write_ipc(out.sort_by([("g", "ascending"), ("start", "ascending")]), bt.out_path)
     return {"rows": int(out.num_rows), "seconds": time.perf_counter() - t0, "peak_rss": rss.stop(),
             "keys": len(hot)}
-
-
-def _kept_rows(decision_path: str) -> np.ndarray:
-    """One task's kept-row mask (one byte a row of that task)."""
-    return read_ipc(decision_path)["action"].to_numpy() == KEPT
 
 
 def load_flagged(paths: list[str], rows: tuple[int, int] | None = None) -> pa.Table:

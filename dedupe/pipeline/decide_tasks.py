@@ -42,6 +42,7 @@ from dedupe.memory import PeakRSS
 from dedupe.near.components import components_in_rounds, node_ranges, partition_of
 from dedupe.near.decide import (
     EMPTY,
+    KEPT,
     REJECTED,
     ROW_EMPTY,
     ROW_OK,
@@ -56,7 +57,7 @@ from dedupe.near.lsh import band_key, candidate_pairs, unique_pairs
 from dedupe.pipeline.store import FileList, OnFiles, SignFiles, band_column, status_path
 
 __all__ = ["DECISION_COLUMNS", "DecidePlan", "FileDecisions", "StepTask", "decide_in_tasks",
-           "make_plan", "partitions_for", "run_step", "stage_counter"]
+           "kept_mask", "make_plan", "partitions_for", "run_step", "stage_counter"]
 
 DECISION_COLUMNS = ("action", "cluster", "survivor", "cluster_size", "similarity")
 SHARED_STEPS = ("digests", "exact")  # the steps that do not depend on the LSH threshold
@@ -147,6 +148,11 @@ def make_plan(cfg, sign_paths, num_rows, folder: str, workers: int,
         cfg.engine.partitions or partitions_for(offsets[-1], workers, memory, bands), folder,
         max(1 << 12, memory // 4 // (4 * cfg.minhash.num_perm)),
         max(1 << 16, memory // 4 // 40), status_folder, **sweep)
+
+
+def kept_mask(decision_path: str) -> np.ndarray:
+    """One decision file's kept rows, as a mask (one byte a row of that file)."""
+    return read_ipc(decision_path)["action"].to_numpy() == KEPT
 
 
 class FileDecisions:

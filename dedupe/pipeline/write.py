@@ -20,7 +20,7 @@ from dedupe.io.spill import read_ipc
 from dedupe.io.unify import conform
 from dedupe.io.writers import write_parquet_atomic
 from dedupe.memory import PeakRSS
-from dedupe.near.decide import KEPT
+from dedupe.pipeline.decide_tasks import kept_mask
 from dedupe.pipeline.finish import span_edits
 
 __all__ = ["ShardTask", "cut_shards", "output_positions", "shard_tasks", "write_shard"]
@@ -92,7 +92,7 @@ def cut_shards(
 def _kept(decision_path: str, sign_path: str, nbytes: bool = False):
     """The source rows (and text bytes, with ``nbytes``) of a work task's kept rows, in row
     order, from its decision and sign files."""
-    kept = read_ipc(decision_path)["action"].to_numpy() == KEPT
+    kept = kept_mask(decision_path)
     table = read_ipc(sign_path)
     rows = table["source_row"].to_numpy()[kept]
     return (rows, table["nbytes"].to_numpy()[kept]) if nbytes else rows
