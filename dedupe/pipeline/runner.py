@@ -33,7 +33,7 @@ from dedupe.io.fs import exists, join, makedirs, open_input, read_text, remove_t
 from dedupe.io.routed import map_missing
 from dedupe.io.sources import expand_inputs
 from dedupe.io.spill import ipc_metadata, read_ipc
-from dedupe.near.decide import ROW_REJECTED
+from dedupe.near.decide import ACTIONS, ROW_REJECTED
 from dedupe.near.lsh import lsh_params, s_curve
 from dedupe.pipeline.against import check_write_target, match_in_tasks, store_kept
 from dedupe.pipeline.boilerplate_stage import boilerplate_key_counts, count_boilerplate
@@ -243,8 +243,7 @@ def _finish(run: _Run, tables: SignFiles, dec, spans_paths, boiler_paths) -> lis
     results = map_missing(run.engine, finish_file, tasks, "finish", run.progress)
     dec.paths = [t.out for t in tasks]
     dec.kept = [r["actions"]["kept"] for r in results]
-    dec.counts = {a: sum(r["actions"][a] for r in results) for a in results[0]["actions"]} \
-        if results else {}
+    dec.counts = {a: sum(r["actions"][a] for r in results) for a in ACTIONS}
     return results
 
 
