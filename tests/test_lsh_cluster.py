@@ -23,6 +23,7 @@ from dedupe.near.lsh import (
     optimal_bands,
     s_curve,
     unique_pairs,
+    unique_pairs_first,
 )
 
 
@@ -222,3 +223,20 @@ def test_all_pairs_within_small_buckets():
         for i, j in itertools.combinations(range(40), 2):
             if keys[i, band] == keys[j, band]:
                 assert labels[i] == labels[j]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30), st.integers(0, 120)),
+                max_size=200),
+       st.sampled_from([0, 4_000_000_000]))
+def test_unique_pairs_first_keeps_each_pairs_smallest_band(rows, base):
+    """Each distinct pair once, sorted, with the smallest band it came with (what a sweep's
+    thresholds of fewer bands filter on); past three billion rows as well."""
+    want = {}
+    for x, y, band in rows:
+        key = (x + base, y + base)
+        want[key] = min(want.get(key, band), band)
+    arr = np.array(rows, np.int64).reshape(-1, 3)
+    a, b, first = unique_pairs_first(arr[:, 0] + base, arr[:, 1] + base, arr[:, 2])
+    assert list(zip(a.tolist(), b.tolist())) == sorted(want)
+    assert first.tolist() == [want[k] for k in sorted(want)]

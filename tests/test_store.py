@@ -75,13 +75,18 @@ def test_decisions_from_files_equal_in_memory_for_any_batch_size(signed_run, max
     assert np.array_equal(ref.similarity, got.similarity, equal_nan=True)
 
 
-@settings(max_examples=30, deadline=None)
-@given(st.integers(1, 40), st.integers(1, 50), st.integers(0, 2**32 - 1))
-def test_pair_similarity_in_batches(n, max_rows, seed):
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 50), st.integers(0, 2**32 - 1),
+       st.sampled_from([1, 300]), st.booleans())
+def test_pair_similarity_in_batches(n, max_rows, seed, spread, sort_a):
+    """Any batch size, rows dense or sparse in a wide range (marked in a mask, or sorted),
+    pairs sorted by their first row or not: each pair's fraction of equal positions."""
     rng = np.random.default_rng(seed)
-    sigs = rng.integers(0, 4, (n, 16)).astype(np.uint32)
-    a, b = rng.integers(0, n, 3 * n), rng.integers(0, n, 3 * n)
-    want = (sigs[a] == sigs[b]).mean(axis=1)
+    sigs = rng.integers(0, 4, (n * spread, 16)).astype(np.uint32)
+    a, b = rng.integers(0, n * spread, 3 * n), rng.integers(0, n * spread, 3 * n)
+    if sort_a:
+        a = np.sort(a)
+    want = np.array([np.mean(sigs[x] == sigs[y]) for x, y in zip(a, b)])
     got = pair_similarity(ArraySignatures(sigs, 4), a, b, max_rows)
     assert np.array_equal(got, want)
 

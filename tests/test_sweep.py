@@ -229,17 +229,20 @@ def _table(out) -> list[dict]:
 def test_unlabelled_sweep_removes_what_a_run_removes_for_any_workers(corpus, tmp_path):
     """Each unlabelled row describes what `dedupe run` removes at that setting, and the
     table is the same with one process and with two (the decide tasks of every threshold
-    run on the engine, over partitions chosen for the rows and workers)."""
+    run on the engine, over partitions chosen for the rows and workers). Thresholds of equal
+    rows per band (0.1 and 0.2; 0.3 and 0.35) share one set of candidate pairs and still
+    match their own runs, given in any order."""
     path, _ = corpus
     tables = []
-    for workers in ("1", "2"):
-        rows = _sweep(path, tmp_path / f"w{workers}", "--thresholds", "0.3,0.6,0.9",
+    for workers, grid in (("1", "0.1,0.2,0.3,0.35,0.6"), ("2", "0.6,0.35,0.2,0.3,0.1")):
+        rows = _sweep(path, tmp_path / f"w{workers}", "--thresholds", grid,
                       "--ngram", "2,3", "--workers", workers)
         tables.append([{k: v for k, v in r.items() if "seconds" not in k
                         and not (isinstance(v, float) and np.isnan(v))}  # no labels: NaN
                        for r in rows])
     assert tables[0] == tables[1]
-    for row in tables[0][:3]:  # 2-grams
+    assert [r["rows"] for r in tables[0][:5]] == [1, 1, 2, 2, 4]  # two shared groups
+    for row in tables[0][:5]:  # 2-grams
         report = dedupe.run([path], tmp_path / f"r{row['threshold']}", workers=1,
                             threshold=row["threshold"], spans=False, boilerplate=False)
         removed = report.counts["exact_duplicate"] + report.counts["near_duplicate"]
@@ -268,6 +271,16 @@ def test_max_pairs_per_row_caps_candidates_and_says_so(corpus, tmp_path):
     assert low_capped["candidate_pairs"] + low_capped["capped_pairs"] == low["candidate_pairs"]
     assert low_capped["candidate_pairs"] <= 2 * 300
     assert "capped_pairs" in pq.read_table(tmp_path / "c2" / "sweep.parquet").column_names
+    # 0.1 and 0.2 share candidates (one row per band): 0.2 is capped on its own pairs, as
+    # when swept alone
+    both = _sweep(path, tmp_path / "b", "--thresholds", "0.1,0.2", "--workers", "1",
+                  "--max-pairs-per-row", "2")
+    alone = _sweep(path, tmp_path / "a", "--thresholds", "0.2", "--workers", "1",
+                   "--max-pairs-per-row", "2")
+    keys = ("candidate_pairs", "capped_pairs", "rows_removed", "bands", "rows")
+    assert both[1]["rows"] == both[0]["rows"] == 1
+    assert {k: both[1][k] for k in keys} == {k: alone[0][k] for k in keys}
+    assert alone[0]["capped_pairs"] > 0
 
 
 def test_similarity_histogram_and_sample_are_bounded(corpus, tmp_path):

@@ -5,10 +5,14 @@ stage function as ``dedupe run``); then, for each threshold, b x r is chosen exa
 ``dedupe run`` would choose it and the run's own decide stage (engine tasks over partitions,
 :mod:`dedupe.pipeline.decide_tasks`) clusters the rows, so memory is bounded by
 ``--memory-limit``, not by the sample or the threshold. What is reused across thresholds, and
-why it is exact: the digests and exact groups (they do not depend on the threshold), and the
-sign files. Candidate pairs are not reused: the candidates of one b x r are not a subset of
-another's in general (a pair that collides in one of 20 bands of 6 rows may collide in none of
-9 bands of 14), so every threshold bands its own.
+why it is exact: the digests and exact groups (they do not depend on the threshold), the
+sign files, and the candidate pairs of thresholds with equal rows per band. Band ``k`` hashes
+signature positions ``k*r .. k*r + r - 1`` whatever the band count, so the candidates of ``b``
+bands are exactly the pairs of ``b' >= b`` bands whose first colliding band is below ``b``;
+the threshold of most bands pairs and verifies once (a pair's similarity does not depend on
+the threshold) and writes every such threshold's edges. Across different rows per band
+nothing is reused: one b x r's candidates are not a subset of another's in general (a pair
+that collides in one of 20 bands of 6 rows may collide in none of 9 bands of 14).
 
 With labels, every setting is scored (pairwise precision, recall, F1, adjusted Rand index, rows
 removed); without labels, the similarity of the lowest threshold's candidate pairs shows where
@@ -42,7 +46,7 @@ from dedupe.io.spill import read_ipc
 from dedupe.io.unify import cast, merge_type
 from dedupe.near.decide import EMPTY, EXACT, NEAR, REJECTED
 from dedupe.near.lsh import collision_probability, lsh_params
-from dedupe.pipeline.decide_tasks import decide_in_tasks, make_plan, partitions_for
+from dedupe.pipeline.decide_tasks import Member, decide_in_tasks, make_plan, partitions_for
 from dedupe.pipeline.ids import mark_duplicate_ids
 from dedupe.pipeline.run_folder import prepare_out
 from dedupe.pipeline.schema import check_schemas
@@ -247,7 +251,8 @@ def _sweep_grid(cfg, out, sources, reasons, thresholds, ngrams, num_perms, shing
     tasks = make_tasks(sources, engine)
     base = cfg.with_overrides({"spans.repeats": False, "spans.boilerplate": False,
                                "spans.windows": False, "spans.stats": False})
-    rows, result = [], SweepResult(pa.table({}), bool(labels_column or labels_path))
+    rows, done = [], []
+    result = SweepResult(pa.table({}), bool(labels_column or labels_path))
     truth = pairs = None
     settings = list(itertools.product(shingles or [cfg.minhash.shingle], ngrams, num_perms))
     total = len(settings) * len(thresholds)
@@ -265,15 +270,19 @@ def _sweep_grid(cfg, out, sources, reasons, thresholds, ngrams, num_perms, shing
                         for th in thresholds)
             partitions = cfg.engine.partitions or partitions_for(
                 files.total_rows, engine.workers, cfg.engine.memory_bytes, bands)
+            plans = {}
             for i, th in enumerate(thresholds):
                 tcfg = replace(vcfg, lsh=replace(vcfg.lsh, threshold=float(th)),
                                engine=replace(vcfg.engine, partitions=partitions))
+                plans[i] = make_plan(tcfg, files.paths, files.num_rows,
+                                     os.path.join(folder, f"t{i:03d}"), engine.workers,
+                                     status_folder, shared=shared,
+                                     sample=sample_pairs if th == low else 0,
+                                     max_pairs_per_row=max_pairs_per_row, stored_keys=False)
+            plans = _share_candidates(plans)
+            for i in _leaders_first(plans):
+                th, plan = thresholds[i], plans[i]
                 t0 = time.perf_counter()
-                plan = make_plan(tcfg, files.paths, files.num_rows,
-                                 os.path.join(folder, f"t{i:03d}"), engine.workers,
-                                 status_folder, shared=shared,
-                                 sample=sample_pairs if th == low else 0,
-                                 max_pairs_per_row=max_pairs_per_row, stored_keys=False)
                 paths, stats, _ = decide_in_tasks(engine, plan)
                 row = {"shingle": shingle, "ngram": int(ngram), "num_perm": int(num_perm),
                        "threshold": float(th), "bands": stats["bands"], "rows": stats["rows"]}
@@ -306,22 +315,61 @@ def _sweep_grid(cfg, out, sources, reasons, thresholds, ngrams, num_perms, shing
                         result.pairs = _sample_pairs(stats.get("sample_pairs", []), tasks,
                                                      files, cfg.input.text_column,
                                                      sample_pairs)
-                shutil.rmtree(os.path.join(folder, f"t{i:03d}"), ignore_errors=True)
+                shutil.rmtree(plan.folder, ignore_errors=True)
                 dt = time.perf_counter() - t0
-                row["seconds"] = round(dt, 4)  # this setting's own decide (and scoring)
-                row["sign_seconds"] = round(sign_s, 4)  # its shingling's, once for all
-                rows.append(row)
+                # this setting's own decide and scoring (a group's shared candidates and
+                # verification in its first setting's); its shingling's signing, once for all
+                row["seconds"] = round(dt, 4)
+                row["sign_seconds"] = round(sign_s, 4)
+                rows.append((i, row))
                 if progress:
-                    progress("sweep", len(rows), total, {"rows": files.total_rows})
+                    progress("sweep", len(done) + len(rows), total, {"rows": files.total_rows})
             shutil.rmtree(folder, ignore_errors=True)
+            done.extend(row for _, row in sorted(rows))  # in the grid's order
+            rows = []
     finally:
         engine.close()
         shutil.rmtree(work, ignore_errors=True)
+    rows = done
     result.table = pa.Table.from_pylist(rows)
     if result.labelled and rows:
         best = max(rows, key=lambda r: (r["f1"], r["ari"], -r["threshold"]))
         result.best = best
     return result
+
+
+def _share_candidates(plans: dict) -> dict:
+    """Thresholds of equal rows per band share one set of candidates: band ``k`` hashes the
+    same signature positions whatever the band count, so the candidates of ``b`` bands are
+    exactly the pairs of ``b' >= b`` bands that first collide in a band below ``b``. The
+    plan of most bands (the first such threshold) becomes the group's leader and carries the
+    others as members: it bands, pairs and verifies once (the similarity of a pair does not
+    depend on the threshold) and writes every member's edges; each member then clusters on
+    its own. Returns the plans with the leaders' members set."""
+    groups: dict[int, list[int]] = {}
+    for i, plan in plans.items():
+        groups.setdefault(plan.rows, []).append(i)
+    out = dict(plans)
+    for members in groups.values():
+        lead = max(members, key=lambda i: (plans[i].bands, -i))
+        out[lead] = replace(plans[lead], members=tuple(
+            Member(plans[i].threshold, plans[i].bands, plans[i].folder, plans[i].sample)
+            for i in members if i != lead))
+    return out
+
+
+def _leaders_first(plans: dict) -> list[int]:
+    """The order to decide in: each group's leader before its members (which read its
+    files), otherwise the grid's order."""
+    lead_of = {m.folder: i for i, p in plans.items() for m in p.members}
+    order, seen = [], set()
+    for i, plan in plans.items():
+        lead = lead_of.get(plan.folder, i)
+        for j in (lead, i):
+            if j not in seen:
+                seen.add(j)
+                order.append(j)
+    return order
 
 
 def _scores(truth, pairs, pred, valid, cluster) -> dict:

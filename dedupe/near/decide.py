@@ -29,6 +29,7 @@ __all__ = [
     "decide",
     "exact_similarity",
     "pair_similarity",
+    "passes",
     "survivors_by_policy",
     "verify_pairs",
 ]
@@ -81,18 +82,39 @@ def pair_similarity(source, a: np.ndarray, b: np.ndarray, max_rows: int = 1 << 2
     signatures are in memory at once however many pairs there are.
     """
     out = np.empty(len(a))
-    order = np.argsort(a, kind="stable")
+    # pairs sorted by ``a`` (as the decide tasks give them) need no reordering
+    order = None if len(a) < 2 or bool(np.all(a[1:] >= a[:-1])) else np.argsort(a, kind="stable")
     step = max(1, max_rows // 2)
     for i in range(0, len(a), step):
-        sel = order[i : i + step]
-        ends = sorted_unique(np.concatenate([a[sel], b[sel]]))
+        sel = slice(i, i + step) if order is None else order[i : i + step]
+        ends, (pa_, pb_) = _distinct(a[sel], b[sel])
         sigs = source.gather(ends)
-        pa_, pb_ = np.searchsorted(ends, a[sel]), np.searchsorted(ends, b[sel])
-        for j in range(0, len(sel), 1 << 16):
-            s = slice(j, j + (1 << 16))
-            out[sel[s]] = jaccard_estimate(sigs[pa_[s]], sigs[pb_[s]])
+        got = np.empty(len(pa_))
+        # blocks of 4,096 pairs: the two gathered blocks (4 MB at 128 permutations) stay in cache
+        for j in range(0, len(pa_), 1 << 12):
+            s = slice(j, j + (1 << 12))
+            got[s] = jaccard_estimate(np.take(sigs, pa_[s], axis=0),
+                                      np.take(sigs, pb_[s], axis=0))
+        out[sel] = got
         del sigs
     return out
+
+
+def _distinct(*rows: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The sorted distinct values of the row arrays, and each array's positions in them. A
+    dense range (as a partition's rows are) is marked in a mask, a sparse one sorted."""
+    filled = [r for r in rows if len(r)]
+    if not filled:
+        return np.zeros(0, np.int64), [np.zeros(0, np.int64) for _ in rows]
+    lo, hi = min(int(r.min()) for r in filled), max(int(r.max()) for r in filled)
+    if hi - lo + 1 <= 4 * sum(len(r) for r in filled):
+        mask = np.zeros(hi - lo + 1, bool)
+        for r in rows:
+            mask[r - lo] = True
+        rank = np.cumsum(mask) - 1
+        return np.flatnonzero(mask) + lo, [rank[r - lo] for r in rows]
+    ends = sorted_unique(np.concatenate(rows))
+    return ends, [np.searchsorted(ends, r) for r in rows]
 
 
 def exact_similarity(source, a: np.ndarray, b: np.ndarray, sizes: np.ndarray,
@@ -130,9 +152,15 @@ def verify_pairs(source, a, b, threshold, mode, exact_jaccard=None, max_rows=1 <
         sim = exact_jaccard(a, b)
     else:
         sim = pair_similarity(source, a, b, max_rows)
+    return passes(sim, threshold, mode), sim
+
+
+def passes(sim: np.ndarray, threshold: float, mode: str) -> np.ndarray:
+    """Which verified pairs are edges: those of similarity at least ``threshold`` (every
+    candidate under ``lsh.verify = none``)."""
     if mode == "none":
-        return np.ones(len(a), bool), sim
-    return sim >= threshold - 1e-12, sim
+        return np.ones(len(sim), bool)
+    return sim >= threshold - 1e-12
 
 
 def decide(

@@ -23,6 +23,7 @@ __all__ = [
     "BAND_KEY_SCHEME",
     "band_key",
     "band_keys",
+    "band_pairs",
     "candidate_pairs",
     "candidates_from_band_keys",
     "choose_bands",
@@ -35,6 +36,7 @@ __all__ = [
     "s_curve",
     "sorted_unique",
     "unique_pairs",
+    "unique_pairs_first",
 ]
 
 S_CURVE_POINTS = (0.5, 0.6, 0.7, 0.8, 0.9)
@@ -157,20 +159,27 @@ def candidate_pairs(keys: np.ndarray, doc_ids: np.ndarray, max_bucket: int):
     oversized = 0
     largest = 1
     for b in range(bands):
-        rows = _shared_key_rows(keys[:, b])
-        if len(rows) == 0:
-            continue
-        a, c, over, big = _bucket_pairs(keys[rows, b], doc_ids[rows], max_bucket)
-        pair_a += a
-        pair_b += c
+        a, c, over, big = band_pairs(keys[:, b], doc_ids, max_bucket)
+        pair_a.append(a)
+        pair_b.append(c)
         oversized += over
         largest = max(largest, big)
     if not pair_a:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), {"oversized": 0, "largest": largest}
-    a = np.concatenate(pair_a).astype(np.int64)
-    b = np.concatenate(pair_b).astype(np.int64)
-    lo, hi = unique_pairs(np.minimum(a, b), np.maximum(a, b))
+    lo, hi = unique_pairs(np.concatenate(pair_a), np.concatenate(pair_b))
     return lo, hi, {"oversized": oversized, "largest": largest}
+
+
+def band_pairs(key: np.ndarray, doc_ids: np.ndarray, max_bucket: int):
+    """One band's pairs ``(a, b, oversized, largest)`` by the bucket rule of
+    :func:`candidate_pairs`, ``a < b`` (the ids of one band are distinct), each pair once,
+    in no particular order."""
+    rows = _shared_key_rows(key)
+    if len(rows) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), 0, 1
+    a, c, over, big = _bucket_pairs(key[rows], doc_ids[rows], max_bucket)
+    return (np.concatenate(a).astype(np.int64, copy=False),
+            np.concatenate(c).astype(np.int64, copy=False), over, big)
 
 
 _CODE_LIMIT = 3_037_000_499  # floor(sqrt(2**63 - 1)): a * m + b fits in int64 below it
@@ -193,7 +202,9 @@ def unique_pairs(a: np.ndarray, b: np.ndarray, merge_with=None):
         return a, b
     m = int(max(a.max(), b.max())) + 1
     if m <= _CODE_LIMIT:
-        code = sorted_unique(a * m + b)
+        code = a * m
+        code += b
+        code = sorted_unique(code)
         return code // m, code % m
     order = np.lexsort((b, a))
     a, b = a[order], b[order]
@@ -202,12 +213,42 @@ def unique_pairs(a: np.ndarray, b: np.ndarray, merge_with=None):
     return a[keep], b[keep]
 
 
+def unique_pairs_first(a: np.ndarray, b: np.ndarray, band: np.ndarray):
+    """The distinct pairs ``(a[i], b[i])`` sorted by ``(a, b)``, each with the smallest
+    ``band[i]`` it came with (the first LSH band in which the pair collides)."""
+    a = np.asarray(a, np.int64)
+    b = np.asarray(b, np.int64)
+    band = np.asarray(band, np.int64)
+    if len(a) == 0:
+        return a, b, band.astype(np.int16)
+    m = int(max(a.max(), b.max())) + 1
+    bmax = int(band.max()) + 1
+    if m <= _CODE_LIMIT and m * m <= (2**63 - 1) // bmax:
+        key = a * m  # in place from here: a task holds tens of millions of pairs
+        key += b
+        key *= bmax
+        key += band
+        key.sort()
+        code = key // bmax
+        keep = np.ones(len(key), bool)
+        np.not_equal(code[1:], code[:-1], out=keep[1:])
+        code = code[keep]
+        first = (key[keep] % bmax).astype(np.int16)
+        del key
+        return code // m, code % m, first
+    order = np.lexsort((band, b, a))
+    a, b, band = a[order], b[order], band[order]
+    keep = np.ones(len(a), bool)
+    keep[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    return a[keep], b[keep], band[keep].astype(np.int16)
+
+
 def sorted_unique(x: np.ndarray) -> np.ndarray:
     """``np.unique`` for integers by sorting (numpy's hash-based unique is several times slower
     on arrays of random 64-bit values)."""
     x = np.sort(x)
     keep = np.ones(len(x), bool)
-    keep[1:] = x[1:] != x[:-1]
+    np.not_equal(x[1:], x[:-1], out=keep[1:])
     return x[keep]
 
 

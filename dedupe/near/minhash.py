@@ -74,5 +74,9 @@ def signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int
 
 
 def jaccard_estimate(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray:
-    """Fraction of equal signature positions, row by row (the unbiased MinHash estimate)."""
-    return (sig_a == sig_b).mean(axis=-1)
+    """Fraction of equal signature positions, row by row (the unbiased MinHash estimate).
+
+    The equal positions are counted as bytes into a 16-bit sum (several times faster than a
+    mean over booleans, and the same quotient: a count over ``num_perm``)."""
+    eq = np.equal(sig_a, sig_b)
+    return eq.view(np.uint8).sum(axis=-1, dtype=np.uint16) / eq.shape[-1]

@@ -49,15 +49,18 @@ from dedupe.near.decide import (
     cluster_actions,
     exact_similarity,
     pair_similarity,
+    passes,
     survivors_by_policy,
     verify_pairs,
 )
 from dedupe.near.exact import exact_groups
-from dedupe.near.lsh import band_key, candidate_pairs, unique_pairs
+from dedupe.near.lsh import band_key, band_pairs, unique_pairs, unique_pairs_first
 from dedupe.pipeline.store import FileList, OnFiles, SignFiles, band_column, status_path
+from dedupe.text.hashing import fmix64
 
-__all__ = ["DECISION_COLUMNS", "DecidePlan", "FileDecisions", "StepTask", "decide_in_tasks",
-           "kept_mask", "make_plan", "partitions_for", "run_step", "stage_counter"]
+__all__ = ["DECISION_COLUMNS", "DecidePlan", "FileDecisions", "Member", "StepTask",
+           "decide_in_tasks", "kept_mask", "make_plan", "partitions_for", "run_step",
+           "stage_counter"]
 
 DECISION_COLUMNS = ("action", "cluster", "survivor", "cluster_size", "similarity")
 SHARED_STEPS = ("digests", "exact")  # the steps that do not depend on the LSH threshold
@@ -77,6 +80,20 @@ def partitions_for(rows: int, workers: int, memory_bytes: int = 2 << 30, bands: 
     per_worker = min(2 * workers, -(-rows // MIN_PARTITION_ROWS))
     per_partition = max(MIN_PARTITION_ROWS, memory_bytes // 4 // (BYTES_PER_ROW_BAND * bands))
     return max(1, per_worker, -(-rows // per_partition))
+
+
+@dataclass(frozen=True)
+class Member:
+    """A threshold decided from another plan's candidates: its threshold, band count, folder
+    (where its verify files go) and sample size (see ``DecidePlan.sample``)."""
+
+    threshold: float
+    bands: int
+    folder: str
+    sample: int = 0
+
+    def path(self, step: str, i: int) -> str:
+        return join(self.folder, f"{step}-{i:06d}.arrow")
 
 
 @dataclass(frozen=True)
@@ -108,6 +125,10 @@ class DecidePlan(OnFiles):
     # whether the sign files hold this b x r's band keys (a run's do; a sweep's thresholds
     # each band the signatures themselves)
     stored_keys: bool = True
+    # a sweep's other thresholds of the same rows per band and at most this plan's bands:
+    # their candidates are this plan's pairs whose first colliding band is below their band
+    # count, so this plan's bands, candidates and verify steps serve them too (see _verify)
+    members: tuple[Member, ...] = ()
 
     @property
     def n(self) -> int:
@@ -238,23 +259,36 @@ def _candidates(task: StepTask) -> dict:
     plan = task.plan
     rec = read_routed(plan.paths("bands", len(plan.sign_paths)), task.index,
                       ("band", "key", "row"))
-    pairs_a, pairs_b, oversized, largest = [], [], 0, 1
+    pairs_a, pairs_b, pairs_band, oversized, largest = [], [], [], 0, 1
     order = np.argsort(rec["band"].astype(np.uint16), kind="stable")  # one radix pass
     cuts = np.searchsorted(rec["band"][order], np.arange(plan.bands + 1))
     for b in range(plan.bands):
         sel = order[cuts[b] : cuts[b + 1]]
         if not len(sel):
             continue
-        a, c, st = candidate_pairs(rec["key"][sel].reshape(-1, 1), rec["row"][sel],
-                                   plan.max_bucket)
+        a, c, over, big = band_pairs(rec["key"][sel], rec["row"][sel], plan.max_bucket)
         pairs_a.append(a)
         pairs_b.append(c)
-        oversized += st["oversized"]
-        largest = max(largest, st["largest"])
-    a, b = unique_pairs(np.concatenate(pairs_a or [np.zeros(0, np.int64)]),
-                        np.concatenate(pairs_b or [np.zeros(0, np.int64)]))
-    part = partition_of(a, node_ranges(plan.n, plan.partitions))
-    return _write(task, {"a": a, "b": b}, part, {"oversized": oversized, "largest": largest})
+        pairs_band.append(np.full(len(a), b, np.int16))
+        oversized += over
+        largest = max(largest, big)
+    a, b = (np.concatenate(p or [np.zeros(0, np.int64)]) for p in (pairs_a, pairs_b))
+    if plan.members:  # each pair with its first band, for the thresholds of fewer bands
+        a, b, first = unique_pairs_first(a, b, np.concatenate(pairs_band or [np.zeros(0)]))
+        cols = {"a": a, "b": b, "band": first}
+    else:
+        a, b = unique_pairs(a, b)
+        cols = {"a": a, "b": b}
+    return _write(task, cols, _pair_partition(a, plan.partitions),
+                  {"oversized": oversized, "largest": largest})
+
+
+def _pair_partition(a: np.ndarray, partitions: int) -> np.ndarray:
+    """The verify partition of pairs of smaller row ``a``: a hash of ``a``, so every pair of a
+    row is in one task (as the cap needs) and tasks get about equal shares of the pairs (the
+    smaller rows of the pairs crowd the low end of the row range)."""
+    with np.errstate(over="ignore"):
+        return (fmix64(a.astype(np.uint64)) % np.uint64(partitions)).astype(np.int64)
 
 
 class _Rows:
@@ -269,9 +303,35 @@ class _Rows:
 
 
 def _verify(task: StepTask) -> dict:
+    """The partition's distinct candidate pairs verified; the edges that pass, written for
+    this plan and for each of its members (a member's candidates are the pairs whose first
+    band is below its band count, capped per row on their own, with its own threshold)."""
     plan = task.plan
-    rec = read_routed(plan.paths("candidates", plan.partitions), task.index, ("a", "b"))
-    a, b = unique_pairs(rec["a"], rec["b"])
+    if plan.members:
+        rec = read_routed(plan.paths("candidates", plan.partitions), task.index,
+                          ("a", "b", "band"))
+        a, b, first = unique_pairs_first(rec["a"], rec["b"], rec["band"])
+    else:
+        rec = read_routed(plan.paths("candidates", plan.partitions), task.index, ("a", "b"))
+        a, b = unique_pairs(rec["a"], rec["b"])
+        first = np.zeros(len(a), np.int16)
+    del rec
+    own = Member(plan.threshold, plan.bands, plan.folder, plan.sample)
+    # which of the pairs each threshold takes (a is sorted, as the cap needs)
+    takes, capped = [], []
+    for m in (own, *plan.members):
+        mask = first < m.bands
+        if plan.max_pairs_per_row:
+            keep = _cap_mask(a, b, mask, plan.max_pairs_per_row)
+            capped.append(int(mask.sum() - keep.sum()))
+            mask = keep
+        else:
+            capped.append(0)
+        takes.append(mask)
+    needed = np.logical_or.reduce(takes)
+    if not needed.all():
+        a, b, takes = a[needed], b[needed], [t[needed] for t in takes]
+    del first, needed
     files = plan.sign_files()
     exact = None
     if plan.verify == "exact" and len(a):
@@ -282,17 +342,23 @@ def _verify(task: StepTask) -> dict:
             rows = _Rows(files, ends)
             return exact_similarity(rows, np.searchsorted(ends, x), np.searchsorted(ends, y),
                                     sizes, plan.max_values)
-    capped = 0
-    if plan.max_pairs_per_row:
-        a, b, capped = _cap_pairs(a, b, plan.max_pairs_per_row)
-    ok, sim = verify_pairs(files, a, b, plan.threshold, plan.verify, exact, plan.max_rows)
-    result = {"candidates": len(a), "verified": int(ok.sum()), "capped": capped}
-    if plan.sample:
-        result["hist"] = np.histogram(sim, HIST_BINS, (0.0, 1.0))[0].tolist()
-        result["sample"] = _sample(a, b, sim, plan.sample)
-    # an edge file of dedupe.near.components: columns a and b, read whole
-    write_routed(task.out, {"a": a[ok], "b": b[ok]}, np.zeros(int(ok.sum()), np.int64), 1,
-                 {"result": result})
+    # the similarity does not depend on the threshold: one verification for every member
+    _, sim = verify_pairs(files, a, b, plan.threshold, plan.verify, exact, plan.max_rows)
+    # edge files of dedupe.near.components (columns a and b, read whole); this task's own
+    # last, since its file marks the task finished
+    results = []
+    for m, take, cap in reversed(list(zip((own, *plan.members), takes, capped))):
+        passed = take & passes(sim, m.threshold, plan.verify)
+        result = {"candidates": int(take.sum()), "verified": int(passed.sum()), "capped": cap}
+        if m.sample:
+            result["hist"] = np.histogram(sim[take], HIST_BINS, (0.0, 1.0))[0].tolist()
+            result["sample"] = _sample(a[take], b[take], sim[take], m.sample)
+        if m is own:
+            result["members"] = results[::-1]
+        write_routed(task.out if m is own else m.path("verify", task.index),
+                     {"a": a[passed], "b": b[passed]}, np.zeros(int(passed.sum()), np.int64),
+                     1, {"result": result})
+        results.append(result)
     return result
 
 
@@ -305,25 +371,25 @@ def _pair_hash(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         return x ^ (x >> np.uint64(31))
 
-    with np.errstate(over="ignore"):
-        return mix(mix(a.astype(np.uint64)) + b.astype(np.uint64))
+    with np.errstate(over="ignore"):  # rows are non-negative: their bits as unsigned
+        return mix(mix(a.view(np.uint64)) + b.view(np.uint64))
 
 
-def _cap_pairs(a: np.ndarray, b: np.ndarray, per_row: int):
-    """At most ``per_row`` candidates per smaller row (``a``, sorted), those of the smallest
-    pair hashes; returns the pairs kept, sorted, and how many were left out. Every pair of a
-    row is in one verify task, so the cap is the same for any partition count."""
-    if not len(a):
-        return a, b, 0
-    h = _pair_hash(a, b)
-    order = np.lexsort((h, a))
-    a, b = a[order], b[order]
-    starts = np.flatnonzero(np.r_[True, a[1:] != a[:-1]])
-    rank = np.arange(len(a)) - np.repeat(starts, np.diff(np.r_[starts, len(a)]))
-    keep = rank < per_row
-    a, b = a[keep], b[keep]
-    order = np.lexsort((b, a))
-    return a[order], b[order], int((~keep).sum())
+def _cap_mask(a: np.ndarray, b: np.ndarray, mask: np.ndarray, per_row: int) -> np.ndarray:
+    """Of the pairs in ``mask``, at most ``per_row`` per smaller row (``a``), those of the
+    smallest pair hashes. Every pair of a row is in one verify task, so the cap is the same
+    for any partition count."""
+    keep = np.zeros(len(a), bool)
+    sel = np.flatnonzero(mask)
+    if not len(sel):
+        return keep
+    x = a[sel]
+    order = np.lexsort((_pair_hash(x, b[sel]), x))
+    x = x[order]
+    starts = np.flatnonzero(np.r_[True, x[1:] != x[:-1]])
+    rank = np.arange(len(x)) - np.repeat(starts, np.diff(np.r_[starts, len(x)]))
+    keep[sel[order[rank < per_row]]] = True
+    return keep
 
 
 def _sample(a: np.ndarray, b: np.ndarray, sim: np.ndarray, per_band: int) -> list:
@@ -331,10 +397,14 @@ def _sample(a: np.ndarray, b: np.ndarray, sim: np.ndarray, per_band: int) -> lis
     hashes (so the stage's sample is the same for any partitioning): ``[hash, a, b, sim]``."""
     out = []
     h = _pair_hash(a, b)
-    band = np.minimum((sim * 10).astype(np.int64), 9)
+    band = np.minimum((sim * 10).astype(np.uint8), 9)
+    order = np.argsort(band, kind="stable")  # a radix sort of bytes
+    cuts = np.searchsorted(band[order], np.arange(11))
     for k in range(10):
-        sel = np.flatnonzero(band == k)
-        for i in sel[np.argsort(h[sel], kind="stable")[:per_band]].tolist():
+        sel = order[cuts[k] : cuts[k + 1]]
+        if len(sel) > per_band:  # the smallest hashes without sorting them all
+            sel = sel[np.argpartition(h[sel], per_band - 1)[:per_band]]
+        for i in sel[np.lexsort((sel, h[sel]))].tolist():
             out.append([int(h[i]), int(a[i]), int(b[i]), float(sim[i])])
     return out
 
@@ -557,6 +627,11 @@ def decide_in_tasks(engine, plan: DecidePlan, progress=None) -> tuple[list[str],
         results = _run(engine, plan, step, progress)
         summary = _summary(step, results, time.perf_counter() - started)
         write_text(_summary_path(plan, step), json.dumps(summary))
+        for j, m in enumerate(plan.members):  # their bands, candidates and verify steps
+            if step in ("bands", "candidates", "verify"):
+                own = summary if step != "verify" else _summary(
+                    step, [{**r["members"][j], "bytes": 0} for r in results], 0.0)
+                write_text(join(m.folder, f"{step}.json"), json.dumps(own))
         finished.add(step)
         _remove_consumed(plan, finished)
     stats = {"bands": plan.bands, "rows": plan.rows}
