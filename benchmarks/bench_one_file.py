@@ -28,8 +28,11 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
 
-def corpus(cache: str, docs: int) -> str:
-    path = os.path.join(cache, f"one-group-{docs}.parquet")
+def corpus(cache: str, docs: int, row_group: int | None = None) -> str:
+    """One Parquet file of ``docs`` generated pages, in one row group (or groups of
+    ``row_group`` rows), made once in ``cache``."""
+    name = "one-group" if not row_group or row_group >= docs else f"groups-{row_group}"
+    path = os.path.join(cache, f"{name}-{docs}.parquet")
     if not os.path.exists(path):
         import pyarrow.parquet as pq
 
@@ -37,7 +40,7 @@ def corpus(cache: str, docs: int) -> str:
 
         os.makedirs(cache, exist_ok=True)
         table = make_corpus(docs, seed=1).drop_columns(["cluster", "variant"])
-        pq.write_table(table, path + ".tmp", row_group_size=table.num_rows)
+        pq.write_table(table, path + ".tmp", row_group_size=min(row_group or docs, docs))
         os.replace(path + ".tmp", path)
     return path
 

@@ -6,6 +6,7 @@ resident memory of each process tree every 0.2 s, and prints wall seconds, peak 
 sweep's time as a multiple of the run's, and the sweep's slowest settings.
 
     python benchmarks/bench_sweep.py --docs 100000
+    python benchmarks/bench_sweep.py --docs 1000000 --ngram 2 --no-run   # one shingling
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,26 +47,47 @@ def measure(cmd: list[str]) -> dict:
     return {"wall_s": round(time.perf_counter() - started, 1), "peak_rss_mib": peak >> 20}
 
 
+def _median(measured: list[dict]) -> dict:
+    """Median wall seconds and median peak RSS of several measurements."""
+    return {k: statistics.median(m[k] for m in measured) for k in ("wall_s", "peak_rss_mib")}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--docs", type=int, default=100_000)
+    ap.add_argument("--row-group", type=int, default=100_000,
+                    help="rows per row group of the generated file (a 1M-page file in one "
+                         "group would be one 2 GB column chunk)")
     ap.add_argument("--ngram", default="2,5")
     ap.add_argument("--workers", default="2")
     ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "dedupe-bench"))
     ap.add_argument("--extra", default="", help="more sweep options, e.g. --max-pairs-per-row 50")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run and sweep this many times, alternated; medians are reported")
+    ap.add_argument("--no-run", action="store_true", help="the sweep alone, no `dedupe run`")
     ap.add_argument("--out-json")
     args = ap.parse_args()
-    path = corpus(args.cache, args.docs)
+    path = corpus(args.cache, args.docs, args.row_group)
     work = tempfile.mkdtemp(prefix="bench-sweep-")
     exe = [sys.executable, "-m", "dedupe.cli"]
-    run = measure([*exe, "run", path, "--out", f"{work}/run", "--workers", args.workers, "-q"])
-    sweep = measure([*exe, "sweep", path, "--out", f"{work}/sweep", "--ngram", args.ngram,
-                     "--workers", args.workers, "--quiet", *args.extra.split()])
+    runs, sweeps = [], []
+    for _ in range(args.repeat):
+        shutil.rmtree(f"{work}/run", ignore_errors=True)
+        shutil.rmtree(f"{work}/sweep", ignore_errors=True)
+        if not args.no_run:
+            runs.append(measure([*exe, "run", path, "--out", f"{work}/run", "--workers",
+                                 args.workers, "-q"]))
+        sweeps.append(measure([*exe, "sweep", path, "--out", f"{work}/sweep", "--ngram",
+                               args.ngram, "--workers", args.workers, "--quiet",
+                               *args.extra.split()]))
+    run, sweep = (_median(runs) if runs else None), _median(sweeps)
     import pyarrow.parquet as pq
 
     rows = pq.read_table(f"{work}/sweep/sweep.parquet").to_pylist()
     result = {"docs": args.docs, "ngram": args.ngram, "extra": args.extra, "run": run,
-              "sweep": sweep, "ratio": round(sweep["wall_s"] / run["wall_s"], 2),
+              "sweep": sweep, "ratio": round(sweep["wall_s"] / run["wall_s"], 2) if run else None,
+              "sweep_s_per_1k_pages": round(sweep["wall_s"] / args.docs * 1000, 4),
+              "runs": runs, "sweeps": sweeps,
               "settings": [{k: r[k] for k in ("ngram", "threshold", "bands", "rows", "seconds",
                                                "candidate_pairs", "capped_pairs",
                                                "removed_fraction")} for r in rows]}

@@ -4,6 +4,7 @@ and engine, and resume after a task is lost."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 
@@ -21,6 +22,7 @@ from dedupe.near.decide import ROW_EMPTY, ROW_OK, ROW_REJECTED, decide, exact_si
 from dedupe.near.lsh import band_key
 from dedupe.pipeline.decide_tasks import (
     DECISION_COLUMNS,
+    PAIR_SLICES,
     FileDecisions,
     decide_in_tasks,
     make_plan,
@@ -106,9 +108,12 @@ def _check_same(ref, got):
        partitions=st.integers(1, 9), alphabet=st.sampled_from([3, 50, 10**6]),
        shape=st.sampled_from([(8, 2), (4, 4), (16, 1)]), max_bucket=st.sampled_from([2, 5, 100]),
        verify=st.sampled_from(["signature", "exact", "none"]),
-       survivor=st.sampled_from(["first", "longest", "max:score"]))
+       survivor=st.sampled_from(["first", "longest", "max:score"]), small=st.booleans())
 def test_partitioned_decide_equals_one_process(tmp_path_factory, seed, n, files, partitions,
-                                               alphabet, shape, max_bucket, verify, survivor):
+                                               alphabet, shape, max_bucket, verify, survivor,
+                                               small):
+    """``small``: a memory limit so small that the verify tasks (runs of candidate slices cut
+    by the pairs they read) are many more than the partitions."""
     folder = str(tmp_path_factory.mktemp("dt"))
     d = _rows(seed, n, alphabet)
     cuts = sorted(np.random.default_rng(seed).integers(0, n + 1, files - 1).tolist())
@@ -118,8 +123,42 @@ def test_partitioned_decide_equals_one_process(tmp_path_factory, seed, n, files,
     num_rows = np.diff([0, *cuts, n]).tolist()
     cfg = cfg.with_overrides({"engine.partitions": partitions})
     plan = make_plan(cfg, paths, num_rows, os.path.join(folder, "decide"), 1)
-    out, stats, _ = decide_in_tasks(SerialEngine(), plan)
+    if small:
+        plan = dataclasses.replace(plan, memory=4 * 96 * 8)  # 8 pairs a verify task
+    out, stats, info = decide_in_tasks(SerialEngine(), plan)
     _check_same(ref, FileDecisions(out, stats))
+    tasks = info["steps"]["verify"]["tasks"]
+    if not small:  # two neighbouring tasks read more than an equal share together
+        assert tasks <= 2 * partitions + 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(counts=st.lists(st.lists(st.integers(0, 50), min_size=32, max_size=32), min_size=1,
+                       max_size=3),
+       budget=st.integers(1, 200))
+def test_verify_tasks_are_cut_by_the_pairs_they_read(tmp_path_factory, counts, budget):
+    """Runs of slices covering every slice once, in order; each reads at most the budget (a
+    quarter of the memory limit over the bytes a pair costs) or an equal share over the
+    partitions, unless it is one slice alone (with empty ones)."""
+    from dedupe.io.routed import write_routed
+    from dedupe.pipeline.decide_tasks import BYTES_PER_PAIR, verify_groups
+
+    folder = tmp_path_factory.mktemp("vg")
+    paths = []
+    for i, per_slice in enumerate(counts):
+        part = np.repeat(np.arange(32), per_slice)
+        paths.append(str(folder / f"candidates-{i}.arrow"))
+        write_routed(paths[-1], {"a": part}, part, 32)
+    plan = make_plan(DedupeConfig().with_overrides({"engine.partitions": 2}), [], [],
+                     str(folder / "plan"), 1)
+    plan = dataclasses.replace(plan, memory=4 * BYTES_PER_PAIR * budget)
+    groups = verify_groups(plan, paths)
+    assert groups[0][0] == 0 and groups[-1][1] == 2 * PAIR_SLICES
+    assert all(g[1] == h[0] and g[0] < g[1] for g, h in itertools.pairwise(groups))
+    total = np.sum(counts, axis=0)
+    limit = min(budget, -(-int(total.sum()) // 2))
+    for lo, hi in groups:
+        assert np.count_nonzero(total[lo:hi]) <= 1 or total[lo:hi].sum() <= limit
 
 
 def test_two_workers_many_partitions(tmp_path):
@@ -229,3 +268,24 @@ def test_a_task_is_sent_the_file_list_by_name_not_the_list(tmp_path):
     assert len(blob) < 2000 and paths[5].encode() not in blob
     task = pickle.loads(blob)
     assert task.plan.sign_paths[3] == paths[3] and task.plan.offsets[-1] == 600
+
+
+@pytest.mark.parametrize("members", [False, True])
+def test_pairs_past_the_int64_key_are_found_alike(tmp_path, monkeypatch, members):
+    """Where a pair no longer fits one int64 key (hundreds of millions of rows), the
+    candidates are gathered as three arrays instead: the same decisions."""
+    import dedupe.pipeline.decide_tasks as dt
+    from dedupe.pipeline.decide_tasks import Member
+
+    d = _rows(5, 600, 50)
+    cfg = _config(8, 2, 5, "signature", "first")
+    paths = _sign_files(str(tmp_path), d, [250], 8, 2)
+    ref = _reference(d, cfg, paths)
+    monkeypatch.setattr(dt, "pair_keys_fit", lambda m, bands: False)
+    plan = make_plan(cfg.with_overrides({"engine.partitions": 3}), paths, [250, 350],
+                     str(tmp_path / "decide"), 1)
+    if members:  # a member at the same bands and threshold: its own copy of the edges
+        plan = dataclasses.replace(plan, members=(Member(0.5, 8, str(tmp_path / "m")),))
+        os.makedirs(tmp_path / "m")
+    out, stats, _ = decide_in_tasks(SerialEngine(), plan)
+    _check_same(ref, FileDecisions(out, stats))

@@ -51,12 +51,16 @@ def routed_meta(path: str) -> dict:
     return json.loads(ipc_metadata(path).get(_META, b"{}"))
 
 
-def read_routed(paths: Sequence[str], part: int, columns: Sequence[str]) -> dict[str, np.ndarray]:
-    """Slice ``part`` of every routed file in ``paths``, concatenated in file order."""
+def read_routed(paths: Sequence[str], part: int, columns: Sequence[str],
+                stop: int | None = None) -> dict[str, np.ndarray]:
+    """Slice ``part`` (or the slices ``part .. stop - 1``) of every routed file in ``paths``,
+    concatenated in file order."""
     pieces: dict[str, list] = {c: [] for c in columns}
+    stop = part + 1 if stop is None else stop
     for path in paths:
         table = read_ipc(path)
-        lo, hi = json.loads(table.schema.metadata[_META])["offsets"][part : part + 2]
+        offsets = json.loads(table.schema.metadata[_META])["offsets"]
+        lo, hi = offsets[part], offsets[stop]
         if hi > lo:
             piece = table.slice(lo, hi - lo)
             for c in columns:

@@ -33,8 +33,11 @@ __all__ = [
     "lsh_candidates",
     "lsh_params",
     "optimal_bands",
+    "pair_keys",
+    "pair_keys_fit",
     "s_curve",
     "sorted_unique",
+    "unique_pair_keys",
     "unique_pairs",
     "unique_pairs_first",
 ]
@@ -222,25 +225,51 @@ def unique_pairs_first(a: np.ndarray, b: np.ndarray, band: np.ndarray):
     if len(a) == 0:
         return a, b, band.astype(np.int16)
     m = int(max(a.max(), b.max())) + 1
-    bmax = int(band.max()) + 1
-    if m <= _CODE_LIMIT and m * m <= (2**63 - 1) // bmax:
-        key = a * m  # in place from here: a task holds tens of millions of pairs
-        key += b
-        key *= bmax
-        key += band
-        key.sort()
-        code = key // bmax
-        keep = np.ones(len(key), bool)
-        np.not_equal(code[1:], code[:-1], out=keep[1:])
-        code = code[keep]
-        first = (key[keep] % bmax).astype(np.int16)
-        del key
-        return code // m, code % m, first
+    bands = int(band.max()) + 1
+    if pair_keys_fit(m, bands):
+        return unique_pair_keys(pair_keys(a, b, band, m, bands), m, bands)
     order = np.lexsort((band, b, a))
     a, b, band = a[order], b[order], band[order]
     keep = np.ones(len(a), bool)
     keep[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
     return a[keep], b[keep], band[keep].astype(np.int16)
+
+
+def pair_keys_fit(m: int, bands: int) -> bool:
+    """Whether :func:`pair_keys` of rows below ``m`` and bands below ``bands`` fit an int64
+    (below about 3 billion rows with one band, 300 million with a hundred)."""
+    return m <= _CODE_LIMIT and m * m <= (2**63 - 1) // max(bands, 1)
+
+
+def pair_keys(a: np.ndarray, b: np.ndarray, band, m: int, bands: int) -> np.ndarray:
+    """One int64 a pair, ``(a * m + b) * bands + band``, that sorts as ``(a, b, band)``: 8
+    bytes a pair instead of the 18 of three arrays (``band`` an array or one number; see
+    :func:`pair_keys_fit`)."""
+    key = np.asarray(a, np.int64) * m
+    key += b
+    if bands > 1:
+        key *= bands
+        key += band
+    return key
+
+
+def unique_pair_keys(key: np.ndarray, m: int, bands: int):
+    """``(a, b, first band)`` of the distinct pairs of :func:`pair_keys` values, sorted by
+    ``(a, b)``; ``key`` is consumed: sorted and overwritten in place (a task holds tens of
+    millions of pairs)."""
+    key.sort()
+    if bands > 1:  # the key becomes the pair's code in place: 10 bytes a pair, not 16
+        first = (key % bands).astype(np.int16)
+        key //= bands
+    else:
+        first = np.zeros(len(key), np.int16)
+    keep = np.ones(len(key), bool)
+    np.not_equal(key[1:], key[:-1], out=keep[1:])
+    if not keep.all():
+        key, first = key[keep], first[keep]
+    b = key % m
+    key //= m
+    return key, b, first
 
 
 def sorted_unique(x: np.ndarray) -> np.ndarray:

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dedupe.io.fs import exists, join, makedirs, read_text, remove, remove_tree, size, write_text
-from dedupe.io.routed import map_missing, read_routed, routed_meta, write_routed
+from dedupe.io.routed import map_missing, read_routed, routed_meta, write_routed, write_sorted
 from dedupe.io.spill import read_ipc
 from dedupe.memory import PeakRSS
 from dedupe.near.components import components_in_rounds, node_ranges, partition_of
@@ -54,9 +54,16 @@ from dedupe.near.decide import (
     verify_pairs,
 )
 from dedupe.near.exact import exact_groups
-from dedupe.near.lsh import band_key, band_pairs, unique_pairs, unique_pairs_first
+from dedupe.near.lsh import (
+    band_key,
+    band_pairs,
+    pair_keys,
+    pair_keys_fit,
+    unique_pair_keys,
+    unique_pairs,
+    unique_pairs_first,
+)
 from dedupe.pipeline.store import FileList, OnFiles, SignFiles, band_column, status_path
-from dedupe.text.hashing import fmix64
 
 __all__ = ["DECISION_COLUMNS", "DecidePlan", "FileDecisions", "Member", "StepTask",
            "decide_in_tasks", "kept_mask", "make_plan", "partitions_for", "run_step",
@@ -70,6 +77,11 @@ MIN_PARTITION_ROWS = 4096  # below this a partition costs more to plan than to c
 # and the sorts' index arrays and pair lists: about 64 bytes a row and band, measured as the
 # task's peak at 1M and 3M rows (19 bands: 434 MiB at 250k rows, 902 MiB at 750k)
 BYTES_PER_ROW_BAND = 64
+# candidate pairs are routed to PAIR_SLICES slices per partition; the verify tasks then take
+# runs of slices of about a quarter of --memory-limit each, counted at BYTES_PER_PAIR a pair
+# read (the routed record, the distinct-pair sort's temporaries, the similarity, the edges)
+PAIR_SLICES = 16
+BYTES_PER_PAIR = 96
 
 
 def partitions_for(rows: int, workers: int, memory_bytes: int = 2 << 30, bands: int = 19) -> int:
@@ -125,6 +137,7 @@ class DecidePlan(OnFiles):
     # whether the sign files hold this b x r's band keys (a run's do; a sweep's thresholds
     # each band the signatures themselves)
     stored_keys: bool = True
+    memory: int = 2 << 30  # --memory-limit: sizes the verify tasks (see verify_groups)
     # a sweep's other thresholds of the same rows per band and at most this plan's bands:
     # their candidates are this plan's pairs whose first colliding band is below their band
     # count, so this plan's bands, candidates and verify steps serve them too (see _verify)
@@ -168,7 +181,7 @@ def make_plan(cfg, sign_paths, num_rows, folder: str, workers: int,
         cfg.lsh.max_bucket_size, cfg.lsh.threshold, cfg.lsh.verify, cfg.cluster.survivor,
         cfg.engine.partitions or partitions_for(offsets[-1], workers, memory, bands), folder,
         max(1 << 12, memory // 4 // (4 * cfg.minhash.num_perm)),
-        max(1 << 16, memory // 4 // 40), status_folder, **sweep)
+        max(1 << 16, memory // 4 // 40), status_folder, memory=memory, **sweep)
 
 
 def kept_mask(decision_path: str) -> np.ndarray:
@@ -199,6 +212,7 @@ class StepTask:
     step: str
     index: int
     inputs: tuple[str, ...] = ()  # the label files (assign)
+    slices: tuple[int, int] = (0, 0)  # the candidate slices it verifies (verify)
 
     @property
     def out(self) -> str:
@@ -259,7 +273,11 @@ def _candidates(task: StepTask) -> dict:
     plan = task.plan
     rec = read_routed(plan.paths("bands", len(plan.sign_paths)), task.index,
                       ("band", "key", "row"))
-    pairs_a, pairs_b, pairs_band, oversized, largest = [], [], [], 0, 1
+    # each pair once, with its first band when members (thresholds of fewer bands) need it;
+    # a pair is one int64 key while the row and band counts allow (see pair_keys_fit)
+    m, bands = plan.n, (plan.bands if plan.members else 1)
+    coded = pair_keys_fit(m, bands)
+    found, oversized, largest = [], 0, 1
     order = np.argsort(rec["band"].astype(np.uint16), kind="stable")  # one radix pass
     cuts = np.searchsorted(rec["band"][order], np.arange(plan.bands + 1))
     for b in range(plan.bands):
@@ -267,28 +285,49 @@ def _candidates(task: StepTask) -> dict:
         if not len(sel):
             continue
         a, c, over, big = band_pairs(rec["key"][sel], rec["row"][sel], plan.max_bucket)
-        pairs_a.append(a)
-        pairs_b.append(c)
-        pairs_band.append(np.full(len(a), b, np.int16))
+        found.append(pair_keys(a, c, b, m, bands) if coded
+                     else (a, c, np.full(len(a), b, np.int16)))
         oversized += over
         largest = max(largest, big)
-    a, b = (np.concatenate(p or [np.zeros(0, np.int64)]) for p in (pairs_a, pairs_b))
-    if plan.members:  # each pair with its first band, for the thresholds of fewer bands
-        a, b, first = unique_pairs_first(a, b, np.concatenate(pairs_band or [np.zeros(0)]))
-        cols = {"a": a, "b": b, "band": first}
+    del rec, order
+    if coded:
+        key = np.concatenate(found) if found else np.zeros(0, np.int64)
+        del found
+        a, b, first = unique_pair_keys(key, m, bands)
+        del key
     else:
-        a, b = unique_pairs(a, b)
-        cols = {"a": a, "b": b}
-    return _write(task, cols, _pair_partition(a, plan.partitions),
-                  {"oversized": oversized, "largest": largest})
+        a, b, first = unique_pairs_first(*(np.concatenate([f[i] for f in found])
+                                           if found else np.zeros(0, np.int64)
+                                           for i in range(3)))
+    cols = {"a": a, "b": b, "band": first} if plan.members else {"a": a, "b": b}
+    # slices are ranges of the smaller row, so the pairs (sorted by it) are already in slice
+    # order, and every pair of a row goes to one verify task (as the cap needs); the pairs
+    # crowd the low rows, which the verify tasks even out (verify_groups)
+    bounds = node_ranges(plan.n, plan.partitions * PAIR_SLICES)
+    write_sorted(task.out, cols, np.searchsorted(a, bounds),
+                 {"result": {"oversized": oversized, "largest": largest}})
+    return {"oversized": oversized, "largest": largest}
 
 
-def _pair_partition(a: np.ndarray, partitions: int) -> np.ndarray:
-    """The verify partition of pairs of smaller row ``a``: a hash of ``a``, so every pair of a
-    row is in one task (as the cap needs) and tasks get about equal shares of the pairs (the
-    smaller rows of the pairs crowd the low end of the row range)."""
-    with np.errstate(over="ignore"):
-        return (fmix64(a.astype(np.uint64)) % np.uint64(partitions)).astype(np.int64)
+def verify_groups(plan: DecidePlan, candidate_paths) -> list[tuple[int, int]]:
+    """The verify tasks: runs of candidate slices, cut where a task would read more pairs than
+    a quarter of ``--memory-limit`` holds (``BYTES_PER_PAIR`` a pair), or more than an equal
+    share over ``partitions`` tasks; known once the candidates are written, so a task's
+    memory follows the pairs, not the rows (a low threshold has hundreds a row)."""
+    slices = plan.partitions * PAIR_SLICES
+    counts = np.zeros(slices, np.int64)
+    for path in candidate_paths:
+        counts += np.diff(np.asarray(routed_meta(path)["offsets"], np.int64))
+    budget = max(1, min(plan.memory // 4 // BYTES_PER_PAIR,
+                        -(-int(counts.sum()) // plan.partitions)))
+    groups, start, held = [], 0, 0
+    for i, c in enumerate(counts.tolist()):
+        if held and held + c > budget:
+            groups.append((start, i))
+            start, held = i, 0
+        held += c
+    groups.append((start, slices))
+    return groups
 
 
 class _Rows:
@@ -306,13 +345,13 @@ def _verify(task: StepTask) -> dict:
     """The partition's distinct candidate pairs verified; the edges that pass, written for
     this plan and for each of its members (a member's candidates are the pairs whose first
     band is below its band count, capped per row on their own, with its own threshold)."""
-    plan = task.plan
+    plan, (lo, hi) = task.plan, task.slices
+    paths = plan.paths("candidates", plan.partitions)
     if plan.members:
-        rec = read_routed(plan.paths("candidates", plan.partitions), task.index,
-                          ("a", "b", "band"))
+        rec = read_routed(paths, lo, ("a", "b", "band"), hi)
         a, b, first = unique_pairs_first(rec["a"], rec["b"], rec["band"])
     else:
-        rec = read_routed(plan.paths("candidates", plan.partitions), task.index, ("a", "b"))
+        rec = read_routed(paths, lo, ("a", "b"), hi)
         a, b = unique_pairs(rec["a"], rec["b"])
         first = np.zeros(len(a), np.int16)
     del rec
@@ -506,7 +545,19 @@ _READERS = {"digests": ("exact",), "exact": ("bands", "assign"), "bands": ("cand
 
 def _count(plan: DecidePlan, step: str) -> int:
     per_file = ("digests", "bands", "assign", "decisions")
+    if step == "verify":
+        return len(_groups(plan.folder) or ())
     return len(plan.sign_paths) if step in per_file else plan.partitions
+
+
+def _groups_path(folder: str) -> str:
+    return join(folder, "verify-groups.json")
+
+
+def _groups(folder: str) -> list[tuple[int, int]] | None:
+    """The verify tasks' slices, once planned (None before)."""
+    path = _groups_path(folder)
+    return [tuple(g) for g in json.loads(read_text(path))] if exists(path) else None
 
 
 def _outputs(plan: DecidePlan, step: str) -> list[str]:
@@ -517,6 +568,8 @@ def _outputs(plan: DecidePlan, step: str) -> list[str]:
 
 
 def _done(plan: DecidePlan, step: str) -> bool:
+    if step == "verify" and _groups(plan.folder) is None:
+        return False  # not planned yet
     return all(exists(p) for p in _outputs(plan, step))
 
 
@@ -531,7 +584,15 @@ def _run(engine, plan: DecidePlan, step: str, progress) -> list[dict]:
         return [{"rounds": meta.get("round", 0),
                  "bytes": sum(size(p) for p in labels)}]
     labels = tuple(_outputs(plan, "components")) if step == "assign" else ()
-    tasks = [StepTask(plan, step, i, labels) for i in range(_count(plan, step))]
+    if step == "verify":
+        groups = _groups(plan.folder)
+        if groups is None:  # planned from the candidate files, for this plan and its members
+            groups = verify_groups(plan, _outputs(plan, "candidates"))
+            for folder in (*[m.folder for m in plan.members], plan.folder):
+                write_text(_groups_path(folder), json.dumps(groups))
+        tasks = [StepTask(plan, step, i, slices=g) for i, g in enumerate(groups)]
+    else:
+        tasks = [StepTask(plan, step, i, labels) for i in range(_count(plan, step))]
     results = map_missing(engine, run_step, tasks, "decide", progress)
     return [{**r, "bytes": size(t.out)} for t, r in zip(tasks, results)]
 
