@@ -329,15 +329,18 @@ def test_sweep_has_a_row_per_shingle_num_perm_and_threshold(tmp_path):
 
 
 def test_partitions_split_the_decide_stage_not_the_results(tmp_path):
-    """``--partitions`` sets how many tasks each decide step has (the report says how many);
-    the manifest, shards and spans are the same for one partition or many."""
+    """``--partitions`` sets how many tasks each decide step has (the report says how many;
+    the verify tasks are cut by the pairs they read, about one per partition); the manifest,
+    shards and spans are the same for one partition or many."""
     table = make_corpus(1500, seed=4)
     inputs = [write_parquet(tmp_path / "in.parquet", table, row_group_size=500)]
     reports = {p: _run_cli(inputs, tmp_path / f"p{p}", "--partitions", p) for p in (1, 7)}
     details = {p: next(s for s in reports[p]["stages"] if s["name"] == "decide")["details"]
                for p in (1, 7)}
     assert [details[p]["partitions"] for p in (1, 7)] == [1, 7]
-    assert details[7]["steps"]["verify"]["tasks"] == 7
+    assert details[7]["steps"]["candidates"]["tasks"] == 7
+    assert 7 <= details[7]["steps"]["verify"]["tasks"] <= 2 * 7 + 1
+    assert details[1]["steps"]["verify"]["tasks"] <= 3
     assert reports[1]["counts"]["near_duplicate"] > 50
     assert _manifest(tmp_path / "p1") == _manifest(tmp_path / "p7")
     for name in ("data", "spans.parquet"):
