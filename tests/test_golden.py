@@ -25,7 +25,8 @@ import pytest
 from tests.golden_text import GOLDEN, golden
 
 ROOT = Path(__file__).resolve().parents[1]
-_RUNTIME = ("numpy", "pyarrow", "xxhash", "unicodedata2", "tomli")  # what the golden run imports
+# what the golden run imports
+_RUNTIME = ("numpy", "pyarrow", "xxhash", "unicodedata2", "tomli", "numba")
 
 
 def _first_difference(want, got, where: str = "") -> str | None:
