@@ -27,14 +27,26 @@ def write_routed(path: str, columns: dict[str, np.ndarray], part: np.ndarray, pa
     """Write ``columns`` (equal-length arrays) sorted by ``part`` (each record's partition,
     ``0 <= part < partitions``; the order within a partition is kept); returns the file's
     size in bytes. ``meta`` (JSON-able) is stored with the slice bounds."""
-    part = np.asarray(part, np.int64)
-    if len(part) and (part.min() < 0 or part.max() >= partitions):
-        raise ValueError(f"{path}: partition outside 0..{partitions - 1}")
+    columns = dict(columns)
+    offsets = sort_columns(columns, part, partitions, path)
+    return write_sorted(path, columns, offsets, meta)
+
+
+def sort_columns(columns: dict[str, np.ndarray], part: np.ndarray, partitions: int,
+                 what: str = "records") -> np.ndarray:
+    """Put the arrays of ``columns`` in partition order (stable), replacing each entry of the
+    dict in turn, so a caller that holds no other reference to them has one column copied at
+    a time; returns the partitions' offsets."""
+    part = np.asarray(part)
+    if len(part) and (int(part.min()) < 0 or int(part.max()) >= partitions):
+        raise ValueError(f"{what}: partition outside 0..{partitions - 1}")
     # a stable sort of 16-bit keys is a radix sort, several times faster than on int64
-    order = np.argsort(part.astype(np.uint16) if partitions <= 1 << 16 else part, kind="stable")
+    order = np.argsort(part.astype(np.uint16, copy=False) if partitions <= 1 << 16 else part,
+                       kind="stable")
     offsets = np.concatenate([[0], np.cumsum(np.bincount(part, minlength=partitions))])
-    return write_sorted(path, {name: np.asarray(values)[order]
-                               for name, values in columns.items()}, offsets, meta)
+    for name in list(columns):
+        columns[name] = np.asarray(columns[name])[order]
+    return offsets
 
 
 def write_sorted(path: str, columns: dict[str, np.ndarray], offsets, meta: dict | None = None

@@ -18,7 +18,6 @@ import functools
 
 import numpy as np
 
-from dedupe.kernels.minhash import minhash_rows
 from dedupe.text.hashing import fmix32
 
 __all__ = ["EMPTY", "jaccard_estimate", "permutations", "signatures"]
@@ -44,6 +43,10 @@ def signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int
     shingle's ``num_perm`` permuted values are folded into its document's row of minima while
     that row sits in the first-level cache, with no ``(num_perm, shingles)`` intermediate.
     """
+    # imported here: numba (about 180 MB resident with its compiler) loads only in the
+    # processes that sign, not in those that decide, query or plan
+    from dedupe.kernels.minhash import minhash_rows
+
     a, b = permutations(num_perm, seed)
     offsets = np.asarray(offsets, np.int64)
     out = np.empty((len(offsets) - 1, num_perm), np.uint32)
