@@ -22,6 +22,7 @@ import xxhash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import dedupe.near.minhash as minhash_module
 import dedupe.text.normalize as normalize_module
 import dedupe.text.shingle as shingle_module
 from dedupe.config import NormalizeConfig
@@ -384,20 +385,33 @@ def _same(a, b) -> None:
 
 
 @contextlib.contextmanager
-def _knobs(group: int | None):
-    """Shrink the group sizes (and the expansion loop limit) so that small random batches take
-    the multi-group and vectorised-expansion paths too."""
-    saved = (normalize_module._GROUP, shingle_module._GROUP, normalize_module._LOOP_EXPANSIONS)
+def _knobs(group: int | None, block: int | None):
+    """Shrink the group and block sizes (and the expansion loop limit) so that small random
+    batches take the multi-group, multi-block and vectorised-expansion paths too."""
+    saved = (
+        normalize_module._GROUP,
+        shingle_module._GROUP,
+        minhash_module._BLOCK,
+        normalize_module._LOOP_EXPANSIONS,
+    )
     try:
         if group is not None:
             normalize_module._GROUP = shingle_module._GROUP = group
             normalize_module._LOOP_EXPANSIONS = 0
+        if block is not None:
+            minhash_module._BLOCK = block
         yield
     finally:
-        normalize_module._GROUP, shingle_module._GROUP, normalize_module._LOOP_EXPANSIONS = saved
+        (
+            normalize_module._GROUP,
+            shingle_module._GROUP,
+            minhash_module._BLOCK,
+            normalize_module._LOOP_EXPANSIONS,
+        ) = saved
 
 
 _groups = st.sampled_from([None, 1, 4, 64])
+_blocks = st.sampled_from([None, 1, 5, 100])
 
 
 def _pipeline(arr, cfg, kind, n, num_perm, seed):
@@ -477,7 +491,7 @@ def _arrays(draw):
 @given(_arrays(), st.integers(0, len(_CONFIGS) - 1), _groups)
 def test_canonical_codepoints_and_digests_match_reference(arr, ci, group):
     cfg = _CONFIGS[ci]
-    with _knobs(group):
+    with _knobs(group, None):
         cps, offsets = canonical_codepoints(arr, cfg)
     ref_cps, ref_offsets = _reference_canonical_codepoints(arr, cfg)
     _same(cps, ref_cps)
@@ -503,12 +517,11 @@ def test_decode_matches_reference(arr):
     st.sampled_from([1, 3, 16, 128]),
     st.integers(0, 2**32 - 1),
     _groups,
+    _blocks,
 )
-def test_shingles_and_signatures_match_reference(arr, ci, kind, n, num_perm, seed, group):
-    """The compiled signatures equal the numpy reference bit for bit (any permutation count,
-    empty documents, documents of one shingle)."""
+def test_shingles_and_signatures_match_reference(arr, ci, kind, n, num_perm, seed, group, block):
     cps, offsets = _reference_canonical_codepoints(arr, _CONFIGS[ci])
-    with _knobs(group):
+    with _knobs(group, block):
         sh = shingle_batch(cps, offsets, kind, n)
         sig = signatures(sh.hashes, sh.offsets, num_perm, seed)
     ref_hashes, ref_offsets = _reference_shingle_batch(cps, offsets, kind, n)
