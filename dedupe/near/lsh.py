@@ -191,37 +191,25 @@ _CODE_LIMIT = 3_037_000_499  # floor(sqrt(2**63 - 1)): a * m + b fits in int64 b
 def unique_pairs(a: np.ndarray, b: np.ndarray, merge_with=None):
     """The distinct pairs ``(a[i], b[i])`` of non-negative int64s, sorted by ``(a, b)``.
 
-    While every value is below ``_CODE_LIMIT`` a pair is one int64 code ``a * m + b`` (``m`` one
-    more than the largest value), so a plain sort finds the distinct pairs; past it the code
-    would wrap (about 3 billion rows), so the pairs are sorted on both columns instead.
-    ``merge_with`` is an earlier result ``(a, b)`` to merge into this one.
+    :func:`unique_pairs_first` with no bands: one sort of int64 codes ``a * m + b`` while
+    they fit, of both columns past that (about 3 billion rows). ``merge_with`` is an earlier
+    result ``(a, b)`` to merge into this one.
     """
     if merge_with is not None:
         a = np.concatenate([merge_with[0], a])
         b = np.concatenate([merge_with[1], b])
-    a = np.asarray(a, np.int64)
-    b = np.asarray(b, np.int64)
-    if len(a) == 0:
-        return a, b
-    m = int(max(a.max(), b.max())) + 1
-    if m <= _CODE_LIMIT:
-        code = a * m
-        code += b
-        code = sorted_unique(code)
-        return code // m, code % m
-    order = np.lexsort((b, a))
-    a, b = a[order], b[order]
-    keep = np.ones(len(a), bool)
-    keep[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
-    return a[keep], b[keep]
+    a, b, _ = unique_pairs_first(a, b, 0)
+    return a, b
 
 
 def unique_pairs_first(a: np.ndarray, b: np.ndarray, band: np.ndarray):
     """The distinct pairs ``(a[i], b[i])`` sorted by ``(a, b)``, each with the smallest
-    ``band[i]`` it came with (the first LSH band in which the pair collides)."""
+    ``band[i]`` it came with (the first LSH band in which the pair collides; ``band`` may be
+    one number for all). While the pairs fit one int64 key (:func:`pair_keys_fit`) one sort
+    of the keys finds them; past that (about 3 billion rows) the arrays are sorted together."""
     a = np.asarray(a, np.int64)
     b = np.asarray(b, np.int64)
-    band = np.asarray(band, np.int64)
+    band = np.broadcast_to(np.asarray(band, np.int64), a.shape)
     if len(a) == 0:
         return a, b, band.astype(np.int16)
     m = int(max(a.max(), b.max())) + 1

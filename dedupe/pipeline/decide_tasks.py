@@ -67,7 +67,6 @@ from dedupe.near.lsh import (
     pair_keys,
     pair_keys_fit,
     unique_pair_keys,
-    unique_pairs,
     unique_pairs_first,
 )
 from dedupe.pipeline.store import FileList, OnFiles, SignFiles, band_column, status_path
@@ -304,8 +303,7 @@ def _candidates(task: StepTask) -> dict:
         a, b, first = unique_pair_keys(key, m, bands)
         del key
     else:
-        a, b, first = unique_pairs_first(*(np.concatenate([f[i] for f in found])
-                                           if found else np.zeros(0, np.int64)
+        a, b, first = unique_pairs_first(*(np.concatenate([f[i] for f in found] or [[]])
                                            for i in range(3)))
     cols = {"a": a, "b": b, "band": first} if plan.members else {"a": a, "b": b}
     slices = plan.partitions * PAIR_SLICES
@@ -368,14 +366,9 @@ def _verify(task: StepTask) -> dict:
     this plan and for each of its members (a member's candidates are the pairs whose first
     band is below its band count, capped per row on their own, with its own threshold)."""
     plan, (lo, hi) = task.plan, task.slices
-    paths = plan.paths("candidates", plan.partitions)
-    if plan.members:
-        rec = read_routed(paths, lo, ("a", "b", "band"), hi)
-        a, b, first = unique_pairs_first(rec["a"], rec["b"], rec["band"])
-    else:
-        rec = read_routed(paths, lo, ("a", "b"), hi)
-        a, b = unique_pairs(rec["a"], rec["b"])
-        first = np.zeros(len(a), np.int16)
+    rec = read_routed(plan.paths("candidates", plan.partitions), lo,
+                      ("a", "b", "band") if plan.members else ("a", "b"), hi)
+    a, b, first = unique_pairs_first(rec["a"], rec["b"], rec.get("band", 0))
     del rec
     own = Member(plan.threshold, plan.bands, plan.folder, plan.sample)
     # which of the pairs each threshold takes (a is sorted, as the cap needs)
