@@ -20,7 +20,6 @@ INDEX_VERBS = {"new": "written to", "update": "appended to",
 def versions() -> dict[str, str]:
     import importlib.metadata
 
-    import datasketch
     import numpy
     import pyarrow
     import xxhash
@@ -35,7 +34,8 @@ def versions() -> dict[str, str]:
         "python": platform.python_version(),
         "numpy": numpy.__version__,
         "pyarrow": pyarrow.__version__,
-        "datasketch": datasketch.__version__,
+        # from the installed metadata: importing datasketch loads scipy's integrators
+        "datasketch": importlib.metadata.version("datasketch"),
         "xxhash": xxhash.VERSION,
         "unicodedata2": importlib.metadata.version("unicodedata2"),
     }

@@ -240,3 +240,40 @@ def test_unique_pairs_first_keeps_each_pairs_smallest_band(rows, base):
     a, b, first = unique_pairs_first(arr[:, 0] + base, arr[:, 1] + base, arr[:, 2])
     assert list(zip(a.tolist(), b.tolist())) == sorted(want)
     assert first.tolist() == [want[k] for k in sorted(want)]
+
+
+@pytest.mark.parametrize("num_perm", [16, 128, 256])
+def test_exact_banding_errors_equal_the_quadrature(num_perm):
+    """The exact rule that scores every banding at once gives the quadrature's areas."""
+    from dedupe.near.lsh import _banding_errors
+
+    bands, rows, error = _banding_errors(0.7, num_perm, 0.25, 0.75)
+    assert len(bands) == sum(num_perm // b for b in range(1, num_perm + 1))
+    assert np.all(bands * rows <= num_perm)
+    for i in np.random.default_rng(num_perm).choice(len(bands), 40, replace=False):
+        b, r = int(bands[i]), int(rows[i])
+        want = 0.25 * false_positive_area(0.7, b, r) + 0.75 * false_negative_area(0.7, b, r)
+        assert error[i] == pytest.approx(want, abs=1e-9)
+
+
+def test_optimal_bands_on_a_fine_grid_equals_datasketch():
+    """Every threshold from 0.02 to 0.98 at the default weights and a run's permutation
+    counts: the near ties (scored again with the quadrature) included."""
+    from datasketch.lsh import _optimal_param
+
+    for num_perm in (64, 128):
+        for threshold in np.round(np.arange(0.02, 0.99, 0.02), 2):
+            assert (optimal_bands(float(threshold), num_perm, 0.03, 0.97)
+                    == _optimal_param(float(threshold), num_perm, 0.03, 0.97))
+
+
+def test_choosing_the_default_banding_does_not_load_the_integrators():
+    """A run's start-up: the usual clear winner needs no scipy import (about a second)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from dedupe.near.lsh import choose_bands; "
+            "print(choose_bands(0.75, 128, 0.03, 0.97), 'scipy.integrate' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["(19,", "6)", "False"]
