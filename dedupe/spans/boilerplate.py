@@ -236,7 +236,7 @@ def _runs(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     pw = _powers(n)
     inv = _powers(n, inverse=True)
     with np.errstate(over="ignore"):
-        terms = values.astype(np.uint64) * pw[n - 1 - np.arange(n)] if n else values
+        terms = values.astype(np.uint64) * pw[n - 1 :: -1] if n else values
         prefix = np.zeros(n + 1, np.uint64)
         np.cumsum(terms, out=prefix[1:])
         raw = prefix[hi] - prefix[lo]
