@@ -46,6 +46,15 @@ documents carry planted copies of passages of source documents with character of
   token (a run of letters, marks and digits), no overlap with the next span of the row, only in
   surviving rows, ``count >= min_docs``, and ``first_id``/``first_start`` pointing at the same
   ``span_min_tokens`` tokens. Problems are counted and the first few printed.
+* ``--near-passages`` scores near-duplicate passages (``near_passages=True`` alone, passage
+  thresholds ``--passage-threshold``) instead: the first copy in corpus order is kept, so the
+  gold of a case is only its side in the later document of the two (the corpus file holds the
+  documents in sorted id order, sources first), and a span's ``first_id`` need only name a
+  document of the run. Near copies cannot be confirmed by substring search, so their
+  *unverified* characters are mostly edited copies; ``P pairs`` is the precision over the spans
+  whose first occurrence is in a document the labels pair with the span's own (PAN lists some
+  of the sources a suspicious page copies from, not all: a span whose first occurrence is in an
+  unlisted source cannot be scored either way).
 
 **2. Cost of span detection.** Generated pages (``tests.synth.make_corpus(N, seed)``, written
 once as four Parquet shards so that two workers have tasks to share) go through ``dedupe.run``
@@ -104,6 +113,8 @@ SUBSET_OF = {"01": (NEGATIVE,), "02": (POSITIVE[0],), "03": (POSITIVE[1],),
              "all": (NEGATIVE, *POSITIVE)}
 WINDOW_OPTIONS = {"boilerplate_windows": True, "boilerplate": False, "spans": False,
                   "boilerplate_min_docs": 2, "boilerplate_policy": "all"}
+# near passages across pages, alone (--near-passages): the first copy kept, later ones flagged
+PASSAGE_OPTIONS = {"near_passages": True, "boilerplate": False, "spans": False}
 COST_SETTINGS = {  # label -> dedupe.run options on top of the defaults
     "a doc-only": {"spans": False, "boilerplate": False},
     "b defaults": {},
@@ -329,26 +340,35 @@ def verbatim_check(docs: dict, pairs: list[dict]) -> dict:
     return {"cases": total, "equal_after_folding_whitespace": same}
 
 
-def gold_masks(docs: dict, corpus: dict) -> dict:
-    """``{subset: {doc: bool mask}}`` of the positive cases whose both documents are present."""
+def gold_masks(docs: dict, corpus: dict, later_only: bool = False) -> dict:
+    """``{subset: {doc: bool mask}}`` of the positive cases whose both documents are present:
+    both sides of every case, or with ``later_only`` only the side in the document that comes
+    later in the corpus (near passages keep the first copy and flag the later one)."""
     import numpy as np
 
     ids = set(corpus["ids"])
+    order = {d: i for i, d in enumerate(corpus["ids"])}
     masks: dict[str, dict] = {}
     for p in corpus["pairs"]:
         if p["subset"] not in POSITIVE or p["susp"] not in ids or p["src"] not in ids:
             continue
         sub = masks.setdefault(p["subset"], {})
         for c in p["cases"]:
-            for doc, off, n in ((p["susp"], c["this_offset"], c["this_length"]),
-                                (p["src"], c["source_offset"], c["source_length"])):
+            sides = ((p["susp"], c["this_offset"], c["this_length"]),
+                     (p["src"], c["source_offset"], c["source_length"]))
+            if later_only:
+                sides = (max(sides, key=lambda side: order[side[0]]),)
+            for doc, off, n in sides:
                 m = sub.setdefault(doc, np.zeros(len(docs[doc]), bool))
                 m[off : off + n] = True
     return masks
 
 
-def check_spans(docs: dict, spans: list[dict], kept: set, min_docs: int, k: int) -> dict:
-    """Problems with the spans themselves, whatever the labels say (see module docstring)."""
+def check_spans(docs: dict, spans: list[dict], kept: set, min_docs: int, k: int,
+                exact_first: bool = True) -> dict:
+    """Problems with the spans themselves, whatever the labels say (see module docstring);
+    near passages (``exact_first`` false) need not begin with the same tokens as their first
+    occurrence, only point at a page of the run."""
     problems: dict[str, list] = {"bounds": [], "token_edge": [], "overlap": [], "not_kept": [],
                                  "count": [], "first": []}
     prev = {}
@@ -370,6 +390,10 @@ def check_spans(docs: dict, spans: list[dict], kept: set, min_docs: int, k: int)
         if s["count"] < min_docs:
             problems["count"].append(s)
         first = docs.get(s["first_id"])
+        if not exact_first:
+            if first is None or not 0 <= s["first_start"] < len(first):
+                problems["first"].append(s)
+            continue
         head = fold(text[a : a + HEAD_CHARS])[1:].split(" ")[:k]
         there = (fold(first[s["first_start"] : s["first_start"] + HEAD_CHARS])[1:].split(" ")[:k]
                  if first else None)
@@ -441,8 +465,10 @@ class SharedText:
         return ranges
 
 
-def score_pan(docs: dict, corpus: dict, run_dir: Path, k: int, negatives: set) -> dict:
-    """Character-level scores of one run (non-space characters; see module docstring)."""
+def score_pan(docs: dict, corpus: dict, run_dir: Path, k: int, negatives: set,
+              passages: bool = False) -> dict:
+    """Character-level scores of one run (non-space characters; see module docstring);
+    ``passages``: a near-passage run, scored against the later side of every case only."""
     import numpy as np
     import pyarrow.parquet as pq
 
@@ -450,14 +476,19 @@ def score_pan(docs: dict, corpus: dict, run_dir: Path, k: int, negatives: set) -
     kept = {m["id"] for m in manifest if m["action"] == "kept"}
     removed = {m["id"]: m["action"] for m in manifest if m["action"] != "kept"}
     spans = pq.read_table(run_dir / "spans.parquet").to_pylist()
-    checks = check_spans(docs, spans, kept, WINDOW_OPTIONS["boilerplate_min_docs"], k)
-    golds = gold_masks(docs, corpus)
+    checks = check_spans(docs, spans, kept, WINDOW_OPTIONS["boilerplate_min_docs"], k,
+                         exact_first=not passages)
+    golds = gold_masks(docs, corpus, later_only=passages)
     ids = corpus["ids"]
     gold = {d: np.zeros(len(docs[d]), bool) for d in ids}
     for sub in golds.values():
         for d, m in sub.items():
             gold[d] |= m
     flag = {d: np.zeros(len(docs[d]), bool) for d in ids}
+    # near passages: flags whose first occurrence is in a document the labels never pair with
+    # this one (PAN lists some source pages of a suspicious page, not all it copies from)
+    paired = {frozenset((p["susp"], p["src"])) for p in corpus["pairs"]}
+    unpaired = {d: np.zeros(len(docs[d]), bool) for d in ids}
     shared = SharedText(docs, sorted(kept))
     edge = {d: np.zeros(len(docs[d]), bool) for d in ids}
     verified = {d: np.zeros(len(docs[d]), bool) for d in ids}
@@ -466,6 +497,8 @@ def score_pan(docs: dict, corpus: dict, run_dir: Path, k: int, negatives: set) -
         if d not in flag or not 0 <= a < b <= len(docs[d]):
             continue
         flag[d][a:b] = True
+        if passages and frozenset((d, s["first_id"])) not in paired:
+            unpaired[d][a:b] = True
         if gold[d][a:b].any():
             edge[d][a:b] = True
             if gold[d][a:b].all():
@@ -473,7 +506,8 @@ def score_pan(docs: dict, corpus: dict, run_dir: Path, k: int, negatives: set) -
         for x, y in shared.covered(d, docs[d][a:b], k):
             verified[d][a + x : a + y] = True
     tot = dict.fromkeys(("flagged", "tp", "gold", "gold_kept", "tp_kept", "edge", "shared",
-                         "neg_chars", "neg_flagged", "neg_shared"), 0)
+                         "neg_chars", "neg_flagged", "neg_shared", "unpaired",
+                         "unpaired_tp"), 0)
     per_subset = {s: {"gold": 0, "tp": 0} for s in golds}
     neg_docs_flagged = 0
     for d in ids:
@@ -481,6 +515,8 @@ def score_pan(docs: dict, corpus: dict, run_dir: Path, k: int, negatives: set) -
         g, f = gold[d] & solid, flag[d] & solid
         tot["flagged"] += int(f.sum())
         tot["tp"] += int((f & g).sum())
+        tot["unpaired"] += int((f & unpaired[d]).sum())
+        tot["unpaired_tp"] += int((f & unpaired[d] & g).sum())
         tot["gold"] += int(g.sum())
         if d in kept:
             tot["gold_kept"] += int(g.sum())
@@ -506,6 +542,9 @@ def score_pan(docs: dict, corpus: dict, run_dir: Path, k: int, negatives: set) -
     res["precision"] = tot["tp"] / tot["flagged"] if tot["flagged"] else None
     res["precision_shared_ok"] = ((tot["tp"] + tot["edge"] + tot["shared"]) / tot["flagged"]
                                   if tot["flagged"] else None)
+    paired_flags = tot["flagged"] - tot["unpaired"]
+    res["precision_labelled_pairs"] = ((tot["tp"] - tot["unpaired_tp"]) / paired_flags
+                                       if passages and paired_flags else None)
     res["recall"] = tot["tp"] / tot["gold"] if tot["gold"] else None
     res["recall_kept"] = tot["tp_kept"] / tot["gold_kept"] if tot["gold_kept"] else None
     p, r = res["precision"], res["recall"]
@@ -514,25 +553,31 @@ def score_pan(docs: dict, corpus: dict, run_dir: Path, k: int, negatives: set) -
                                for s, v in per_subset.items()}
     res["fp_per_1k_negative"] = (1000 * tot["neg_flagged"] / tot["neg_chars"]
                                  if tot["neg_chars"] else None)
-    res["missed_cases"] = missed_cases(docs, corpus, flag, kept)
+    res["missed_cases"] = missed_cases(docs, corpus, flag, kept, later_only=passages)
     return res
 
 
-def missed_cases(docs: dict, corpus: dict, flag: dict, kept: set) -> dict:
+def missed_cases(docs: dict, corpus: dict, flag: dict, kept: set,
+                 later_only: bool = False) -> dict:
     """Verbatim (02) cases between two surviving documents that are not flagged in full.
 
     A verbatim copy of ten or more tokens must be flagged on both sides (apart from the partial
-    tokens at its cut edges), so each such case is worth looking at.
+    tokens at its cut edges), so each such case is worth looking at; near passages
+    (``later_only``) flag only the side in the later document.
     """
     ids = set(corpus["ids"])
+    order = {d: i for i, d in enumerate(corpus["ids"])}
     n, worst = 0, []
     for p in corpus["pairs"]:
         if (p["subset"] != POSITIVE[0] or p["susp"] not in ids or p["src"] not in ids
                 or p["susp"] not in kept or p["src"] not in kept):
             continue
         for c in p["cases"]:
-            for doc, off, ln in ((p["susp"], c["this_offset"], c["this_length"]),
-                                 (p["src"], c["source_offset"], c["source_length"])):
+            sides = ((p["susp"], c["this_offset"], c["this_length"]),
+                     (p["src"], c["source_offset"], c["source_length"]))
+            if later_only:
+                sides = (max(sides, key=lambda side: order[side[0]]),)
+            for doc, off, ln in sides:
                 solid = ~space_mask(docs[doc][off : off + ln])
                 cover = float((flag[doc][off : off + ln] & solid).sum() / max(1, solid.sum()))
                 if cover < 0.9:
@@ -567,27 +612,40 @@ def pan_part(args, snapshot: Path, workdir: Path) -> dict:
             "stray_subsets": corpus["stray_subsets"], "negative_docs": len(negatives)}
         print(f"PAN corpus {name}: {len(corpus['pairs'])} pairs, {len(corpus['ids'])} docs, "
               f"{chars / 1e6:.1f} M chars", flush=True)
-        settings = [(k, args.threshold) for k in args.min_tokens]
-        if name != "01" and args.default_threshold_run:
-            settings.append((10, 0.75))
-        for k, thr in settings:
-            run_dir = workdir / "pan-runs" / f"{name}-k{k}-t{thr}"
+        if args.near_passages:
+            settings = [(10, args.threshold, pt) for pt in args.passage_threshold]
+        else:
+            settings = [(k, args.threshold, None) for k in args.min_tokens]
+            if name != "01" and args.default_threshold_run:
+                settings.append((10, 0.75, None))
+        for k, thr, pt in settings:
+            label = f"{name}-k{k}-t{thr}" + (f"-p{pt}" if pt else "")
+            run_dir = workdir / "pan-runs" / label
+            options = ({**PASSAGE_OPTIONS, "passage_threshold": pt,
+                        "passage_tokens": args.passage_tokens,
+                        "passage_stride": args.passage_stride} if pt
+                       else {**WINDOW_OPTIONS, "span_min_tokens": k})
             spec = {"inputs": [str(path)], "out": str(run_dir), "keep_output": True,
                     "result": str(workdir / "pan-result.json"),
-                    "options": {**WINDOW_OPTIONS, "span_min_tokens": k, "threshold": thr,
+                    "options": {**options, "threshold": thr,
                                 "id_column": "doc_id", "on_bad_row": "reject",
                                 "workers": args.pan_workers}}
             run = launch(spec, snapshot, workdir)
-            scored = score_pan(docs, corpus, run_dir, k, negatives)
-            row = {"corpus": name, "min_tokens": k, "threshold": thr, "run_s": run["wall_s"],
-                   "stages": run["stages"], **scored}
+            scored = score_pan(docs, corpus, run_dir, k, negatives, passages=bool(pt))
+            row = {"corpus": name, "min_tokens": k, "threshold": thr, "passages": pt,
+                   "run_s": run["wall_s"], "stages": run["stages"], **scored}
             results["runs"].append(row)
-            print(f"  k={k} thr={thr}: {run['wall_s']:.1f} s, P {_f(row['precision'])} "
+            print(f"  {label}: {run['wall_s']:.1f} s, P {_f(row['precision'])} "
                   f"R {_f(row['recall'])} FP/1k {_f(row['fp_per_1k_negative'], 2)}", flush=True)
             for what, c in row["checks"].items():
                 if c["n"]:
                     print(f"    span check {what}: {c['n']}; e.g. {c['examples'][:2]}")
     return results
+
+
+def _setting(r: dict) -> str:
+    """The k column: the window length, or ``p`` and the passage threshold."""
+    return f"p{r['passages']}" if r.get("passages") else str(r["min_tokens"])
 
 
 def _f(x, digits: int = 3) -> str:
@@ -604,17 +662,19 @@ def print_pan(res: dict) -> None:
                                   else "") for n, c in res["corpora"].items()))
     print("\n### Copied passages (PAN-13): non-space characters, flagged vs gold\n")
     print("| corpus | k | thr | docs kept | gold chars | flagged chars | P | R | R kept | F1 "
-          "| non-gold flagged: edge / shared / unverified | P* | R 02 | R 03 | run s |")
-    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+          "| non-gold flagged: edge / shared / unverified | P* | P pairs | R 02 | R 03 "
+          "| run s |")
+    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     for r in res["runs"]:
         if not r["gold"]:
             continue
         by = r["recall_by_subset"]
-        print(f"| {r['corpus']} | {r['min_tokens']} | {r['threshold']} | {r['kept']}/{r['docs']} "
+        print(f"| {r['corpus']} | {_setting(r)} | {r['threshold']} | {r['kept']}/{r['docs']} "
               f"| {r['gold']:,} | {r['flagged']:,} | {_f(r['precision'])} | {_f(r['recall'])} "
               f"| {_f(r['recall_kept'])} | {_f(r['f1'])} "
               f"| {r['edge']:,} / {r['shared']:,} / {r['unverified']:,} "
-              f"| {_f(r['precision_shared_ok'])} | {_f(by.get(POSITIVE[0]))} "
+              f"| {_f(r['precision_shared_ok'])} | {_f(r.get('precision_labelled_pairs'))} "
+              f"| {_f(by.get(POSITIVE[0]))} "
               f"| {_f(by.get(POSITIVE[1]))} | {r['run_s']:.1f} |")
     print("\n### Negatives (01-no-plagiarism): flags where nothing was copied\n")
     print("| corpus | k | thr | negative docs | chars | flagged chars | FP per 1k chars "
@@ -623,7 +683,7 @@ def print_pan(res: dict) -> None:
     for r in res["runs"]:
         if not r["neg_chars"]:
             continue
-        print(f"| {r['corpus']} | {r['min_tokens']} | {r['threshold']} | {r['negative_docs']} "
+        print(f"| {r['corpus']} | {_setting(r)} | {r['threshold']} | {r['negative_docs']} "
               f"| {r['neg_chars']:,} | {r['neg_flagged']:,} | {_f(r['fp_per_1k_negative'], 2)} "
               f"| {r['negative_docs_flagged']} | {r['neg_shared']:,} |")
     bad = [(r["corpus"], r["min_tokens"], r["threshold"], w, c["n"]) for r in res["runs"]
@@ -759,6 +819,12 @@ def main(argv: list[str] | None = None) -> int:
     pan.add_argument("--max-pairs", type=int, default=0,
                      help="sample this many pairs per subset (0: all 1,000)")
     pan.add_argument("--pan-workers", type=int, default=1)
+    pan.add_argument("--near-passages", action="store_true",
+                     help="score near passages (--near-passages) instead of shared windows: "
+                          "gold is the later side of every case")
+    pan.add_argument("--passage-threshold", nargs="+", type=float, default=[0.5])
+    pan.add_argument("--passage-tokens", type=int, default=40)
+    pan.add_argument("--passage-stride", type=int, default=10)
     cost = parser.add_argument_group("cost")
     cost.add_argument("--docs", nargs="+", type=int, default=[20_000, 50_000])
     cost.add_argument("--repeats", type=int, default=3)

@@ -117,7 +117,9 @@ class RunReport:
         sp = self.spans
         lines = ["", "## Repeated spans and boilerplate", "",
                  "| kind | spans | characters | documents |", "|---|---:|---:|---:|"]
-        for kind in ("repeat", "boilerplate"):
+        kinds = ("repeat", "boilerplate", "near_passage") if "passages" in sp else (
+            "repeat", "boilerplate")
+        for kind in kinds:
             k = sp.get(kind, {})
             lines.append(f"| {kind} | {k.get('spans', 0):,} | {k.get('chars', 0):,} "
                          f"| {k.get('documents', 0):,} |")
@@ -131,6 +133,18 @@ class RunReport:
                     text = text[:77] + "..."
                 lines.append(f"| {t['docs']:,} | {text} | {t.get('source_file')}:"
                              f"{t.get('source_row')} |")
+        near = sp.get("top_near_passages") or []
+        if near:
+            lines += ["", "Top near-duplicate passage clusters (passages in the cluster, one "
+                      "later copy, where the first occurrence is):", "",
+                      "| passages | later copy | at | first occurrence |", "|---:|---|---|---|"]
+            for t in near:
+                text = (t.get("text") or "").replace("|", "\\|").replace("\n", " ")
+                if len(text) > 80:
+                    text = text[:77] + "..."
+                lines.append(f"| {t['passages']:,} | {text} | {t['source_file']}:"
+                             f"{t['source_row']} | {t['first_source_file']}:"
+                             f"{t['first_source_row']} (char {t['first_start']:,}) |")
         return lines
 
     def _stages_markdown(self) -> list[str]:

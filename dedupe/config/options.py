@@ -36,6 +36,8 @@ OPTION_KEYS = {
     "boilerplate_windows": "spans.windows", "remove_spans": "spans.remove",
     "min_length": "spans.min_length", "repetition_stats": "spans.stats",
     "gopher_filter": "spans.gopher_filter",
+    "near_passages": "spans.near_passages", "passage_threshold": "spans.passage_threshold",
+    "passage_tokens": "spans.passage_tokens", "passage_stride": "spans.passage_stride",
     "rows_per_shard": "output.rows_per_shard",
     "bytes_per_shard": "output.bytes_per_shard",
     "workdir": "output.workdir",

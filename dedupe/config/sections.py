@@ -214,6 +214,16 @@ class SpansConfig(Section):
     min_length: int = 50
     stats: bool = False
     gopher_filter: bool = False
+    # near-duplicate passages across pages (dedupe.spans.passages): windows of passage_tokens
+    # tokens every passage_stride tokens, MinHash of their passage_ngram-token shingles with
+    # passage_num_perm permutations, clustered at passage_threshold; off by default (it costs
+    # a second decide stage over about tokens / stride passages a page)
+    near_passages: bool = False
+    passage_threshold: float = 0.5
+    passage_tokens: int = 40
+    passage_stride: int = 20
+    passage_ngram: int = 1
+    passage_num_perm: int = 64
 
     # min_tokens: at most 1000 (windows cost one pass over the batch per token, and a longer
     # repeat is found whole by shorter windows); partitions: at most 2**20, one per 64 MB of a
@@ -221,11 +231,23 @@ class SpansConfig(Section):
     # longest text read (max_row_bytes)
     limits: ClassVar[dict[str, tuple[int, int]]] = {
         "min_tokens": (1, MAX_SPAN_TOKENS), "boilerplate_min_docs": (1, INT64_MAX),
-        "partitions": (1, MAX_PARTITIONS), "min_length": (0, MAX_ROW_BYTES)}
+        "partitions": (1, MAX_PARTITIONS), "min_length": (0, MAX_ROW_BYTES),
+        "passage_tokens": (2, MAX_SPAN_TOKENS), "passage_stride": (1, MAX_SPAN_TOKENS),
+        "passage_ngram": (1, MAX_NGRAM), "passage_num_perm": (1, MAX_NUM_PERM)}
 
     def _check(self):
         check_choice("spans.boilerplate_policy", self.boilerplate_policy, ("all", "keep_first"))
         check_fraction("spans.near_threshold", self.near_threshold)
+        check_fraction("spans.passage_threshold", self.passage_threshold)
+        if self.passage_stride > self.passage_tokens:
+            raise ConfigError(
+                f"{option_label('spans.passage_stride')} = {self.passage_stride} is longer than "
+                f"{option_label('spans.passage_tokens')} = {self.passage_tokens}: passages "
+                "would leave tokens out")
+        if self.passage_ngram > self.passage_tokens:
+            raise ConfigError(
+                f"spans.passage_ngram = {self.passage_ngram} is longer than "
+                f"{option_label('spans.passage_tokens')} = {self.passage_tokens}")
 
 
 @dataclass(frozen=True)

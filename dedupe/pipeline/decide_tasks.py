@@ -149,6 +149,9 @@ class DecidePlan(OnFiles):
     # their candidates are this plan's pairs whose first colliding band is below their band
     # count, so this plan's bands, candidates and verify steps serve them too (see _verify)
     members: tuple[Member, ...] = ()
+    # rows of one file with equal values of this sign-file column never pair (the passages
+    # of one page: their overlapping windows would chain a page's passages into one cluster)
+    group_column: str | None = None
 
     @property
     def n(self) -> int:
@@ -370,6 +373,9 @@ def _verify(task: StepTask) -> dict:
                       ("a", "b", "band") if plan.members else ("a", "b"), hi)
     a, b, first = unique_pairs_first(rec["a"], rec["b"], rec.get("band", 0))
     del rec
+    if plan.group_column and len(a):
+        apart = _different_groups(plan, a, b)
+        a, b, first = a[apart], b[apart], first[apart]
     own = Member(plan.threshold, plan.bands, plan.folder, plan.sample)
     # which of the pairs each threshold takes (a is sorted, as the cap needs)
     takes, capped = [], []
@@ -414,6 +420,15 @@ def _verify(task: StepTask) -> dict:
                      1, {"result": result})
         results.append(result)
     return result
+
+
+def _different_groups(plan: DecidePlan, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Which pairs join rows of different groups (``plan.group_column``, within a file)."""
+    ends = np.unique(np.concatenate([a, b]))
+    group = plan.sign_files().values(plan.group_column, ends).astype(np.int64)
+    file = plan.file_of(ends)
+    ia, ib = np.searchsorted(ends, a), np.searchsorted(ends, b)
+    return (file[ia] != file[ib]) | (group[ia] != group[ib])
 
 
 def _pair_hash(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute
 
 from dedupe.io.routed import write_sorted
 from dedupe.io.spill import read_ipc, write_ipc
@@ -32,6 +33,7 @@ from dedupe.memory import PeakRSS
 from dedupe.near.decide import ACTIONS, FILTERED, KEPT, TOO_SHORT
 from dedupe.near.lsh import sorted_unique
 from dedupe.pipeline.boilerplate_stage import load_flagged
+from dedupe.pipeline.passage_stage import PassageDecisions, passage_spans
 from dedupe.pipeline.span_records import span_paths
 from dedupe.pipeline.store import FileList, OnFiles
 from dedupe.spans.stats import GOPHER_REPETITION_LIMITS, gopher_failures, gopher_reason
@@ -39,13 +41,14 @@ from dedupe.spans.stats import GOPHER_REPETITION_LIMITS, gopher_failures, gopher
 __all__ = ["SPAN_FILE_SCHEMA", "SPAN_KINDS", "FinishTask", "finish_file", "merged_lengths",
            "span_edits"]
 
-SPAN_KINDS = ("repeat", "boilerplate")
+SPAN_KINDS = ("repeat", "boilerplate", "near_passage")
 # one file's spans: global rows (g, first_g) for the report, source rows for the writers, ids
 # for spans.parquet
 SPAN_FILE_SCHEMA = pa.schema([
     ("g", pa.int64()), ("source_row", pa.int64()), ("id", pa.string()), ("start", pa.int64()),
     ("end", pa.int64()), ("kind", pa.string()), ("count", pa.int64()),
     ("first_g", pa.int64()), ("first_id", pa.string()), ("first_start", pa.int64()),
+    ("similarity", pa.float64()),
 ])
 
 
@@ -64,6 +67,7 @@ class FinishTask(OnFiles):
     min_length: int
     gopher: bool
     notes: tuple[tuple[int, str], ...] = ()  # (row in the file, reason): duplicate ids
+    passages: PassageDecisions | None = None  # --near-passages: the passage decisions
 
     @property
     def out(self) -> str:
@@ -110,6 +114,8 @@ def finish_file(task: FinishTask) -> dict:
         spans = None
     result = {"rows": n, **_counts(action, spans), "seconds": time.perf_counter() - t0,
               "peak_rss": rss.stop()}
+    if spans is not None and task.passages is not None:
+        result["top_passages"] = top_passage_spans(spans)
     write_sorted(task.out_path, {"action": action, **cols,
                                  "note": pa.array(notes, pa.string())}, [0, n],
                  {"result": result})
@@ -129,12 +135,13 @@ def _gopher(sign: pa.Table, action: np.ndarray, notes: np.ndarray) -> None:
 
 
 def _file_spans(task: FinishTask, sign: pa.Table, kept: np.ndarray) -> pa.Table:
-    """The spans of the file's kept rows, sorted by row, start and kind (repeat before
-    boilerplate at one start), with ids."""
+    """The spans of the file's kept rows, sorted by row, start and kind (repeat, then
+    boilerplate, then near passage at one start), with ids; ``similarity`` is a near
+    passage's estimated Jaccard to its first occurrence (NaN for the other kinds)."""
     lo = task.offsets[task.t]
     hi = lo + sign.num_rows
     source_rows = sign["source_row"].to_numpy()
-    g, start, end, kind, count, first_g, first_start = ([] for _ in range(7))
+    g, start, end, kind, count, first_g, first_start, sim = ([] for _ in range(8))
     if task.repeats:
         rep = read_ipc(span_paths(task.sign_paths[task.t])[0])
         if rep.num_rows:
@@ -148,22 +155,33 @@ def _file_spans(task: FinishTask, sign: pa.Table, kept: np.ndarray) -> pa.Table:
             count.append(rep["count"].to_numpy()[keep])
             first_g.append(rg)
             first_start.append(rep["first_start"].to_numpy()[keep])
+            sim.append(np.full(len(rg), np.nan))
     if task.boiler_paths:
         flagged = load_flagged(list(task.boiler_paths), (lo, hi))
         for name, acc in (("g", g), ("start", start), ("end", end), ("count", count),
                           ("first_g", first_g), ("first_start", first_start)):
             acc.append(flagged[name].to_numpy().astype(np.int64))
         kind.append(np.ones(flagged.num_rows, np.int8))
+        sim.append(np.full(flagged.num_rows, np.nan))
+    if task.passages is not None:
+        near = passage_spans(task.passages, task.t, kept, task.offsets)
+        for name, acc in (("g", g), ("start", start), ("end", end), ("count", count),
+                          ("first_g", first_g), ("first_start", first_start)):
+            acc.append(near[name].astype(np.int64))
+        kind.append(np.full(len(near["g"]), 2, np.int8))
+        sim.append(near["similarity"].astype(np.float64))
     if not g:
         return SPAN_FILE_SCHEMA.empty_table()
+    sim = np.concatenate(sim)
     g, start, end, kind, count, first_g, first_start = (
         np.concatenate(x).astype(np.int64) if i != 3 else np.concatenate(x)
         for i, x in enumerate((g, start, end, kind, count, first_g, first_start)))
-    # by row, start and kind name descending (a repeat before a boilerplate span at one
-    # start), stable: equal keys keep repeats first, then partition order
+    # by row, start and kind (repeat, boilerplate, near passage at one start), stable: equal
+    # keys keep repeats first, then partition order
     order = np.lexsort((kind, start, g))
     g, start, end, kind = g[order], start[order], end[order], kind[order]
     count, first_g, first_start = count[order], first_g[order], first_start[order]
+    sim = sim[order]
     rows = sorted_unique(np.concatenate([g, first_g]))
     ids = task.files.sign_files().string_column("id", rows)
     return pa.table({
@@ -173,7 +191,28 @@ def _file_spans(task: FinishTask, sign: pa.Table, kept: np.ndarray) -> pa.Table:
         "kind": pa.array(np.array(SPAN_KINDS, object)[kind], pa.string()),
         "count": count, "first_g": first_g,
         "first_id": ids.take(pa.array(np.searchsorted(rows, first_g))),
-        "first_start": first_start}, schema=SPAN_FILE_SCHEMA)
+        "first_start": first_start, "similarity": sim}, schema=SPAN_FILE_SCHEMA)
+
+
+def top_passage_spans(spans: pa.Table, n: int = 20) -> list[dict]:
+    """The file's near-passage spans of the largest passage clusters, one per first
+    occurrence: what the report lists next to the top boilerplate lines."""
+    near = spans.filter(pa.compute.equal(spans["kind"], "near_passage"))
+    if near.num_rows == 0:
+        return []
+    cols = {c: near[c].to_numpy() for c in ("g", "start", "end", "count", "first_g",
+                                            "first_start")}
+    order = np.lexsort((cols["start"], cols["g"], -cols["count"]))
+    out, seen = [], set()
+    for i in order.tolist():
+        first = (int(cols["first_g"][i]), int(cols["first_start"][i]))
+        if first in seen:
+            continue
+        seen.add(first)
+        out.append({c: int(v[i]) for c, v in cols.items()})
+        if len(out) == n:
+            break
+    return out
 
 
 def _counts(action: np.ndarray, spans: pa.Table | None) -> dict:

@@ -27,7 +27,7 @@ from dedupe.pipeline.store import FileList, SignFiles
 from dedupe.pipeline.write import output_positions, write_shard
 
 __all__ = ["ManifestPart", "manifest_parts", "scheme_metadata", "span_summary", "top_lines",
-           "write_manifest_part", "write_output", "write_spans"]
+           "top_passages", "write_manifest_part", "write_output", "write_spans"]
 
 
 def scheme_metadata(cfg, dec) -> dict[str, str]:
@@ -171,21 +171,30 @@ def _stat_columns(table) -> dict:
             for name in table.column_names if name.startswith("stat_")}
 
 
-def write_spans(out: str, tasks, spans_paths, compression: str = "zstd") -> None:
+def write_spans(out: str, tasks, spans_paths, compression: str = "zstd",
+                similarity: bool = False) -> None:
     """``spans.parquet``: one row per flagged span of a surviving document, copied from the
     sign files' spans files (:mod:`dedupe.pipeline.finish`, ids already there) input unit by
-    input unit (one row group each, see :func:`_units`), appearing whole or not at all."""
+    input unit (one row group each, see :func:`_units`), appearing whole or not at all.
+    ``similarity`` (with ``--near-passages``): also the estimated Jaccard of a near passage to
+    its first occurrence (null for the other kinds)."""
     import pyarrow.parquet as pq
 
     schema = pa.schema([("id", pa.string()), ("start", pa.int64()), ("end", pa.int64()),
                         ("kind", pa.string()), ("count", pa.int64()), ("first_id", pa.string()),
-                        ("first_start", pa.int64())])
+                        ("first_start", pa.int64())]
+                       + ([("similarity", pa.float64())] if similarity else []))
     with open_output(join(out, "spans.parquet")) as sink, \
             pq.ParquetWriter(sink, schema, compression=compression) as writer:
         for _unit, members in _units(tasks):
             part = pa.concat_tables([read_ipc(spans_paths[t]) for t in members])
             if part.num_rows:
-                writer.write_table(part.select(schema.names).cast(schema).combine_chunks())
+                part = part.select(schema.names)
+                if similarity:  # NaN (not a near passage) is written as null
+                    sim = part["similarity"]
+                    part = part.set_column(part.schema.get_field_index("similarity"), "similarity",
+                                           pc.if_else(pc.is_nan(sim), None, sim))
+                writer.write_table(part.cast(schema).combine_chunks())
 
 
 def top_lines(top: list[dict], tasks, tables, cfg, n: int = 20) -> list[dict]:
@@ -210,10 +219,44 @@ def top_lines(top: list[dict], tasks, tables, cfg, n: int = 20) -> list[dict]:
     return out
 
 
+def top_passages(spans: list[dict], tasks, tables, cfg, n: int = 20) -> list[dict]:
+    """The largest near-passage clusters: passages in the cluster, one later copy's text and
+    place, and its cluster's first occurrence (``spans``: the finishing tasks' largest)."""
+    from dedupe.pipeline.fetch import fetch_values
+
+    best: dict[tuple[int, int], dict] = {}
+    for it in sorted(spans, key=lambda it: (-it["count"], it["g"], it["start"])):
+        best.setdefault((it["first_g"], it["first_start"]), it)
+    top = list(best.values())[:n]
+    if not top:
+        return []
+    offsets = np.concatenate([[0], np.cumsum([t.num_rows for t in tables])])
+    texts = fetch_values(tasks, tables, [it["g"] for it in top], cfg.input.text_column)
+
+    def where(g: int) -> tuple[str, int]:
+        t = int(np.searchsorted(offsets, g, side="right") - 1)
+        return tasks[t].source.path, int(tables[t]["source_row"][g - offsets[t]].as_py())
+
+    out = []
+    for it in top:
+        file, row = where(it["g"])
+        first_file, first_row = where(it["first_g"])
+        out.append({"passages": it["count"],
+                    "text": (texts.get(it["g"]) or "")[it["start"] : it["end"]],
+                    "source_file": file, "source_row": row, "start": it["start"],
+                    "end": it["end"], "first_source_file": first_file,
+                    "first_source_row": first_row, "first_start": it["first_start"]})
+    return out
+
+
 def span_summary(summary: dict, stats: dict) -> dict:
     """The report's ``spans`` section: spans, characters and documents per kind (summed over
-    the finishing tasks), the boilerplate keys and the most frequent boilerplate lines."""
+    the finishing tasks), the boilerplate keys and the most frequent boilerplate lines; with
+    near passages, the passage stage's figures and its largest clusters."""
     out = {"file": "spans.parquet", **{k: dict(v) for k, v in summary.items()}}
     out["boilerplate_keys"] = int(stats.get("keys", 0))
     out["top_boilerplate"] = stats.get("top_lines", [])
+    if "passages" in stats:
+        out["passages"] = {k: v for k, v in stats["passages"].items() if k != "steps"}
+        out["top_near_passages"] = stats.get("top_passages", [])
     return out

@@ -50,9 +50,11 @@ from dedupe.pipeline.outputs import (
     scheme_metadata,
     span_summary,
     top_lines,
+    top_passages,
     write_output,
     write_spans,
 )
+from dedupe.pipeline.passage_stage import decide_passages
 from dedupe.pipeline.run_folder import (
     check_workdir,
     prepare_out,
@@ -208,8 +210,12 @@ def _spans_stage(run: _Run, tables: SignFiles, dec):
         boiler_paths, span_stats = count_boilerplate(cfg, run.engine, run.work, tables.paths,
                                                      tables.offsets[:-1], dec.paths,
                                                      run.progress, run.run_key)
+        passages = None
+        if cfg.spans.near_passages:
+            passages, span_stats["passages"] = decide_passages(
+                cfg, run.engine, run.work, tables.paths, dec.paths, run.progress)
         spans_paths = [join(run.work, f"spans-{t:06d}.arrow") for t in range(len(tables))]
-        results = _finish(run, tables, dec, spans_paths, boiler_paths)
+        results = _finish(run, tables, dec, spans_paths, boiler_paths, passages)
         summary = {k: {"spans": 0, "chars": 0, "documents": 0} for k in SPAN_KINDS}
         for r in results:
             for k, acc in summary.items():
@@ -217,6 +223,9 @@ def _spans_stage(run: _Run, tables: SignFiles, dec):
                     acc[key] += r["spans"][k][key]
         span_stats["summary"] = summary
         span_stats["boiler_paths"] = boiler_paths
+        if passages is not None:
+            span_stats["top_passage_spans"] = [it for r in results
+                                               for it in r.get("top_passages", [])]
         st.rows = sum(r["span_rows"] for r in results)
         st.tasks = len(results)
         st.peak_rss_worker = max([span_stats.get("peak_rss", 0),
@@ -225,7 +234,8 @@ def _spans_stage(run: _Run, tables: SignFiles, dec):
     return spans_paths, span_stats
 
 
-def _finish(run: _Run, tables: SignFiles, dec, spans_paths, boiler_paths) -> list[dict]:
+def _finish(run: _Run, tables: SignFiles, dec, spans_paths, boiler_paths,
+            passages=None) -> list[dict]:
     """One finishing task per sign file (:func:`dedupe.pipeline.finish.finish_file`); the
     decisions then point at their final files, with the kept rows and action counts."""
     cfg = run.cfg
@@ -238,7 +248,8 @@ def _finish(run: _Run, tables: SignFiles, dec, spans_paths, boiler_paths) -> lis
     sp = cfg.spans
     tasks = [FinishTask(dec.files, t, dec.paths[t], join(folder, f"decided-{t:06d}.arrow"),
                         spans_paths[t] if spans_paths else None, tuple(boiler_paths),
-                        sp.repeats, sp.remove, sp.min_length, sp.gopher_filter, tuple(notes[t]))
+                        sp.repeats, sp.remove, sp.min_length, sp.gopher_filter, tuple(notes[t]),
+                        passages)
              for t in range(len(tables))]
     results = map_missing(run.engine, finish_file, tasks, "finish", run.progress)
     dec.paths = [t.out for t in tasks]
@@ -294,9 +305,13 @@ def _manifest_stage(run: _Run, tables: SignFiles, dec, spans_paths, span_stats: 
     cfg = run.cfg
     with StageTimer("manifest", tasks=len(run.tasks)) as st:
         if spans_paths is not None:
-            write_spans(cfg.output.out, run.tasks, spans_paths, cfg.output.compression)
+            write_spans(cfg.output.out, run.tasks, spans_paths, cfg.output.compression,
+                        similarity=cfg.spans.near_passages)
             span_stats["top_lines"] = top_lines(span_stats.pop("top", []), run.tasks,
                                                 tables, cfg)
+            if cfg.spans.near_passages:
+                span_stats["top_passages"] = top_passages(
+                    span_stats.pop("top_passage_spans", []), run.tasks, tables, cfg)
         st.rows = sum(dec.counts.values())
     run.stages.append(st)
 

@@ -27,14 +27,16 @@ from dedupe.near.minhash import EMPTY as EMPTY_SIGNATURE
 from dedupe.near.signing import shingle_sets, sign_arrays, truncate
 from dedupe.pipeline.span_records import (
     REPEAT_SCHEMA,
+    passage_path,
     span_parts,
     span_paths,
     spans_enabled,
     write_lines,
+    write_passages,
 )
 from dedupe.schemes import scheme_fields
 
-__all__ = ["SignResult", "SignTask", "input_schema", "sign_task"]
+__all__ = ["SignResult", "SignTask", "input_schema", "sign_task", "with_band_keys"]
 
 OK, REJECTED, EMPTY = ROW_OK, ROW_REJECTED, ROW_EMPTY
 _SCHEMA_KEY = b"dedupe.input_schema"
@@ -108,11 +110,13 @@ def _sign_batch(rb, st: SignTask, parts: list, extra: dict):
     score = _scores(batch, st)
     stats = {}
     if spans_enabled(cfg):
-        repeats, lines, stats = span_parts(hashed, rows, status == OK, cfg)
+        repeats, lines, stats, passages = span_parts(hashed, rows, status == OK, cfg)
         if repeats is not None:
             extra["repeats"].append(repeats)
         if lines is not None:
             extra["lines"].append(lines)
+        if passages is not None:
+            extra["passages"].append(passages)
     parts.append(
         pa.table(
             {
@@ -187,7 +191,7 @@ def _mark_empty(status, reasons, null, nbytes, canon_len) -> None:
         reasons[hit] = why
 
 
-def _with_band_keys(table: pa.Table, bands: int, rows: int) -> pa.Table:
+def with_band_keys(table: pa.Table, bands: int, rows: int) -> pa.Table:
     """Add one ``band_BB`` uint64 column per LSH band (keys as :class:`ArraySignatures` makes
     them), so the decide stage reads 8 bytes a row per band instead of whole signatures."""
     from dedupe.near.lsh import band_key
@@ -299,6 +303,13 @@ def _write_span_files(st: SignTask, table: pa.Table, extra: dict) -> None:
         write_ipc(rep.sort_by([("source_row", "ascending"), ("start", "ascending")]), rep_path)
     if sp.boilerplate or sp.windows:
         write_lines(extra["lines"], table["source_row"].to_numpy(), line_path, sp.partitions)
+    if sp.near_passages:
+        from dedupe.near.lsh import lsh_params
+        from dedupe.pipeline.passage_stage import passage_config
+
+        write_passages(extra["passages"], table["source_row"].to_numpy(),
+                       passage_path(st.path), st.config,
+                       *lsh_params(passage_config(st.config)))
 
 
 def _reject_all(st: SignTask, parts: list) -> None:
@@ -319,7 +330,7 @@ def sign_task(st: SignTask) -> SignResult:
         if extra and extra not in columns:
             columns.append(extra)
     parts: list[pa.Table] = []
-    extra: dict[str, list] = {"repeats": [], "lines": []}
+    extra: dict[str, list] = {"repeats": [], "lines": [], "passages": []}
     seen = None  # the schema of the task's rows, every column
     if st.reject_reason is not None:
         _reject_all(st, parts)
@@ -344,7 +355,7 @@ def sign_task(st: SignTask) -> SignResult:
     table = _with_stat_columns(table, st.config)
     _write_span_files(st, table, extra)
     if st.lsh is not None:
-        table = _with_band_keys(table, *st.lsh)
+        table = with_band_keys(table, *st.lsh)
     if seen is not None:
         table = table.replace_schema_metadata({_SCHEMA_KEY: seen.serialize().to_pybytes()})
     # last: an existing sign file means the whole task finished; its schemes say how it was made

@@ -8,6 +8,10 @@ Each batch the sign stage reads also yields, from one tokenisation of the batch,
   of ``spans.min_tokens`` tokens), written to the task's ``lines`` file as one Arrow record batch
   per key partition (``key % partitions``), so that the boilerplate stage
   (:mod:`dedupe.pipeline.boilerplate_stage`) reads one partition of every task at a time;
+* with ``spans.near_passages``, the batch's passages (:mod:`dedupe.spans.passages`): one
+  record each with its document, character range, digest and signature, written to the task's
+  ``passages`` file in the layout of a sign file, so that the passage stage
+  (:mod:`dedupe.pipeline.passage_stage`) decides them with the document machinery;
 * optionally the Gopher repetition statistics.
 """
 
@@ -17,11 +21,11 @@ import numpy as np
 import pyarrow as pa
 
 from dedupe.io.fs import join, split
-from dedupe.io.spill import ipc_writer
+from dedupe.io.spill import ipc_writer, write_ipc
 from dedupe.spans.boilerplate import line_keys_from_tokens
 
-__all__ = ["LINE_SCHEMA", "REPEAT_SCHEMA", "span_parts", "span_paths", "spans_enabled",
-           "write_lines"]
+__all__ = ["LINE_SCHEMA", "REPEAT_SCHEMA", "passage_path", "span_parts", "span_paths",
+           "spans_enabled", "write_lines", "write_passages"]
 
 _SKELETON_SALT = np.uint64(0x5BD1E9955BD1E995)
 _WINDOW_SALT = np.uint64(0x27D4EB2F165667C5)
@@ -37,7 +41,8 @@ def spans_enabled(cfg) -> bool:
     """Whether any span feature is on: then the sign stage writes span records and the
     spans stage runs."""
     sp = cfg.spans
-    return sp.repeats or sp.boilerplate or sp.windows or sp.stats or sp.gopher_filter
+    return (sp.repeats or sp.boilerplate or sp.windows or sp.stats or sp.gopher_filter
+            or sp.near_passages)
 
 
 def span_paths(sign_path: str) -> tuple[str, str]:
@@ -47,10 +52,17 @@ def span_paths(sign_path: str) -> tuple[str, str]:
             join(folder, name.replace("sign-", "lines-")))
 
 
-def span_parts(text: pa.Array, rows: np.ndarray, valid: np.ndarray, cfg):
-    """``(repeats table, lines table, stats dict)`` for one batch (``valid``: rows to use).
+def passage_path(sign_path: str) -> str:
+    """Where a task's passages go, next to its sign file."""
+    folder, name = split(sign_path)
+    return join(folder, name.replace("sign-", "passages-"))
 
-    One tokenisation of the batch serves repeats, shared windows and statistics.
+
+def span_parts(text: pa.Array, rows: np.ndarray, valid: np.ndarray, cfg):
+    """``(repeats table, lines table, stats dict, passages table)`` for one batch (``valid``:
+    rows to use).
+
+    One tokenisation of the batch serves repeats, shared windows, passages and statistics.
     """
     from dedupe.spans.repeats import batch_repeats
     from dedupe.spans.stats import batch_repetition_stats
@@ -58,7 +70,7 @@ def span_parts(text: pa.Array, rows: np.ndarray, valid: np.ndarray, cfg):
 
     sp = cfg.spans
     text = text.fill_null("") if text.null_count else text
-    repeats = lines = None
+    repeats = lines = passages = None
     stats = {}
     tokens = batch_tokens(text)
     if sp.repeats:
@@ -88,7 +100,68 @@ def span_parts(text: pa.Array, rows: np.ndarray, valid: np.ndarray, cfg):
         lines = pa.concat_tables(parts)
     if sp.stats or sp.gopher_filter:
         stats = batch_repetition_stats(text, tokens=tokens)
-    return repeats, lines, stats
+    if sp.near_passages:
+        passages = _passage_records(tokens, rows, valid, cfg)
+    return repeats, lines, stats, passages
+
+
+def _passage_records(tokens, rows: np.ndarray, valid: np.ndarray, cfg) -> pa.Table:
+    """The batch's passages: document source row, character range, digest, shingle count and
+    signature."""
+    from dedupe.spans.passages import batch_passages
+
+    sp = cfg.spans
+    p = batch_passages(tokens, valid, size=sp.passage_tokens, stride=sp.passage_stride,
+                       min_tokens=sp.min_tokens, ngram=sp.passage_ngram,
+                       num_perm=sp.passage_num_perm, seed=cfg.minhash.seed)
+    return pa.table({"doc_row": rows[p.doc], "start": p.start.astype(np.int64),
+                     "end": p.end.astype(np.int64), "prev_end": p.prev_end.astype(np.int64),
+                     "next_start": p.next_start.astype(np.int64), "digest_hi": p.digest[:, 0],
+                     "digest_lo": p.digest[:, 1], "n_shingles": p.n_shingles,
+                     "sig": pa.FixedSizeListArray.from_arrays(pa.array(p.sig.reshape(-1)),
+                                                              sp.passage_num_perm)})
+
+
+def write_passages(parts: list[pa.Table], doc_rows: np.ndarray, path: str, cfg,
+                   bands: int, rows: int) -> int:
+    """The task's passages as a sign file (see :mod:`dedupe.pipeline.sign`): one row per
+    passage in document then position order, ``doc_local`` the document's row in the task's
+    sign file (``doc_rows``: its sorted source rows), every passage ``OK`` (the passage stage
+    sets the passages of removed pages aside), each band's LSH keys. Returns the passage
+    count."""
+    from dedupe.near.decide import ROW_OK
+    from dedupe.pipeline.sign import with_band_keys
+
+    k = cfg.spans.passage_num_perm
+    if parts:
+        table = pa.concat_tables(parts).sort_by([("doc_row", "ascending"),
+                                                 ("start", "ascending")])
+    else:
+        z = np.zeros(0, np.int64)
+        table = pa.table({"doc_row": z, "start": z, "end": z, "prev_end": z, "next_start": z,
+                          "digest_hi": np.zeros(0, np.uint64),
+                          "digest_lo": np.zeros(0, np.uint64),
+                          "n_shingles": np.zeros(0, np.int32),
+                          "sig": pa.FixedSizeListArray.from_arrays(
+                              pa.array(np.zeros(0, np.uint32)), k)})
+    n = table.num_rows
+    length = table["end"].to_numpy() - table["start"].to_numpy()
+    table = pa.table({
+        "source_row": np.arange(n, dtype=np.int64),
+        "doc_row": table["doc_row"],
+        "doc_local": np.searchsorted(doc_rows, table["doc_row"].to_numpy()).astype(np.int64),
+        "start": table["start"], "end": table["end"],
+        "prev_end": table["prev_end"], "next_start": table["next_start"],
+        "length": length, "nbytes": length,
+        "digest_hi": table["digest_hi"], "digest_lo": table["digest_lo"],
+        "n_shingles": table["n_shingles"],
+        "status": np.full(n, ROW_OK, np.int8),
+        "reason": pa.nulls(n, pa.string()),
+        "score": np.full(n, np.nan),
+        "sig": table["sig"],
+    })
+    write_ipc(with_band_keys(table, bands, rows), path)
+    return n
 
 
 def _window_records(tokens, rows: np.ndarray, valid: np.ndarray, k: int) -> pa.Table:

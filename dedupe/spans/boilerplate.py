@@ -34,6 +34,7 @@ __all__ = [
     "line_keys_from_tokens",
     "paragraphs",
     "split_lines",
+    "token_runs",
 ]
 
 # line and paragraph keys from span token hashes (dedupe.spans.tokens.TOKEN_HASH_VERSION):
@@ -206,8 +207,8 @@ def line_keys_from_tokens(tokens) -> Lines:
     masked_h = np.where(numeric, _NUMBER, tokens.hashes)
     solid = np.concatenate([[0], np.cumsum(~numeric)])
     n_solid = solid[t_hi] - solid[t_lo]
-    exact_masked = _runs(masked_h, t_lo, t_hi)
-    exact_raw = _runs(tokens.hashes, t_lo, t_hi)
+    exact_masked = token_runs(masked_h, t_lo, t_hi)
+    exact_raw = token_runs(tokens.hashes, t_lo, t_hi)
     exact = np.where(n_solid >= 2, exact_masked, exact_raw)
     # skeleton: collapse capitalised runs, over lines only
     prev_upper = np.zeros(len(upper), bool)
@@ -217,7 +218,7 @@ def line_keys_from_tokens(tokens) -> Lines:
     skel_vals = np.where(upper, _CAPS, masked_h)[keep]
     kept_before = np.concatenate([[0], np.cumsum(keep)])
     s_lo, s_hi = kept_before[t_lo[:n_lines]], kept_before[t_hi[:n_lines]]
-    skeleton = _runs(skel_vals, s_lo, s_hi)
+    skeleton = token_runs(skel_vals, s_lo, s_hi)
     plain = np.concatenate([[0], np.cumsum(~numeric & ~upper)])
     n_plain = plain[t_hi[:n_lines]] - plain[t_lo[:n_lines]]
     skeleton = np.where(n_plain >= 3, skeleton, np.uint64(0))
@@ -230,8 +231,10 @@ def line_keys_from_tokens(tokens) -> Lines:
     return Lines(doc[order], start[order], end[order], exact[order], skeleton[order])
 
 
-def _runs(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """``sequence_hashes`` for runs given as (possibly overlapping) ``[lo, hi)`` ranges."""
+def token_runs(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each run ``values[lo[i]:hi[i]]`` of token hashes (runs may overlap):
+    a polynomial in the run's own positions (equal runs anywhere hash alike), mixed with its
+    length."""
     n = len(values)
     pw = _powers(n)
     inv = _powers(n, inverse=True)

@@ -1,0 +1,304 @@
+"""Near-duplicate passages: windows, signatures and digests against slow references, the
+covered ranges rule, and ``--near-passages`` through ``dedupe run``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import dedupe
+from dedupe.errors import ConfigError
+from dedupe.pipeline.passage_stage import covered_ranges
+from dedupe.spans.passages import batch_passages, passage_windows
+from dedupe.spans.tokens import batch_tokens
+from dedupe.text.hashing import fmix64
+
+
+def _windows_reference(counts, valid, size, stride, min_tokens):
+    out = []
+    base = 0
+    for d, (n, ok) in enumerate(zip(counts, valid, strict=True)):
+        if ok and n >= min_tokens:
+            if n <= size:
+                out.append((d, base, base + n))
+            else:
+                s = 0
+                while s + size <= n:
+                    out.append((d, base + s, base + s + size))
+                    s += stride
+                if s - stride + size < n:
+                    out.append((d, base + n - size, base + n))
+        base += n
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(counts=st.lists(st.integers(0, 130), min_size=0, max_size=12),
+       size=st.integers(2, 50), data=st.data())
+def test_windows_follow_the_rule(counts, size, data):
+    stride = data.draw(st.integers(1, size))
+    min_tokens = data.draw(st.integers(1, 20))
+    valid = np.array(data.draw(st.lists(st.booleans(), min_size=len(counts),
+                                        max_size=len(counts))), bool)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    doc, lo, hi = passage_windows(offsets, valid, size, stride, min_tokens)
+    assert list(zip(doc.tolist(), lo.tolist(), hi.tolist(), strict=True)) == _windows_reference(
+        counts, valid, size, stride, min_tokens)
+    # every token of a page with passages is covered
+    for d in set(doc.tolist()):
+        covered = np.zeros(counts[d], bool)
+        for a, b in zip(lo[doc == d], hi[doc == d], strict=True):
+            covered[a - offsets[d] : b - offsets[d]] = True
+        assert covered.all()
+
+
+WORDS = [f"w{i}" for i in range(400)]
+
+
+def _text(rng, n):
+    return " ".join(WORDS[i] for i in rng.integers(0, len(WORDS), n))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), ngram=st.integers(1, 3), num_perm=st.sampled_from([8, 32]))
+def test_signatures_and_digests_equal_the_reference(seed, ngram, num_perm):
+    """Each passage's signature is datasketch's MinHash of its shingles (the ``ngram``-token
+    window hashes of its tokens, top 32 bits), and its digest depends only on its tokens."""
+    from datasketch import MinHash
+
+    from dedupe.spans.windows import window_table
+
+    rng = np.random.default_rng(seed)
+    texts = [_text(rng, int(n)) for n in rng.integers(0, 90, 4)]
+    texts.append("Punctuation, CASE and   spacing: " + texts[0])
+    tokens = batch_tokens(pa.array(texts))
+    p = batch_passages(tokens, np.ones(len(texts), bool), size=20, stride=7, min_tokens=5,
+                       ngram=ngram, num_perm=num_perm, seed=3)
+    grams = (fmix64(window_table(tokens.hashes, ngram)) >> np.uint64(32)).astype(np.uint32)
+    for i in range(len(p)):
+        m = MinHash(num_perm=num_perm, seed=3, hashfunc=int)
+        values = {int(v) for v in grams[p.lo[i] : p.hi[i] - ngram + 1]}
+        for v in values:
+            m.update(v)
+        if values:
+            assert np.array_equal(p.sig[i], m.hashvalues.astype(np.uint32))
+        assert p.n_shingles[i] == max(p.hi[i] - p.lo[i] - ngram + 1, 0)
+        text = texts[p.doc[i]]
+        assert text[p.start[i] : p.end[i]].split()[0].strip(",:").lower() in text.lower()
+    # equal token sequences, equal digests; another order, another digest
+    key = {tuple(tokens.hashes[a:b]): tuple(d) for a, b, d in zip(p.lo, p.hi, p.digest,
+                                                                   strict=True)}
+    for a, b, d in zip(p.lo, p.hi, p.digest, strict=True):
+        assert key[tuple(tokens.hashes[a:b])] == tuple(d)
+    if len(p):
+        a, b = int(p.lo[0]), int(p.hi[0])
+        flipped = batch_tokens(pa.array([" ".join(texts[p.doc[0]].split()[::-1])]))
+        q = batch_passages(flipped, np.ones(1, bool), size=20, stride=7, min_tokens=5,
+                           ngram=ngram, num_perm=num_perm, seed=3)
+        if len(set(tokens.hashes[a:b].tolist())) > 1:
+            assert not any(np.array_equal(d, p.digest[0]) for d in q.digest)
+
+
+def _covered_reference(doc, start, end, flagged):
+    out = []
+    for d in sorted(set(doc.tolist())):
+        sel = doc == d
+        top = int(end[sel].max())
+        cover = np.zeros(top, int)
+        marks = np.zeros(top, int)
+        for a, b, f in zip(start[sel], end[sel], flagged[sel], strict=True):
+            cover[a:b] += 1
+            marks[a:b] += int(f)
+        inside = (marks >= np.minimum(2, cover)) & (marks > 0)
+        i = 0
+        while i < top:
+            if inside[i]:
+                j = i
+                while j < top and inside[j]:
+                    j += 1
+                out.append((d, i, j))
+                i = j
+            else:
+                i += 1
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 60), st.integers(1, 30),
+                          st.booleans()), min_size=1, max_size=25))
+def test_covered_ranges_equal_the_character_reference(windows):
+    """Positions are characters here; with every position a token (``prev_end`` = start,
+    ``next_start`` = end) the ranges are exactly the characters the rule keeps."""
+    windows.sort()
+    doc = np.array([w[0] for w in windows], np.int64)
+    start = np.array([w[1] for w in windows], np.int64)
+    end = start + np.array([w[2] for w in windows], np.int64)
+    flagged = np.array([w[3] for w in windows], bool)
+    d, a, b = covered_ranges(doc, start, end, flagged, start, end)
+    assert list(zip(d.tolist(), a.tolist(), b.tolist(), strict=True)) == _covered_reference(
+        doc, start, end, flagged)
+
+
+def test_stride_longer_than_a_passage_is_refused():
+    with pytest.raises(ConfigError, match="passage_stride"):
+        dedupe.DedupeConfig.from_dict({"spans": {"passage_tokens": 20, "passage_stride": 30}})
+
+
+# --- through dedupe run ---------------------------------------------------------------------
+
+PASSAGES = {"near_passages": True, "passage_stride": 10, "passage_threshold": 0.5,
+            "spans": False, "boilerplate": False}
+
+
+def _run(table, tmp_path, name="out", files=1, **kw):
+    paths = []
+    per = -(-table.num_rows // files)
+    for f in range(files):
+        path = tmp_path / f"{name}-in-{f}.parquet"
+        pq.write_table(table.slice(f * per, per), path)
+        paths.append(path)
+    kw.setdefault("engine__name", "serial")
+    report = dedupe.run(paths, tmp_path / name, id_column="id", **kw)
+    spans = (pq.read_table(tmp_path / name / "spans.parquet")
+             if (tmp_path / name / "spans.parquet").exists() else None)
+    return report, spans
+
+
+def _cover(table, spans, kind="near_passage"):
+    texts = table["text"].to_pylist()
+    index = {i: r for r, i in enumerate(table["id"].to_pylist())}
+    cover = {}
+    for s in spans.to_pylist():
+        if s["kind"] == kind:
+            r = index[s["id"]]
+            cover.setdefault(r, np.zeros(len(texts[r]), bool))[s["start"] : s["end"]] = True
+    return cover
+
+
+@pytest.fixture(scope="module")
+def planted():
+    from tests.synth.passages import planted_passages
+
+    return planted_passages(300, seed=4, n_passages=10, copies=3)
+
+
+def test_later_near_copies_across_pages_are_flagged_and_first_copies_kept(planted, tmp_path):
+    table, truth = planted
+    report, spans = _run(table, tmp_path, **PASSAGES)
+    cover = _cover(table, spans)
+    ids = table["id"].to_pylist()
+    first_row = {c["passage"]: c["row"] for c in truth if c["first"]}
+    later = [c for c in truth if not c["first"]]
+    for c in later:  # every later copy is flagged, and points at its passage's first page
+        got = cover.get(c["row"], np.zeros(1, bool))[c["start"] : c["end"]]
+        assert got.mean() >= 0.7, c
+    rows = spans.filter(pa.compute.equal(spans["kind"], "near_passage")).to_pylist()
+    on_copies = 0
+    for s in rows:
+        assert 0.0 < s["similarity"] <= 1.0 and s["count"] >= 2
+        r = ids.index(s["id"])
+        mine = [c for c in later if c["row"] == r and c["start"] < s["end"]
+                and s["start"] < c["end"]]
+        if mine:  # (the generator's small topic vocabularies make a few chance matches)
+            on_copies += 1
+            assert s["first_id"] == ids[first_row[mine[0]["passage"]]]
+    assert on_copies >= 0.9 * len(rows)
+    for c in truth:  # nothing of a first copy
+        if c["first"]:
+            assert not cover.get(c["row"], np.zeros(len(table["text"][c["row"]].as_py()),
+                                                     bool))[c["start"] : c["end"]].any()
+    inside = sum((m & _planted_mask(table, later, r)).sum() for r, m in cover.items())
+    assert inside / sum(m.sum() for m in cover.values()) >= 0.9
+    sp = report.spans
+    assert sp["near_passage"]["documents"] == len({ids.index(s["id"]) for s in rows})
+    assert sp["near_passage"]["spans"] == len(rows)
+    top = sp["top_near_passages"][0]
+    assert top["passages"] >= 3 and top["first_source_row"] in first_row.values()
+    assert sp["passages"]["passages"] == sp["passages"]["passages_of_kept_pages"] > 0
+
+
+def _planted_mask(table, copies, row):
+    m = np.zeros(len(table["text"][row].as_py()), bool)
+    for c in copies:
+        if c["row"] == row:
+            m[c["start"] : c["end"]] = True
+    return m
+
+
+def test_pages_removed_as_near_duplicates_do_not_count(tmp_path):
+    rng = np.random.default_rng(7)
+    base = _text(rng, 400)
+    passage = _text(rng, 70)
+    edited = passage.split()
+    for i in rng.choice(len(edited), 5, replace=False):
+        edited[i] = "zz" + edited[i]
+    rows = [
+        {"id": "w", "text": base},  # kept
+        {"id": "x", "text": base + "\n" + passage},  # a near duplicate of w: removed
+        {"id": "y", "text": _text(rng, 150) + "\n" + " ".join(edited)},
+        {"id": "z", "text": _text(rng, 150) + "\n" + passage + "\n" + _text(rng, 50)},
+    ]
+    table = pa.Table.from_pylist(rows)
+    report, spans = _run(table, tmp_path, **PASSAGES)
+    assert report.counts["near_duplicate"] == 1
+    near = [s for s in spans.to_pylist() if s["kind"] == "near_passage"]
+    # the passage's first kept page is y: z's copy points there, x (removed) is nowhere
+    assert [(s["id"], s["first_id"]) for s in near] == [("z", "y")]
+    assert report.spans["passages"]["passages_of_kept_pages"] < report.spans["passages"][
+        "passages"]
+
+
+def test_the_same_spans_for_any_worker_count(planted, tmp_path):
+    table, _ = planted
+    _, one = _run(table, tmp_path, "one", files=3, **PASSAGES)
+    _, two = _run(table, tmp_path, "two", files=3, engine__name="local", workers=2,
+                  partitions=3, **PASSAGES)
+    assert one.num_rows > 0 and one.equals(two)
+
+
+def test_remove_spans_cuts_near_passages_out_of_later_pages(planted, tmp_path):
+    table, truth = planted
+    _, spans = _run(table, tmp_path, remove_spans=True, min_length=0, **PASSAGES)
+    out = pq.read_table(tmp_path / "out" / "data").to_pylist()
+    texts = {r["id"]: r["text"] for r in out}
+    original = dict(zip(table["id"].to_pylist(), table["text"].to_pylist(), strict=True))
+    cut = [s for s in spans.to_pylist() if s["kind"] == "near_passage"]
+    for s in cut:
+        assert original[s["id"]][s["start"] : s["end"]] not in texts[s["id"]]
+        assert len(texts[s["id"]]) < len(original[s["id"]])
+    firsts = {table["id"][c["row"]].as_py() for c in truth if c["first"]}
+    flagged = {s["id"] for s in cut}
+    for page in firsts - flagged:
+        assert texts[page] == original[page]
+
+
+def test_passage_options_change_what_is_found(planted, tmp_path):
+    table, _ = planted
+    loose, _ = _run(table, tmp_path, "loose", **PASSAGES)
+    strict, _ = _run(table, tmp_path, "strict", **{**PASSAGES, "passage_threshold": 0.95})
+    assert strict.spans["near_passage"]["chars"] < loose.spans["near_passage"]["chars"]
+    wide, _ = _run(table, tmp_path, "wide", **{**PASSAGES, "passage_stride": 20})
+    short, _ = _run(table, tmp_path, "short", **{**PASSAGES, "passage_tokens": 20,
+                                                 "passage_stride": 10})
+    tokens = [len(batch_tokens(pa.array([t])).hashes) for t in table["text"].to_pylist()]
+    offsets = np.concatenate([[0], np.cumsum(tokens)]).astype(np.int64)
+    for report, size, stride in ((loose, 40, 10), (wide, 40, 20), (short, 20, 10)):
+        doc, _, _ = passage_windows(offsets, np.ones(len(tokens), bool), size, stride, 10)
+        assert report.spans["passages"]["passages"] == len(doc)
+
+
+def test_near_passages_are_off_by_default(planted, tmp_path):
+    table, _ = planted
+    report, spans = _run(table, tmp_path, "default")
+    assert "passages" not in report.spans
+    assert "similarity" not in spans.column_names
+    assert "near_passage" not in set(spans["kind"].to_pylist())
+    _, with_them = _run(table, tmp_path, "on", near_passages=True, passage_stride=10)
+    kinds = with_them["kind"].to_pylist()
+    sims = with_them["similarity"].to_pylist()
+    assert "near_passage" in kinds
+    assert all((s is None) == (k != "near_passage") for k, s in zip(kinds, sims, strict=True))
