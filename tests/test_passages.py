@@ -302,3 +302,25 @@ def test_near_passages_are_off_by_default(planted, tmp_path):
     sims = with_them["similarity"].to_pylist()
     assert "near_passage" in kinds
     assert all((s is None) == (k != "near_passage") for k, s in zip(kinds, sims, strict=True))
+
+
+def test_near_copies_inside_a_page_with_words_changed_throughout_are_found(tmp_path):
+    """A page's own passage pasted again with 5-15 % of its words replaced, inserted or
+    dropped all along (not only cut short): flagged as a repeat, and only the copy."""
+    from tests.synth.passages import planted_passages
+
+    table, truth = planted_passages(200, seed=11, n_passages=0, inside=40)
+    report, spans = _run(table, tmp_path, boilerplate=False)
+    cover = _cover(table, spans, "repeat")
+    copies = [c for c in truth if c["inside"]]
+    found = [cover.get(c["row"], np.zeros(1, bool))[c["start"] : c["end"]].mean() >= 0.5
+             for c in copies]
+    assert np.mean(found) >= 0.9
+    inside = sum((m & _planted_mask(table, copies, r)).sum() for r, m in cover.items())
+    assert inside / sum(m.sum() for m in cover.values()) >= 0.95
+
+
+def test_the_run_and_the_library_share_the_near_repeat_threshold():
+    from dedupe.spans.repeats import DEFAULT_NEAR_THRESHOLD
+
+    assert dedupe.DedupeConfig().spans.near_threshold == DEFAULT_NEAR_THRESHOLD

@@ -99,6 +99,9 @@ SEED_GOLDEN = [
     (19411, "Alliance: Exploring the Concept of \u2018 saf"),
     (19716, "the most important factor in the therape"),
     (19815, "Advertisements on this website or link t"),
+    # two repeated phrases four words apart, joined as one near copy since the threshold is
+    # 0.7 (DEFAULT_NEAR_THRESHOLD)
+    (20405, "loved for being ourselves or to rely on "),
     (20695, "to be loved for being ourselves or to re"),
     (20888, "Exploring the Concept of \u2018 safety \u2019 from"),
     (20994, "Resolving the auto-double-bind, therapeu"),
@@ -165,13 +168,17 @@ def test_seed_text_that_occurs_once_is_not_flagged(seed_page, seed_spans):
 
 
 def test_seed_every_span_repeats_an_earlier_copy(seed_page, seed_spans):
-    """Each flagged min_tokens window occurs at an earlier, non-overlapping position."""
+    """Each flagged min_tokens window of an exact span occurs at an earlier, non-overlapping
+    position (a near copy's windows need not: its edits are what make it near)."""
     starts, _, hashes = tokenize_offsets(seed_page)
     windows = window_hashes(hashes, DEFAULT_MIN_TOKENS)
     first_pos = {}
     for i, h in enumerate(windows.tolist()):
         first_pos.setdefault(h, i)
-    for s, e in zip(seed_spans.start, seed_spans.end, strict=True):
+    assert seed_spans.exact.sum() >= len(seed_spans) - 1
+    for s, e, exact in zip(seed_spans.start, seed_spans.end, seed_spans.exact, strict=True):
+        if not exact:
+            continue
         toks = np.flatnonzero((starts >= s) & (starts < e))
         for i in range(toks[0], toks[-1] - DEFAULT_MIN_TOKENS + 2):
             assert first_pos[int(windows[i])] + DEFAULT_MIN_TOKENS <= i
@@ -349,13 +356,18 @@ def test_near_copy_with_a_word_dropped_is_flagged():
 
 
 def test_near_threshold_separates_light_from_heavy_edits():
-    # One word in seven replaced: 6/7 = 86% of tokens match, above the 0.8 threshold.
+    # One word in seven replaced: 6/7 = 86% of tokens match, above the 0.7 threshold.
     light = [w if i % 7 else "zz" for i, w in enumerate(PARAGRAPH)]
     text, first, later, end = _with_paragraph_copy(light)
     got = find_repeats(text)
     assert (got.start.tolist(), got.first_start.tolist()) == ([later + 3], [first + len("Rain ")])
     assert got.end.tolist() == [end]
-    # Two words in seven replaced: at most 5/7 = 71% match, so nothing is flagged.
+    # Two words in seven replaced: at most 5/7 = 71% match: found at the default 0.7, not at 0.8
     heavy = [w if i % 7 > 1 else "zz" for i, w in enumerate(PARAGRAPH)]
     text, _, _, _ = _with_paragraph_copy(heavy)
+    assert len(find_repeats(text)) == 1
+    assert len(find_repeats(text, near_threshold=0.8)) == 0
+    # Three words in seven replaced: at most 4/7 = 57% match, so nothing is flagged.
+    heavier = [w if i % 7 > 2 else "zz" for i, w in enumerate(PARAGRAPH)]
+    text, _, _, _ = _with_paragraph_copy(heavier)
     assert len(find_repeats(text)) == 0

@@ -204,7 +204,7 @@ class SpansConfig(Section):
     repeats: bool = True
     min_tokens: int = 10
     near: bool = True
-    near_threshold: float = 0.8
+    near_threshold: float = 0.7  # dedupe.spans.repeats.DEFAULT_NEAR_THRESHOLD
     boilerplate: bool = True
     boilerplate_min_docs: int = 3
     boilerplate_policy: str = "all"  # all (CCNet: every copy) | keep_first

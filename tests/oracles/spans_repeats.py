@@ -24,7 +24,7 @@ def find_repeats(
     *,
     min_tokens: int = DEFAULT_MIN_TOKENS,
     near: bool = True,
-    near_threshold: float = 0.8,
+    near_threshold: float = 0.7,  # the package's DEFAULT_NEAR_THRESHOLD
     seed_tokens: int | None = None,
     max_gap: int | None = None,
     tokens: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
