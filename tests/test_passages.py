@@ -297,7 +297,7 @@ def test_near_passages_are_off_by_default(planted, tmp_path):
     assert "passages" not in report.spans
     assert "similarity" not in spans.column_names
     assert "near_passage" not in set(spans["kind"].to_pylist())
-    _, with_them = _run(table, tmp_path, "on", near_passages=True, passage_stride=10)
+    _, with_them = _run(table, tmp_path, "on", near_passages=True)
     kinds = with_them["kind"].to_pylist()
     sims = with_them["similarity"].to_pylist()
     assert "near_passage" in kinds
@@ -310,7 +310,7 @@ def test_near_copies_inside_a_page_with_words_changed_throughout_are_found(tmp_p
     from tests.synth.passages import planted_passages
 
     table, truth = planted_passages(200, seed=11, n_passages=0, inside=40)
-    report, spans = _run(table, tmp_path, boilerplate=False)
+    _, spans = _run(table, tmp_path, boilerplate=False)
     cover = _cover(table, spans, "repeat")
     copies = [c for c in truth if c["inside"]]
     found = [cover.get(c["row"], np.zeros(1, bool))[c["start"] : c["end"]].mean() >= 0.5
@@ -324,3 +324,30 @@ def test_the_run_and_the_library_share_the_near_repeat_threshold():
     from dedupe.spans.repeats import DEFAULT_NEAR_THRESHOLD
 
     assert dedupe.DedupeConfig().spans.near_threshold == DEFAULT_NEAR_THRESHOLD
+
+
+def test_the_command_line_options_reach_the_run(planted, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from dedupe.cli import main
+
+    table, _ = planted
+    path = tmp_path / "in.parquet"
+    pq.write_table(table, path)
+    args = ["run", str(path), "--out", str(tmp_path / "cli"), "--id-column", "id", "-q",
+            "--no-spans", "--no-boilerplate", "--near-passages", "--passage-threshold", "0.6",
+            "--passage-tokens", "30", "--passage-stride", "15", "--workers", "1"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "cli" / "report.json").read_text())
+    tokens = [len(batch_tokens(pa.array([t])).hashes) for t in table["text"].to_pylist()]
+    offsets = np.concatenate([[0], np.cumsum(tokens)]).astype(np.int64)
+    doc, _, _ = passage_windows(offsets, np.ones(len(tokens), bool), 30, 15, 10)
+    assert report["spans"]["passages"]["passages"] == len(doc)
+    assert report["spans"]["near_passage"]["spans"] > 0
+    off = CliRunner().invoke(main, [*args[:-6], "--no-near-passages", "--workers", "1",
+                                    "--overwrite"])
+    assert off.exit_code == 0, off.output
+    assert "passages" not in json.loads((tmp_path / "cli" / "report.json").read_text())["spans"]

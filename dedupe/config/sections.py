@@ -216,12 +216,13 @@ class SpansConfig(Section):
     gopher_filter: bool = False
     # near-duplicate passages across pages (dedupe.spans.passages): windows of passage_tokens
     # tokens every passage_stride tokens, MinHash of their passage_ngram-token shingles with
-    # passage_num_perm permutations, clustered at passage_threshold; off by default (it costs
-    # a second decide stage over about tokens / stride passages a page)
+    # passage_num_perm permutations, clustered at passage_threshold (measured on PAN-13 and
+    # generated pages, see README); off by default (a second decide stage over about tokens /
+    # stride passages a page)
     near_passages: bool = False
-    passage_threshold: float = 0.5
+    passage_threshold: float = 0.45
     passage_tokens: int = 40
-    passage_stride: int = 20
+    passage_stride: int = 10
     passage_ngram: int = 1
     passage_num_perm: int = 64
 
