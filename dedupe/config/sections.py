@@ -217,14 +217,15 @@ class SpansConfig(Section):
     # near-duplicate passages across pages (dedupe.spans.passages): windows of passage_tokens
     # tokens every passage_stride tokens, MinHash of their passage_ngram-token shingles with
     # passage_num_perm permutations, clustered at passage_threshold (measured on PAN-13 and
-    # generated pages, see README); off by default (a second decide stage over about tokens /
-    # stride passages a page)
+    # generated pages, see README: 128 permutations, not 64, halve the chance matches of
+    # unrelated windows on one topic); off by default (a second decide stage over about
+    # tokens / stride passages a page)
     near_passages: bool = False
     passage_threshold: float = 0.45
     passage_tokens: int = 40
     passage_stride: int = 10
     passage_ngram: int = 1
-    passage_num_perm: int = 64
+    passage_num_perm: int = 128
 
     # min_tokens: at most 1000 (windows cost one pass over the batch per token, and a longer
     # repeat is found whole by shorter windows); partitions: at most 2**20, one per 64 MB of a

@@ -40,15 +40,26 @@ from dedupe.pipeline.store import FileList, status_path
 __all__ = ["PassageDecisions", "decide_passages", "passage_config"]
 
 
+# the false-positive and false-negative weights of the passages' banding: balanced, not the
+# documents' recall-first 0.03 / 0.97. A window's words share common words with many unrelated
+# windows (Jaccard 0.15-0.3), and recall-first bandings (2 rows a band) make most of those pairs
+# candidates: on 2,000 generated pages 3.5M candidate pairs for 69k passages against 0.33M
+# with balanced weights at 128 permutations; a copy's neighbouring windows make up for the
+# pairs a stricter banding misses (benchmarks/bench_passages.py)
+PASSAGE_WEIGHTS = (0.5, 0.5)
+
+
 def passage_config(cfg):
     """The run's config as the passages see it: their permutations, shingles and threshold,
-    the banding chosen for that threshold, signature verification, the first passage kept."""
+    the banding chosen for that threshold (``PASSAGE_WEIGHTS``), signature verification, the
+    first passage kept."""
     sp = cfg.spans
     return replace(
         cfg,
         minhash=replace(cfg.minhash, num_perm=sp.passage_num_perm, ngram=sp.passage_ngram,
                         shingle="word", hash_scheme="native"),
         lsh=replace(cfg.lsh, threshold=sp.passage_threshold, bands=None, rows=None,
+                    fp_weight=PASSAGE_WEIGHTS[0], fn_weight=PASSAGE_WEIGHTS[1],
                     verify="signature"),
         cluster=replace(cfg.cluster, survivor="first"))
 
