@@ -14,7 +14,11 @@ the in-page copies with ``repeat`` spans.
 dedup alone (``--no-spans --no-boilerplate``), the defaults, and the defaults with
 ``--near-passages``; each as a multiple of the document-only run, and ``report.json``'s stages.
 
+``--input FILE --id-column NAME`` measures the cost on a Parquet file of your own instead (no
+planted truth, so nothing is scored).
+
     python benchmarks/bench_passages.py --pages 20000 --repeats 3 --out-json FILE
+    python benchmarks/bench_passages.py --input pages.parquet --id-column doc_id
 """
 
 from __future__ import annotations
@@ -41,11 +45,12 @@ MODES = {"document only": ["--no-spans", "--no-boilerplate"], "defaults": [],
          "defaults + near passages": ["--near-passages"]}
 
 
-def _run(path: str, out: str, extra: list[str]) -> dict:
+def _run(path: str, out: str, extra: list[str], id_column: str = "id") -> dict:
     t0 = time.perf_counter()
     proc = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-m", "dedupe.cli", "run",
                            path, "--out", out, "--overwrite", "-q", "--workers", "1",
-                           "--id-column", "id", *extra], capture_output=True, text=True)
+                           "--id-column", id_column, "--on-bad-row", "reject", *extra],
+                          capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if proc.returncode:
         raise SystemExit(f"dedupe failed: {proc.stderr[-2000:]}")
@@ -104,21 +109,26 @@ def main() -> int:
     ap.add_argument("--inside", type=int, default=0, help="0: one per 100 pages")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--input", help="a Parquet file to time instead of generated pages")
+    ap.add_argument("--id-column", default="id")
     ap.add_argument("--out-json")
     args = ap.parse_args()
-    table, truth = planted_passages(args.pages, seed=args.seed,
-                                    n_passages=args.passages or max(1, args.pages // 40),
-                                    copies=args.copies, inside=args.inside or args.pages // 100)
-    texts, ids = table["text"].to_pylist(), table["id"].to_pylist()
     runs: dict[str, list] = {m: [] for m in MODES}
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "pages.parquet")
-        pq.write_table(table, path)
+        if args.input:
+            path, truth = args.input, []
+        else:
+            table, truth = planted_passages(
+                args.pages, seed=args.seed, n_passages=args.passages or max(1, args.pages // 40),
+                copies=args.copies, inside=args.inside or args.pages // 100)
+            texts, ids = table["text"].to_pylist(), table["id"].to_pylist()
+            path = os.path.join(tmp, "pages.parquet")
+            pq.write_table(table, path)
         for _ in range(args.repeats):
             for mode, extra in MODES.items():
-                runs[mode].append(_run(path, os.path.join(tmp, "out"), extra))
+                runs[mode].append(_run(path, os.path.join(tmp, "out"), extra, args.id_column))
         spans = pq.read_table(os.path.join(tmp, "out", "spans.parquet")).to_pylist()
-    quality = found(texts, ids, truth, spans)
+    quality = found(texts, ids, truth, spans) if truth else {}
     base = statistics.median(r["wall"] for r in runs["document only"])
     table_out = {}
     for mode, rs in runs.items():
@@ -130,8 +140,8 @@ def main() -> int:
                                                                  for r in rs), 2)
                                       for s in rs[0]["stages"]}}
     passages = runs["defaults + near passages"][0]["spans"].get("passages", {})
-    print(f"{args.pages:,} pages, {len(truth)} planted copies, one worker, medians of "
-          f"{args.repeats}")
+    print(f"{args.input or f'{args.pages:,} pages, {len(truth)} planted copies'}, one worker, "
+          f"medians of {args.repeats}")
     for mode, row in table_out.items():
         print(f"{mode:<28} {row['seconds']:>7.2f} s  {row['x_document_only']:.2f}x document "
               f"only  peak {row['peak_rss_mib']:,} MiB  stages {row['stages']}")
@@ -140,7 +150,8 @@ def main() -> int:
         print(f"{name}: {q}")
     if args.out_json:
         with open(args.out_json, "w") as fh:
-            json.dump({"pages": args.pages, "repeats": args.repeats, "cost": table_out,
+            json.dump({"input": args.input, "pages": None if args.input else args.pages,
+                       "repeats": args.repeats, "cost": table_out,
                        "passages": passages, "found": quality}, fh, indent=1)
     return 0
 

@@ -822,7 +822,7 @@ def main(argv: list[str] | None = None) -> int:
     pan.add_argument("--near-passages", action="store_true",
                      help="score near passages (--near-passages) instead of shared windows: "
                           "gold is the later side of every case")
-    pan.add_argument("--passage-threshold", nargs="+", type=float, default=[0.45])
+    pan.add_argument("--passage-threshold", nargs="+", type=float, default=[0.42])
     pan.add_argument("--passage-tokens", type=int, default=40)
     pan.add_argument("--passage-stride", type=int, default=10)
     cost = parser.add_argument_group("cost")

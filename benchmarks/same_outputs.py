@@ -10,6 +10,8 @@ with a saved record and names every file that differs.
     python benchmarks/same_outputs.py --check /tmp/before.json    # on the new code
 
 Every case runs with each ``--workers`` count (1 and 2 by default), whose outputs must agree.
+``--set KEY=VALUE`` (repeatable) adds ``--set`` to every run: a changed default can be set back
+to the old value, to show that nothing else changed.
 
 Parquet written by the same pyarrow version is deterministic, so the comparison is of bytes, not
 of decoded tables: a reordered row, a changed type or a changed metadata key all show.
@@ -71,7 +73,8 @@ def record(inputs: str, out: str, extra: list[str]) -> dict:
     return {"files": dict(sorted(files.items())), "report": report}
 
 
-def collect(cache: str, n_docs: int, workers: list[int]) -> tuple[dict, list[str]]:
+def collect(cache: str, n_docs: int, workers: list[int], sets: list[str] = ()
+            ) -> tuple[dict, list[str]]:
     """``(record of the first worker count, differences between worker counts)``."""
     cases = {
         # relative to ROOT, so that two checkouts of the code write the same manifest
@@ -84,7 +87,8 @@ def collect(cache: str, n_docs: int, workers: list[int]) -> tuple[dict, list[str
         for name, (inputs, extra) in cases.items():
             for w in workers:
                 got = record(inputs, os.path.join(tmp, f"{name}-{w}"),
-                             [*extra, "--workers", str(w)])
+                             [*extra, "--workers", str(w),
+                              *(arg for kv in sets for arg in ("--set", kv))])
                 if name not in result:
                     result[name] = got
                     print(f"{name}: {len(got['files'])} files", file=sys.stderr)
@@ -123,8 +127,10 @@ def main() -> int:
     parser.add_argument("--cache", default=cache)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
                         help="run every case with each of these worker counts (all must agree)")
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                        help="add --set KEY=VALUE to every run")
     args = parser.parse_args()
-    new, across = collect(args.cache, args.docs, args.workers)
+    new, across = collect(args.cache, args.docs, args.workers, args.sets)
     for line in across:
         print(line)
     if across:

@@ -160,7 +160,7 @@ def main():
 @click.option("--near-passages/--no-near-passages", default=None,
               help="Flag passages copied from earlier pages with words changed [off].")
 @click.option("--passage-threshold", metavar=_NUM,
-              help="Jaccard (of the passages' words) a near passage needs [0.45; in (0, 1]].")
+              help="Jaccard (of the passages' words) a near passage needs [0.42; in (0, 1]].")
 @click.option("--passage-tokens", metavar=_INT,
               help=f"Tokens a passage window holds [40; 2 to {_c.MAX_SPAN_TOKENS}].")
 @click.option("--passage-stride", metavar=_INT,

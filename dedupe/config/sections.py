@@ -221,7 +221,7 @@ class SpansConfig(Section):
     # unrelated windows on one topic); off by default (a second decide stage over about
     # tokens / stride passages a page)
     near_passages: bool = False
-    passage_threshold: float = 0.45
+    passage_threshold: float = 0.42
     passage_tokens: int = 40
     passage_stride: int = 10
     passage_ngram: int = 1
