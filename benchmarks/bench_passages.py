@@ -111,6 +111,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--input", help="a Parquet file to time instead of generated pages")
     ap.add_argument("--id-column", default="id")
+    ap.add_argument("--passage-threshold", type=float,
+                    help="passed to the near-passage runs (default: dedupe's)")
     ap.add_argument("--out-json")
     args = ap.parse_args()
     runs: dict[str, list] = {m: [] for m in MODES}
@@ -124,6 +126,9 @@ def main() -> int:
             texts, ids = table["text"].to_pylist(), table["id"].to_pylist()
             path = os.path.join(tmp, "pages.parquet")
             pq.write_table(table, path)
+        if args.passage_threshold is not None:
+            MODES["defaults + near passages"] += ["--passage-threshold",
+                                                  str(args.passage_threshold)]
         for _ in range(args.repeats):
             for mode, extra in MODES.items():
                 runs[mode].append(_run(path, os.path.join(tmp, "out"), extra, args.id_column))

@@ -41,6 +41,12 @@ def versions() -> dict[str, str]:
     }
 
 
+def _cell(text: str | None, width: int = 80) -> str:
+    """Text as one Markdown table cell: pipes escaped, on one line, cut to ``width``."""
+    text = (text or "").replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 @dataclass
 class StageTimer:
     """Wall time and peak memory of one stage.
@@ -128,10 +134,7 @@ class RunReport:
             lines += ["", "Top boilerplate lines (documents they occur in, one example):", "",
                       "| documents | line | example |", "|---:|---|---|"]
             for t in top:
-                text = (t.get("text") or "").replace("|", "\\|").replace("\n", " ")
-                if len(text) > 80:
-                    text = text[:77] + "..."
-                lines.append(f"| {t['docs']:,} | {text} | {t.get('source_file')}:"
+                lines.append(f"| {t['docs']:,} | {_cell(t.get('text'))} | {t.get('source_file')}:"
                              f"{t.get('source_row')} |")
         near = sp.get("top_near_passages") or []
         if near:
@@ -139,10 +142,7 @@ class RunReport:
                       "later copy, where the first occurrence is):", "",
                       "| passages | later copy | at | first occurrence |", "|---:|---|---|---|"]
             for t in near:
-                text = (t.get("text") or "").replace("|", "\\|").replace("\n", " ")
-                if len(text) > 80:
-                    text = text[:77] + "..."
-                lines.append(f"| {t['passages']:,} | {text} | {t['source_file']}:"
+                lines.append(f"| {t['passages']:,} | {_cell(t.get('text'))} | {t['source_file']}:"
                              f"{t['source_row']} | {t['first_source_file']}:"
                              f"{t['first_source_row']} (char {t['first_start']:,}) |")
         return lines
