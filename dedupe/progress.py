@@ -118,9 +118,12 @@ def print_summary(report, console: Console | None = None) -> None:
     console.print(f"P(candidate): {curve}")
     if report.spans:
         rep, bp = report.spans.get("repeat", {}), report.spans.get("boilerplate", {})
+        near = report.spans.get("near_passage", {})
+        passages = (f", {near.get('spans', 0):,} near-duplicate passages in "
+                    f"{near.get('documents', 0):,} pages" if "passages" in report.spans else "")
         console.print(f"spans: {rep.get('spans', 0):,} repeated inside pages, "
-                      f"{bp.get('spans', 0):,} boilerplate in {bp.get('documents', 0):,} pages "
-                      f"-> {report.out}/spans.parquet")
+                      f"{bp.get('spans', 0):,} boilerplate in {bp.get('documents', 0):,} pages"
+                      f"{passages} -> {report.out}/spans.parquet")
     if "index_removed" in lsh:
         console.print(f"against {', '.join(report.outputs.get('against', []))}: "
                       f"{lsh['index_removed']:,} rows removed ({lsh['index_exact']:,} exact; "

@@ -351,3 +351,50 @@ def test_the_command_line_options_reach_the_run(planted, tmp_path):
                                     "--overwrite"])
     assert off.exit_code == 0, off.output
     assert "passages" not in json.loads((tmp_path / "cli" / "report.json").read_text())["spans"]
+
+
+_HARNESS = """
+import os, signal, sys
+import dedupe
+
+stage, after = sys.argv[3], int(sys.argv[4])
+
+def progress(name, done, total, result):
+    if name == stage and done >= after:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+if __name__ == "__main__":
+    dedupe.run(sys.argv[1:2], sys.argv[2], workers=int(sys.argv[5]), id_column="id",
+               near_passages=True, progress=progress)
+"""
+
+
+@pytest.mark.faults
+@pytest.mark.parametrize("stage,after,workers", [("passages", 2, 1), ("passages", 9, 2),
+                                                 ("finish", 2, 2)])
+def test_killed_in_the_passage_stage_then_rerun_gives_the_same_spans(planted, tmp_path, stage,
+                                                                     after, workers):
+    import subprocess
+    import sys
+
+    table, _ = planted
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(3):  # three tasks
+        pq.write_table(table.slice(i * 100, 100), folder / f"part-{i}.parquet")
+    reference = tmp_path / "reference"
+    dedupe.run([folder], reference, workers=1, id_column="id", near_passages=True)
+    script = tmp_path / "harness.py"
+    script.write_text(_HARNESS)
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, str(script), str(folder), str(out), stage,
+                           str(after), str(workers)], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == -9, proc.stderr
+    assert not (out / "report.json").exists()
+    report = dedupe.run([folder], out, workers=workers, id_column="id", near_passages=True)
+    assert report.outputs["resumed"]
+    assert pq.read_table(out / "spans.parquet").equals(pq.read_table(reference / "spans.parquet"))
+    assert pq.read_table(out / "manifest.parquet").equals(
+        pq.read_table(reference / "manifest.parquet"))
+    assert report.spans["near_passage"]["spans"] > 0

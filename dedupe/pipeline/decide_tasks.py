@@ -678,13 +678,13 @@ def _summary_path(plan: DecidePlan, step: str) -> str:
     return join(folder, f"{step}.json")
 
 
-def _counting(progress, plan: DecidePlan):
+def _counting(progress, plan: DecidePlan, stage: str = "decide"):
     """A progress callback for every step's map (components rounds too) that reports the
-    stage's tasks done so far as one count under ``decide``, against the tasks planned (the
+    stage's tasks done so far as one count under ``stage``, against the tasks planned (the
     rounds are not known in advance: the total grows as they come)."""
     files, parts = len(plan.sign_paths), plan.partitions
     # four steps per sign file, four per partition, a scatter
-    return stage_counter(progress, "decide", 4 * files + 5 * parts)
+    return stage_counter(progress, stage, 4 * files + 5 * parts)
 
 
 def stage_counter(progress, stage: str, planned: int):
@@ -702,12 +702,13 @@ def stage_counter(progress, stage: str, planned: int):
     return report
 
 
-def decide_in_tasks(engine, plan: DecidePlan, progress=None) -> tuple[list[str], dict, dict]:
+def decide_in_tasks(engine, plan: DecidePlan, progress=None, stage: str = "decide"
+                    ) -> tuple[list[str], dict, dict]:
     """Run the stage (see the module docstring); returns the decision file of every sign file,
     the LSH statistics of the report, and the partition count with each step's tasks, seconds
     and bytes written (a resumed run reports the seconds its steps took when they ran)."""
     makedirs(plan.folder)
-    progress = _counting(progress, plan)
+    progress = _counting(progress, plan, stage)
     order = list(_READERS)
     last = max([i for i, s in enumerate(order) if _done(plan, s)], default=-1)
     if last >= 0 and not exists(_summary_path(plan, order[last])):

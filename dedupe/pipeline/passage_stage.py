@@ -111,7 +111,7 @@ def decide_passages(cfg, engine, work: str, sign_paths, decision_paths,
     plan = make_plan(replace(pcfg, engine=replace(pcfg.engine, partitions=partitions)), paths,
                      num_rows, join(folder, "decide"), engine.workers, folder,
                      group_column="doc_local")
-    decided, stats, details = decide_in_tasks(engine, plan, progress)
+    decided, stats, details = decide_in_tasks(engine, plan, progress, stage="passages")
     figures = {"passages": sum(num_rows), "passages_of_kept_pages": sum(r["kept"] for r in counted),
                "bands": plan.bands, "rows": plan.rows, "partitions": partitions,
                "candidates": stats.get("candidate_pairs", 0), "steps": details["steps"]}
