@@ -149,7 +149,7 @@ def passage_spans(pd: PassageDecisions, t: int, kept: np.ndarray, sign_offsets) 
     dec = read_ipc(pd.paths[t])
     action = dec["action"].to_numpy()
     doc = own["doc_local"].to_numpy()
-    is_flagged = ((action == NEAR) | (action == EXACT)) & kept[doc] if len(doc) else action > 0
+    is_flagged = ((action == NEAR) | (action == EXACT)) & kept[doc]
     flagged = np.flatnonzero(is_flagged)
     first = dec["survivor"].to_numpy()[flagged]
     # the first passages: their page (global row) and start, read file by file
