@@ -398,3 +398,28 @@ def test_killed_in_the_passage_stage_then_rerun_gives_the_same_spans(planted, tm
     assert pq.read_table(out / "manifest.parquet").equals(
         pq.read_table(reference / "manifest.parquet"))
     assert report.spans["near_passage"]["spans"] > 0
+
+
+def test_a_resumed_run_refuses_passages_of_another_scheme(planted, tmp_path):
+    import subprocess
+    import sys
+
+    from dedupe.errors import OutputError
+    from dedupe.io.spill import read_ipc, write_ipc
+
+    table, _ = planted
+    path = tmp_path / "in.parquet"
+    pq.write_table(table, path)
+    script = tmp_path / "harness.py"
+    script.write_text(_HARNESS)
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, str(script), str(path), str(out), "passages", "1",
+                           "1"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -9, proc.stderr
+    (passages,) = list(out.rglob("passages-000000.arrow"))
+    old = read_ipc(str(passages))
+    meta = {k.decode(): v.decode() for k, v in old.schema.metadata.items()}
+    write_ipc(old.replace_schema_metadata({}), str(passages),
+              {**meta, "dedupe.scheme.passage": "dedupe-passage-v0"})
+    with pytest.raises(OutputError, match="passages of scheme dedupe-passage-v0"):
+        dedupe.run([path], out, workers=1, id_column="id", near_passages=True)

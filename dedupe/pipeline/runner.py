@@ -64,7 +64,7 @@ from dedupe.pipeline.run_folder import (
 )
 from dedupe.pipeline.schema import check_schemas, output_schema
 from dedupe.pipeline.sign import SignResult, SignTask, input_schema, sign_task
-from dedupe.pipeline.span_records import spans_enabled
+from dedupe.pipeline.span_records import PASSAGE_SCHEME_KEY, passage_path, spans_enabled
 from dedupe.pipeline.store import SignFiles
 from dedupe.pipeline.tasks import make_tasks
 from dedupe.pipeline.write import shard_tasks
@@ -382,7 +382,22 @@ def _signed(st) -> bool:
                           f"{want}: another version of dedupe or of its Unicode data started "
                           "this run; pass --overwrite to start again, or finish it with the "
                           "dedupe that started it")
+    if st.config.spans.near_passages:
+        _check_passage_scheme(passage_path(st.path))
     return True
+
+
+def _check_passage_scheme(path: str) -> None:
+    """A finished task's passages must be of this dedupe's passage scheme."""
+    from dedupe.spans.passages import PASSAGE_SCHEME
+
+    have = (ipc_metadata(path).get(PASSAGE_SCHEME_KEY.encode(), b"").decode()
+            if exists(path) else "")
+    if have != PASSAGE_SCHEME:
+        raise OutputError(f"{path} holds passages of scheme {have or 'none'}, this run makes "
+                          f"{PASSAGE_SCHEME}: another version of dedupe started this run; pass "
+                          "--overwrite to start again, or finish it with the dedupe that "
+                          "started it")
 
 
 def _sign_result_from_file(st):

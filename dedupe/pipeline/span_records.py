@@ -23,10 +23,13 @@ import pyarrow as pa
 from dedupe.io.fs import join, split
 from dedupe.io.spill import ipc_writer, write_ipc
 from dedupe.spans.boilerplate import line_keys_from_tokens
+from dedupe.spans.passages import PASSAGE_SCHEME
 
-__all__ = ["LINE_SCHEMA", "REPEAT_SCHEMA", "passage_path", "span_parts", "span_paths",
-           "spans_enabled", "write_lines", "write_passages"]
+__all__ = ["LINE_SCHEMA", "PASSAGE_SCHEME_KEY", "REPEAT_SCHEMA", "passage_path", "span_parts",
+           "span_paths", "spans_enabled", "write_lines", "write_passages"]
 
+# the passage scheme a passages file was made with (its Arrow metadata)
+PASSAGE_SCHEME_KEY = "dedupe.scheme.passage"
 _SKELETON_SALT = np.uint64(0x5BD1E9955BD1E995)
 _WINDOW_SALT = np.uint64(0x27D4EB2F165667C5)
 
@@ -160,7 +163,7 @@ def write_passages(parts: list[pa.Table], doc_rows: np.ndarray, path: str, cfg,
         "score": np.full(n, np.nan),
         "sig": table["sig"],
     })
-    write_ipc(with_band_keys(table, bands, rows), path)
+    write_ipc(with_band_keys(table, bands, rows), path, {PASSAGE_SCHEME_KEY: PASSAGE_SCHEME})
     return n
 
 
