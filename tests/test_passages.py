@@ -423,3 +423,40 @@ def test_a_resumed_run_refuses_passages_of_another_scheme(planted, tmp_path):
               {**meta, "dedupe.scheme.passage": "dedupe-passage-v0"})
     with pytest.raises(OutputError, match="passages of scheme dedupe-passage-v0"):
         dedupe.run([path], out, workers=1, id_column="id", near_passages=True)
+
+
+def test_the_passage_spill_writes_pages_in_order_and_leaves_nothing_when_aborted(tmp_path):
+    """A task's passages go to a part file batch by batch; the final file is in page order
+    (also when batches come out of order), and a failed task leaves neither file."""
+    from dedupe.io.spill import read_ipc
+    from dedupe.pipeline.span_records import PassageSpill, _passage_records
+
+    cfg = dedupe.DedupeConfig.from_dict({"spans": {"near_passages": True}})
+    rng = np.random.default_rng(3)
+    texts = [_text(rng, int(n)) for n in rng.integers(30, 120, 6)]
+    tables = []
+    for lo in (0, 3):  # two batches of three pages, source rows 10.. and 13..
+        batch = pa.array(texts[lo : lo + 3])
+        tables.append(_passage_records(batch_tokens(batch), np.arange(10 + lo, 13 + lo),
+                                       np.ones(3, bool), cfg))
+    doc_rows = np.arange(8, 16)  # the task's sign file rows (two rejected rows before)
+    got = {}
+    for name, order in (("in", tables), ("out", tables[::-1])):
+        spill = PassageSpill(str(tmp_path / f"passages-{name}.arrow"))
+        for t in order:
+            spill.add(t)
+        assert spill.finish(doc_rows, cfg, 4, 8) == sum(t.num_rows for t in tables)
+        got[name] = read_ipc(str(tmp_path / f"passages-{name}.arrow"))
+        assert not (tmp_path / f"passages-{name}.arrow.part").exists()
+    # (score is NaN throughout, and NaN equals nothing)
+    assert got["in"].drop_columns(["score"]).equals(got["out"].drop_columns(["score"]))
+    table = got["in"]
+    assert np.isnan(table["score"].to_numpy()).all()
+    assert table["source_row"].to_pylist() == list(range(table.num_rows))
+    assert np.all(np.diff(table["doc_row"].to_numpy()) >= 0)
+    assert set(table["doc_local"].to_pylist()) == {2, 3, 4, 5, 6, 7}
+    assert "band_07" in table.column_names and "band_08" not in table.column_names
+    spill = PassageSpill(str(tmp_path / "passages-failed.arrow"))
+    spill.add(tables[0])
+    spill.abort(RuntimeError("the read failed"))
+    assert not [p.name for p in tmp_path.iterdir() if "failed" in p.name]

@@ -27,12 +27,12 @@ from dedupe.near.minhash import EMPTY as EMPTY_SIGNATURE
 from dedupe.near.signing import shingle_sets, sign_arrays, truncate
 from dedupe.pipeline.span_records import (
     REPEAT_SCHEMA,
+    PassageSpill,
     passage_path,
     span_parts,
     span_paths,
     spans_enabled,
     write_lines,
-    write_passages,
 )
 from dedupe.schemes import scheme_fields
 
@@ -116,7 +116,7 @@ def _sign_batch(rb, st: SignTask, parts: list, extra: dict):
         if lines is not None:
             extra["lines"].append(lines)
         if passages is not None:
-            extra["passages"].append(passages)
+            extra["passages"].add(passages)
     parts.append(
         pa.table(
             {
@@ -307,9 +307,8 @@ def _write_span_files(st: SignTask, table: pa.Table, extra: dict) -> None:
         from dedupe.near.lsh import lsh_params
         from dedupe.pipeline.passage_stage import passage_config
 
-        write_passages(extra["passages"], table["source_row"].to_numpy(),
-                       passage_path(st.path), st.config,
-                       *lsh_params(passage_config(st.config)))
+        extra["passages"].finish(table["source_row"].to_numpy(), st.config,
+                                 *lsh_params(passage_config(st.config)))
 
 
 def _reject_all(st: SignTask, parts: list) -> None:
@@ -330,24 +329,31 @@ def sign_task(st: SignTask) -> SignResult:
         if extra and extra not in columns:
             columns.append(extra)
     parts: list[pa.Table] = []
-    extra: dict[str, list] = {"repeats": [], "lines": [], "passages": []}
+    extra: dict = {"repeats": [], "lines": [],
+                   "passages": (PassageSpill(passage_path(st.path))
+                                if st.config.spans.near_passages else None)}
     seen = None  # the schema of the task's rows, every column
     if st.reject_reason is not None:
         _reject_all(st, parts)
     else:
-        for rb in read_task(
-            st.task,
-            columns,
-            batch_rows=inp.batch_rows,
-            on_bad_row=inp.on_bad_row,
-            text_column=inp.text_column,
-            max_row_bytes=inp.max_row_bytes,
-            check_all_columns=st.check_all_columns,
-        ):
-            if rb.schema is not None and rb.batch.num_rows:
-                seen, _ = unify(seen, rb.schema)
-            for piece in _by_bytes(rb, _BATCH_BYTES):
-                _sign_batch(piece, st, parts, extra)
+        try:
+            for rb in read_task(
+                st.task,
+                columns,
+                batch_rows=inp.batch_rows,
+                on_bad_row=inp.on_bad_row,
+                text_column=inp.text_column,
+                max_row_bytes=inp.max_row_bytes,
+                check_all_columns=st.check_all_columns,
+            ):
+                if rb.schema is not None and rb.batch.num_rows:
+                    seen, _ = unify(seen, rb.schema)
+                for piece in _by_bytes(rb, _BATCH_BYTES):
+                    _sign_batch(piece, st, parts, extra)
+        except BaseException as exc:
+            if extra["passages"] is not None:
+                extra["passages"].abort(exc)
+            raise
     if parts:
         table = pa.concat_tables(parts, promote_options="default").sort_by("source_row")
     else:

@@ -17,16 +17,18 @@ Each batch the sign stage reads also yields, from one tokenisation of the batch,
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 import numpy as np
 import pyarrow as pa
 
 from dedupe.io.fs import join, split
-from dedupe.io.spill import ipc_writer, write_ipc
+from dedupe.io.spill import ipc_file, ipc_writer, write_ipc
 from dedupe.spans.boilerplate import line_keys_from_tokens
 from dedupe.spans.passages import PASSAGE_SCHEME
 
-__all__ = ["LINE_SCHEMA", "PASSAGE_SCHEME_KEY", "REPEAT_SCHEMA", "passage_path", "span_parts",
-           "span_paths", "spans_enabled", "write_lines", "write_passages"]
+__all__ = ["LINE_SCHEMA", "PASSAGE_SCHEME_KEY", "REPEAT_SCHEMA", "PassageSpill", "passage_path",
+           "passage_table", "span_parts", "span_paths", "spans_enabled", "write_lines"]
 
 # the passage scheme a passages file was made with (its Arrow metadata)
 PASSAGE_SCHEME_KEY = "dedupe.scheme.passage"
@@ -125,32 +127,87 @@ def _passage_records(tokens, rows: np.ndarray, valid: np.ndarray, cfg) -> pa.Tab
                                                               sp.passage_num_perm)})
 
 
-def write_passages(parts: list[pa.Table], doc_rows: np.ndarray, path: str, cfg,
-                   bands: int, rows: int) -> int:
-    """The task's passages as a sign file (see :mod:`dedupe.pipeline.sign`): one row per
-    passage in document then position order, ``doc_local`` the document's row in the task's
-    sign file (``doc_rows``: its sorted source rows), every passage ``OK`` (the passage stage
-    sets the passages of removed pages aside), each band's LSH keys. Returns the passage
-    count."""
+class PassageSpill:
+    """A task's passages as the sign stage makes them, batch by batch, spilled to a part file
+    next to the final one so the task never holds them all (about 35 a page, each with its
+    signature); :meth:`finish` writes the final passages file from it one batch at a time."""
+
+    def __init__(self, path: str):
+        self.part = path + ".part"
+        self.path = path
+        self._stack = ExitStack()
+        self._writer = None
+        self._last = -1
+        self.in_order = True  # every batch's pages after the previous batch's (read order)
+
+    def add(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        if self._writer is None:
+            self._writer = self._stack.enter_context(ipc_writer(self.part, table.schema))
+        rows = table["doc_row"].to_numpy()
+        self.in_order &= bool(rows[0] >= self._last)
+        self._last = int(rows[-1])
+        self._writer.write_table(table)
+
+    def finish(self, doc_rows: np.ndarray, cfg, bands: int, rows: int) -> int:
+        """Write the passages file (see :func:`passage_table`); returns the passage count."""
+        from dedupe.io.fs import exists, remove
+
+        self._stack.close()  # the part file appears whole
+        if not exists(self.part):
+            table = passage_table(_empty_passages(cfg.spans.passage_num_perm), doc_rows, 0,
+                                  bands, rows)
+            write_ipc(table, self.path, {PASSAGE_SCHEME_KEY: PASSAGE_SCHEME})
+            return 0
+        n = 0
+        with ipc_file(self.part) as reader:
+            batches = ((reader.get_batch(i) for i in range(reader.num_record_batches))
+                       if self.in_order else
+                       reader.read_all().sort_by([("doc_row", "ascending"),
+                                                  ("start", "ascending")]).to_batches())
+            writer = None
+            with ExitStack() as stack:
+                for batch in batches:
+                    table = passage_table(pa.Table.from_batches([batch]), doc_rows, n, bands,
+                                          rows)
+                    if writer is None:
+                        schema = table.schema.with_metadata(
+                            {PASSAGE_SCHEME_KEY: PASSAGE_SCHEME})
+                        writer = stack.enter_context(ipc_writer(self.path, schema))
+                    writer.write_table(table.replace_schema_metadata(schema.metadata))
+                    n += table.num_rows
+        remove(self.part)
+        return n
+
+    def abort(self, exc: BaseException) -> None:
+        """The task failed: the part file is discarded, never left under its name."""
+        self._stack.__exit__(type(exc), exc, exc.__traceback__)
+
+
+def _empty_passages(num_perm: int) -> pa.Table:
+    z = np.zeros(0, np.int64)
+    return pa.table({"doc_row": z, "start": z, "end": z, "prev_end": z, "next_start": z,
+                     "digest_hi": np.zeros(0, np.uint64), "digest_lo": np.zeros(0, np.uint64),
+                     "n_shingles": np.zeros(0, np.int32),
+                     "sig": pa.FixedSizeListArray.from_arrays(pa.array(np.zeros(0, np.uint32)),
+                                                              num_perm)})
+
+
+def passage_table(table: pa.Table, doc_rows: np.ndarray, first: int, bands: int,
+                  rows: int) -> pa.Table:
+    """Passage records (in page then position order) in the layout of a sign file (see
+    :mod:`dedupe.pipeline.sign`): ``source_row`` the passage's number in the task (from
+    ``first``), ``doc_local`` its page's row in the task's sign file (``doc_rows``: its sorted
+    source rows), every passage ``OK`` (the passage stage sets the passages of removed pages
+    aside), each band's LSH keys."""
     from dedupe.near.decide import ROW_OK
     from dedupe.pipeline.sign import with_band_keys
 
-    k = cfg.spans.passage_num_perm
-    if parts:
-        table = pa.concat_tables(parts).sort_by([("doc_row", "ascending"),
-                                                 ("start", "ascending")])
-    else:
-        z = np.zeros(0, np.int64)
-        table = pa.table({"doc_row": z, "start": z, "end": z, "prev_end": z, "next_start": z,
-                          "digest_hi": np.zeros(0, np.uint64),
-                          "digest_lo": np.zeros(0, np.uint64),
-                          "n_shingles": np.zeros(0, np.int32),
-                          "sig": pa.FixedSizeListArray.from_arrays(
-                              pa.array(np.zeros(0, np.uint32)), k)})
     n = table.num_rows
     length = table["end"].to_numpy() - table["start"].to_numpy()
     table = pa.table({
-        "source_row": np.arange(n, dtype=np.int64),
+        "source_row": np.arange(first, first + n, dtype=np.int64),
         "doc_row": table["doc_row"],
         "doc_local": np.searchsorted(doc_rows, table["doc_row"].to_numpy()).astype(np.int64),
         "start": table["start"], "end": table["end"],
@@ -163,8 +220,7 @@ def write_passages(parts: list[pa.Table], doc_rows: np.ndarray, path: str, cfg,
         "score": np.full(n, np.nan),
         "sig": table["sig"],
     })
-    write_ipc(with_band_keys(table, bands, rows), path, {PASSAGE_SCHEME_KEY: PASSAGE_SCHEME})
-    return n
+    return with_band_keys(table, bands, rows)
 
 
 def _window_records(tokens, rows: np.ndarray, valid: np.ndarray, k: int) -> pa.Table:
