@@ -250,11 +250,17 @@ def run(inputs, out, config_path, set_values, overwrite, quiet, dry_run, **optio
 @click.option("--max-pairs-per-row", type=click.IntRange(0), default=0, show_default=True,
               help="Candidate pairs verified per row at most (those of the smallest pair "
                    "hashes; 0: all); the pairs left out are counted in capped_pairs.")
+@click.option("--passage-thresholds", metavar="GRID",
+              help="Score near-passage thresholds instead (start:stop:step or a,b,c), against "
+                   "--span-labels.")
+@click.option("--span-labels", "span_labels", type=click.Path(dir_okay=False),
+              help="Parquet or JSONL of ranges that should be flagged as near passages: id, "
+                   "start, end (with --passage-thresholds).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def sweep(inputs, out, labels_column, labels_path, thresholds, ngrams, num_perms, shingles,
           config_path, set_values, text_column, id_column, on_bad_row, workers, memory_limit,
-          max_pairs_per_row, overwrite, quiet):
+          max_pairs_per_row, passage_thresholds, span_labels, overwrite, quiet):
     """Score thresholds, n-gram sizes and permutation counts on INPUTS (labelled or not)."""
     from dataclasses import replace
 
@@ -273,7 +279,22 @@ def sweep(inputs, out, labels_column, labels_path, thresholds, ngrams, num_perms
         overrides["output.overwrite"] = True
     if labels_column and labels_path:
         raise click.UsageError("give --labels-column or --labels, not both")
+    if bool(passage_thresholds) != bool(span_labels):
+        raise click.UsageError("--passage-thresholds and --span-labels go together")
     cfg = load_config(config_path, **overrides)
+    if passage_thresholds:
+        from dedupe.evaluate.passage_sweep import sweep_passages
+
+        table = sweep_passages(cfg, out, _grid(passage_thresholds, float,
+                                               "--passage-thresholds"), span_labels)
+        best = max((r for r in table.to_pylist() if r["f1"] is not None),
+                   key=lambda r: r["f1"], default=None)
+        if best:
+            click.echo(f"best by F1: passage threshold {best['passage_threshold']:.2f}: "
+                       f"precision {best['precision']:.3f} recall {best['recall']:.3f} "
+                       f"F1 {best['f1']:.3f}")
+        click.echo(f"{table.num_rows} passage thresholds -> {out}/report.md (sweep.parquet)")
+        return
     grid = {
         "thresholds": _grid(thresholds, float, "--thresholds"),
         "ngrams": _grid(ngrams, int, "--ngram") if ngrams else [cfg.minhash.ngram],

@@ -460,3 +460,84 @@ def test_the_passage_spill_writes_pages_in_order_and_leaves_nothing_when_aborted
     spill.add(tables[0])
     spill.abort(RuntimeError("the read failed"))
     assert not [p.name for p in tmp_path.iterdir() if "failed" in p.name]
+
+
+# --- dedupe sweep over passage thresholds ----------------------------------------------------
+
+
+def _later_labels(table, truth, path):
+    ids = table["id"].to_pylist()
+    later = [c for c in truth if not c["first"] and not c["inside"]]
+    pq.write_table(pa.table({"id": [ids[c["row"]] for c in later],
+                             "start": [c["start"] for c in later],
+                             "end": [c["end"] for c in later]}), path)
+    return path
+
+
+def test_a_passage_sweep_scores_each_threshold_as_a_run_would(planted, tmp_path):
+    from dedupe.evaluate.passage_sweep import read_span_labels, span_scores, sweep_passages
+
+    table, truth = planted
+    path = tmp_path / "in.parquet"
+    pq.write_table(table, path)
+    labels = _later_labels(table, truth, tmp_path / "labels.parquet")
+    cfg = dedupe.DedupeConfig.from_dict({"input": {"paths": [str(path)], "id_column": "id"},
+                                         "engine": {"name": "serial"}})
+    got = sweep_passages(cfg, str(tmp_path / "sweep"), [0.42, 0.5], str(labels)).to_pylist()
+    assert [r["passage_threshold"] for r in got] == [0.42, 0.5]
+    for row in got:
+        report, spans = _run(table, tmp_path, f"run-{row['passage_threshold']}",
+                             near_passages=True, passage_threshold=row["passage_threshold"],
+                             spans=False, boilerplate=False)
+        flagged = {}
+        for s in spans.to_pylist():
+            flagged.setdefault(s["id"], []).append((s["start"], s["end"]))
+        want = span_scores(flagged, read_span_labels(str(labels)))
+        assert {k: row[k] for k in want} == want
+        assert row["passages"] == report.spans["passages"]["passages"]
+    assert got[0]["recall"] >= got[1]["recall"] and got[1]["precision"] >= 0.9
+    md = (tmp_path / "sweep" / "report.md").read_text()
+    assert "| 0.42 |" in md and "| 0.50 |" in md
+
+
+def test_span_scores_count_characters():
+    from dedupe.evaluate.passage_sweep import span_scores
+
+    got = span_scores({"a": [(0, 10), (5, 15)], "b": [(0, 4)]}, {"a": [(10, 20)], "c": [(0, 5)]})
+    # flagged a: 0-15 (15), b: 4 -> 19; labelled a: 10-20 (10), c: 5 -> 15; both: a 10-15 (5)
+    assert got["flagged_chars"] == 19 and got["labelled_chars"] == 15
+    assert got["precision"] == pytest.approx(5 / 19) and got["recall"] == pytest.approx(5 / 15)
+
+
+@pytest.mark.parametrize("rows,match", [
+    ({"id": ["a"], "start": [0]}, "missing \\['end'\\]"),
+    ({"id": ["a", "b"], "start": [0, 9], "end": [5, 3]}, "row 1"),
+])
+def test_bad_span_labels_are_named(tmp_path, rows, match):
+    from dedupe.errors import InputError
+    from dedupe.evaluate.passage_sweep import read_span_labels
+
+    path = tmp_path / "labels.parquet"
+    pq.write_table(pa.table(rows), path)
+    with pytest.raises(InputError, match=match):
+        read_span_labels(str(path))
+
+
+def test_the_passage_sweep_from_the_command_line(planted, tmp_path):
+    from click.testing import CliRunner
+
+    from dedupe.cli import main
+
+    table, truth = planted
+    path = tmp_path / "in.parquet"
+    pq.write_table(table, path)
+    labels = _later_labels(table, truth, tmp_path / "labels.parquet")
+    args = ["sweep", str(path), "--out", str(tmp_path / "s"), "--id-column", "id", "-q",
+            "--workers", "1"]
+    alone = CliRunner().invoke(main, [*args, "--passage-thresholds", "0.4,0.5"])
+    assert alone.exit_code == 2 and "go together" in alone.output
+    result = CliRunner().invoke(main, [*args, "--passage-thresholds", "0.4:0.5:0.05",
+                                       "--span-labels", str(labels)])
+    assert result.exit_code == 0, result.output
+    assert "best by F1: passage threshold" in result.output
+    assert pq.read_table(tmp_path / "s" / "sweep.parquet").num_rows == 3

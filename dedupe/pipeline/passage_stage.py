@@ -96,9 +96,10 @@ def _status(task: _StatusTask) -> dict:
 
 
 def decide_passages(cfg, engine, work: str, sign_paths, decision_paths,
-                    progress=None) -> tuple[PassageDecisions, dict]:
+                    progress=None, stored_keys: bool = True) -> tuple[PassageDecisions, dict]:
     """Decide every task's passages (see the module docstring); returns the decisions and the
-    stage's figures for the report."""
+    stage's figures for the report. ``stored_keys``: the passage files hold the band keys of
+    this threshold's banding (a sweep's other thresholds band the signatures themselves)."""
     folder = join(work, "passages")
     makedirs(folder)
     paths = [passage_path(p) for p in sign_paths]
@@ -110,7 +111,7 @@ def decide_passages(cfg, engine, work: str, sign_paths, decision_paths,
     partitions = _partitions(folder, pcfg, sum(num_rows), engine.workers)
     plan = make_plan(replace(pcfg, engine=replace(pcfg.engine, partitions=partitions)), paths,
                      num_rows, join(folder, "decide"), engine.workers, folder,
-                     group_column="doc_local")
+                     group_column="doc_local", stored_keys=stored_keys)
     decided, stats, details = decide_in_tasks(engine, plan, progress, stage="passages")
     figures = {"passages": sum(num_rows), "passages_of_kept_pages": sum(r["kept"] for r in counted),
                "bands": plan.bands, "rows": plan.rows, "partitions": partitions,
