@@ -73,7 +73,8 @@ from dedupe.pipeline.store import FileList, OnFiles, SignFiles, band_column, sta
 from dedupe.text.hashing import fmix64_inplace
 
 __all__ = ["DECISION_COLUMNS", "DecidePlan", "FileDecisions", "Member", "StepTask",
-           "decide_in_tasks", "kept_mask", "make_plan", "partitions_for", "run_step",
+           "decide_in_tasks", "kept_mask", "kept_partitions", "make_plan", "partitions_for",
+           "run_step",
            "stage_counter"]
 
 DECISION_COLUMNS = ("action", "cluster", "survivor", "cluster_size", "similarity")
@@ -99,6 +100,21 @@ def partitions_for(rows: int, workers: int, memory_bytes: int = 2 << 30, bands: 
     per_worker = min(2 * workers, -(-rows // MIN_PARTITION_ROWS))
     per_partition = max(MIN_PARTITION_ROWS, memory_bytes // 4 // (BYTES_PER_ROW_BAND * bands))
     return max(1, per_worker, -(-rows // per_partition))
+
+
+def kept_partitions(folder: str, cfg, rows: int, workers: int) -> int:
+    """A decide stage's partition count: ``--partitions``, or chosen for the rows, workers and
+    bands (:func:`partitions_for`); kept in ``folder/plan.json``, so a resumed run keeps the
+    count its files were made with (the workers may differ)."""
+    from dedupe.near.lsh import lsh_params
+
+    path = join(folder, "plan.json")
+    if exists(path):
+        return int(json.loads(read_text(path))["partitions"])
+    partitions = cfg.engine.partitions or partitions_for(rows, workers, cfg.engine.memory_bytes,
+                                                         lsh_params(cfg)[0])
+    write_text(path, json.dumps({"partitions": partitions}))
+    return partitions
 
 
 @dataclass(frozen=True)

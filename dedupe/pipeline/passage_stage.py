@@ -19,21 +19,15 @@ cluster's first, and whose first lies in another page, into a ``near_passage`` s
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from dedupe.io.fs import exists, join, makedirs, read_text, write_text
+from dedupe.io.fs import join, makedirs
 from dedupe.io.routed import map_missing, write_sorted
 from dedupe.io.spill import read_ipc
 from dedupe.near.decide import ROW_OK, ROW_REJECTED
-from dedupe.pipeline.decide_tasks import (
-    decide_in_tasks,
-    kept_mask,
-    make_plan,
-    partitions_for,
-)
+from dedupe.pipeline.decide_tasks import decide_in_tasks, kept_mask, kept_partitions, make_plan
 from dedupe.pipeline.span_records import passage_path
 from dedupe.pipeline.store import FileList, status_path
 
@@ -108,7 +102,7 @@ def decide_passages(cfg, engine, work: str, sign_paths, decision_paths,
     counted = map_missing(engine, _status, status, "passages", progress)
     num_rows = [r["rows"] for r in counted]
     pcfg = passage_config(cfg)
-    partitions = _partitions(folder, pcfg, sum(num_rows), engine.workers)
+    partitions = kept_partitions(folder, pcfg, sum(num_rows), engine.workers)
     plan = make_plan(replace(pcfg, engine=replace(pcfg.engine, partitions=partitions)), paths,
                      num_rows, join(folder, "decide"), engine.workers, folder,
                      group_column="doc_local", stored_keys=stored_keys)
@@ -117,19 +111,6 @@ def decide_passages(cfg, engine, work: str, sign_paths, decision_paths,
                "bands": plan.bands, "rows": plan.rows, "partitions": partitions,
                "candidates": stats.get("candidate_pairs", 0), "steps": details["steps"]}
     return PassageDecisions(plan.files, tuple(decided)), figures
-
-
-def _partitions(folder: str, cfg, rows: int, workers: int) -> int:
-    """The passage decide's partition count, kept for a resumed run (see the runner's)."""
-    from dedupe.near.lsh import lsh_params
-
-    path = join(folder, "plan.json")
-    if exists(path):
-        return int(json.loads(read_text(path))["partitions"])
-    partitions = cfg.engine.partitions or partitions_for(rows, workers, cfg.engine.memory_bytes,
-                                                         lsh_params(cfg)[0])
-    write_text(path, json.dumps({"partitions": partitions}))
-    return partitions
 
 
 def passage_spans(pd: PassageDecisions, t: int, kept: np.ndarray, sign_offsets) -> dict:

@@ -29,7 +29,7 @@ from dedupe.config import DedupeConfig
 from dedupe.engines import Engine, make_engine
 from dedupe.errors import DedupeError, OutputError
 from dedupe.io.folders import protected_paths
-from dedupe.io.fs import exists, join, makedirs, open_input, read_text, remove_tree, write_text
+from dedupe.io.fs import exists, join, makedirs, open_input, remove_tree
 from dedupe.io.routed import map_missing
 from dedupe.io.sources import expand_inputs
 from dedupe.io.spill import ipc_metadata, read_ipc
@@ -40,8 +40,8 @@ from dedupe.pipeline.boilerplate_stage import boilerplate_key_counts, count_boil
 from dedupe.pipeline.decide_tasks import (
     FileDecisions,
     decide_in_tasks,
+    kept_partitions,
     make_plan,
-    partitions_for,
 )
 from dedupe.pipeline.finish import SPAN_KINDS, FinishTask, finish_file
 from dedupe.pipeline.ids import mark_duplicate_ids
@@ -422,7 +422,7 @@ def _decide(run: _Run, files: SignFiles):
     cfg = run.cfg
     folder = join(run.work, "decide")
     makedirs(folder)
-    partitions = _decide_partitions(folder, cfg, files.total_rows, run.engine.workers)
+    partitions = kept_partitions(folder, cfg, files.total_rows, run.engine.workers)
     notes, status_paths = mark_duplicate_ids(cfg, run.engine, files, run.tasks,
                                              join(run.work, "ids"), partitions)
     plan = make_plan(replace(cfg, engine=replace(cfg.engine, partitions=partitions)),
@@ -432,21 +432,6 @@ def _decide(run: _Run, files: SignFiles):
     dec = FileDecisions(paths, stats, plan.files)
     dec.note = notes
     return dec, details
-
-
-def _decide_partitions(folder: str, cfg: DedupeConfig, rows: int, workers: int) -> int:
-    """The decide stage's partition count: ``--partitions``, or chosen for the rows and
-    workers; a resumed run keeps the count its files were made with (the workers may differ)."""
-    import json
-
-    path = join(folder, "plan.json")
-    if exists(path):
-        return int(json.loads(read_text(path))["partitions"])
-    bands = lsh_params(cfg)[0]
-    partitions = cfg.engine.partitions or partitions_for(rows, workers, cfg.engine.memory_bytes,
-                                                         bands)
-    write_text(path, json.dumps({"partitions": partitions}))
-    return partitions
 
 
 def _check_accounting(sign_results, counts, write_results) -> None:
