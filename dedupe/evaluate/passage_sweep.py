@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from dedupe.engines import make_engine
 from dedupe.errors import InputError
+from dedupe.evaluate.sweep import sign_all
 from dedupe.io.folders import protected_paths
 from dedupe.io.sources import expand_inputs
 from dedupe.near.lsh import lsh_params
@@ -33,8 +34,6 @@ from dedupe.pipeline.decide_tasks import decide_in_tasks, kept_mask, make_plan
 from dedupe.pipeline.passage_stage import decide_passages, passage_config, passage_spans
 from dedupe.pipeline.run_folder import prepare_out
 from dedupe.pipeline.schema import check_schemas
-from dedupe.pipeline.sign import SignTask, sign_task
-from dedupe.pipeline.store import SignFiles
 from dedupe.pipeline.tasks import make_tasks
 
 __all__ = ["read_span_labels", "sweep_passages"]
@@ -99,16 +98,12 @@ def _sweep(cfg, out, sources, reasons, thresholds, labels) -> pa.Table:
     base = cfg.with_overrides({"spans.repeats": False, "spans.boilerplate": False,
                                "spans.windows": False, "spans.stats": False,
                                "spans.gopher_filter": False, "spans.near_passages": True})
-    folder = os.path.join(work, "sign")
-    os.makedirs(folder, exist_ok=True)
     t0 = time.perf_counter()
-    sts = [SignTask(t, base, os.path.join(folder, f"sign-{t.index:06d}.arrow"),
-                    reasons.get(t.source.uri), lsh_params(base), check_all_columns=False)
-           for t in tasks]
-    engine.map(sign_task, sts, stage="sign")
-    files = SignFiles([s.path for s in sts], base.minhash.num_perm)
+    # signed as a sweep signs (duplicate ids rejected as a run rejects them), then the
+    # documents decided once; the passage files' band keys are those of the default threshold
+    files, status_folder, _ = sign_all(base, tasks, engine, work, reasons)
     plan = make_plan(base, files.paths, files.num_rows, os.path.join(work, "decide"),
-                     engine.workers)
+                     engine.workers, status_folder, stored_keys=False)
     decisions, _, _ = decide_in_tasks(engine, plan)
     shared_s = time.perf_counter() - t0
     stored = lsh_params(passage_config(base))

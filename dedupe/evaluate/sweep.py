@@ -54,7 +54,7 @@ from dedupe.pipeline.sign import SignTask, sign_task
 from dedupe.pipeline.store import SignFiles
 from dedupe.pipeline.tasks import make_tasks
 
-__all__ = ["SweepResult", "parse_grid", "sweep"]
+__all__ = ["SweepResult", "parse_grid", "sign_all", "sweep"]
 
 
 def parse_grid(spec: str, kind=float, name: str = "grid") -> list:
@@ -182,7 +182,7 @@ def _pairs_labels(path: str, ids: np.ndarray):
     return np.array(a), np.array(b), np.array(dup)
 
 
-def _sign_all(cfg, tasks, engine, work: str, reasons: dict):
+def sign_all(cfg, tasks, engine, work: str, reasons: dict):
     """``(sign files, status folder or None, seconds)``: one shingling's sign files, and the
     rows rejected for a duplicate id."""
     folder = os.path.join(work, f"sign-{cfg.fingerprint()}")
@@ -261,7 +261,7 @@ def _sweep_grid(cfg, out, sources, reasons, thresholds, ngrams, num_perms, shing
         for shingle, ngram, num_perm in settings:
             vcfg = replace(base, minhash=replace(base.minhash, shingle=shingle,
                                                  ngram=int(ngram), num_perm=int(num_perm)))
-            files, status_folder, sign_s = _sign_all(vcfg, tasks, engine, work, reasons)
+            files, status_folder, sign_s = sign_all(vcfg, tasks, engine, work, reasons)
             folder = os.path.join(work, f"decide-{vcfg.fingerprint()}")
             shared = os.path.join(folder, "shared")
             os.makedirs(shared, exist_ok=True)
