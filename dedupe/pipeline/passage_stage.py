@@ -138,9 +138,9 @@ def passage_spans(pd: PassageDecisions, t: int, kept: np.ndarray, sign_offsets) 
     uniq, back = np.unique(first, return_inverse=True)
     sign = pd.files.sign_files(0)
     first_file = np.searchsorted(np.asarray(pd.files.offsets), uniq, side="right") - 1
-    first_g = (np.asarray(sign_offsets)[first_file]
-               + sign.values("doc_local", uniq).astype(np.int64))[back]
-    first_start = sign.values("start", uniq).astype(np.int64)[back]
+    where = sign.columns(("doc_local", "start"), uniq)
+    first_g = (np.asarray(sign_offsets)[first_file] + where["doc_local"].astype(np.int64))[back]
+    first_start = where["start"].astype(np.int64)[back]
     other = first_g != sign_offsets[t] + doc[flagged]
     flagged, first_g, first_start = flagged[other], first_g[other], first_start[other]
     is_flagged[:] = False

@@ -85,10 +85,18 @@ class SignFiles(Sequence):
 
     def values(self, name: str, rows: np.ndarray) -> np.ndarray:
         """Values of a numeric column at the sorted global ``rows``, read file by file."""
+        return self.columns((name,), rows)[name]
+
+    def columns(self, names, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """Values of numeric columns at the sorted global ``rows``, each file read once."""
         rows = np.asarray(rows, np.int64)
-        parts = [read_ipc(self.paths[t])[name].to_numpy()[rows[lo:hi] - self.offsets[t]]
-                 for t, lo, hi in self._spans(rows)]
-        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        parts: dict[str, list] = {name: [] for name in names}
+        for t, lo, hi in self._spans(rows):
+            table = read_ipc(self.paths[t])
+            for name in names:
+                parts[name].append(table[name].to_numpy()[rows[lo:hi] - self.offsets[t]])
+        return {name: np.concatenate(p) if p else np.zeros(0, np.int64)
+                for name, p in parts.items()}
 
     def string_column(self, name: str, rows: np.ndarray) -> pa.Array:
         """Values of a string column at the sorted global ``rows``, read file by file."""

@@ -70,8 +70,7 @@ def passage_windows(tok_offsets: np.ndarray, valid: np.ndarray, size: int, strid
     counts = np.diff(tok_offsets)
     keep = valid & (counts >= min_tokens)
     # regular windows: starts 0, stride, ... while the window fits
-    n_reg = np.where(keep, np.maximum((counts - size) // stride + 1, 1), 0)
-    n_reg = np.where(keep & (counts < size), 1, n_reg)
+    n_reg = np.where(keep, np.maximum((counts - size) // stride + 1, 1), 0)  # a short page: 1
     last_start = (n_reg - 1) * stride
     tail = keep & (counts > size) & (last_start + size < counts)  # one more window, at the end
     per_doc = n_reg + tail
