@@ -197,24 +197,33 @@ def write_spans(out: str, tasks, spans_paths, compression: str = "zstd",
                 writer.write_table(part.cast(schema).combine_chunks())
 
 
+def _place(tasks, tables):
+    """A function from a global row to its ``(source file, source row)``."""
+    offsets = np.concatenate([[0], np.cumsum([t.num_rows for t in tables])])
+
+    def place(g: int) -> tuple[str, int]:
+        t = int(np.searchsorted(offsets, g, side="right") - 1)
+        return tasks[t].source.path, int(tables[t]["source_row"][g - offsets[t]].as_py())
+
+    return place
+
+
 def top_lines(top: list[dict], tasks, tables, cfg, n: int = 20) -> list[dict]:
     """Attach the text to the most frequent boilerplate lines (reads only the rows needed)."""
     from dedupe.pipeline.fetch import fetch_values
 
     if not top:
         return []
-    offsets = np.concatenate([[0], np.cumsum([t.num_rows for t in tables])])
+    place = _place(tasks, tables)
     texts = fetch_values(tasks, tables, [it["g"] for it in top], cfg.input.text_column)
     out, seen = [], set()
     for it in top:
-        t = int(np.searchsorted(offsets, it["g"], side="right") - 1)
         line = (texts.get(it["g"]) or "")[it["start"] : it["end"]]
         if line.strip() in seen or len(out) == n:  # one line under two keys is listed once
             continue
         seen.add(line.strip())
-        out.append({"docs": it["docs"], "text": line,
-                    "source_file": tasks[t].source.path,
-                    "source_row": int(tables[t]["source_row"][it["g"] - offsets[t]].as_py()),
+        file, row = place(it["g"])
+        out.append({"docs": it["docs"], "text": line, "source_file": file, "source_row": row,
                     "start": it["start"], "end": it["end"]})
     return out
 
@@ -230,17 +239,12 @@ def top_passages(spans: list[dict], tasks, tables, cfg, n: int = 20) -> list[dic
     top = list(best.values())[:n]
     if not top:
         return []
-    offsets = np.concatenate([[0], np.cumsum([t.num_rows for t in tables])])
+    place = _place(tasks, tables)
     texts = fetch_values(tasks, tables, [it["g"] for it in top], cfg.input.text_column)
-
-    def where(g: int) -> tuple[str, int]:
-        t = int(np.searchsorted(offsets, g, side="right") - 1)
-        return tasks[t].source.path, int(tables[t]["source_row"][g - offsets[t]].as_py())
-
     out = []
     for it in top:
-        file, row = where(it["g"])
-        first_file, first_row = where(it["first_g"])
+        file, row = place(it["g"])
+        first_file, first_row = place(it["first_g"])
         out.append({"passages": it["count"],
                     "text": (texts.get(it["g"]) or "")[it["start"] : it["end"]],
                     "source_file": file, "source_row": row, "start": it["start"],
